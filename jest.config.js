@@ -1,0 +1,14 @@
+// Jest runs in native ESM mode (probot and @octokit are ESM-only) with @swc/jest as the
+// TypeScript transform: type-checking is done by `tsc --noEmit` in `npm test`, not here.
+export default {
+  testEnvironment: "node",
+  extensionsToTreatAsEsm: [".ts"],
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  transform: {
+    "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" } }],
+  },
+  testMatch: ["<rootDir>/test/**/*.test.ts"],
+  // Integration tests start real redis-server, git and bwrap processes; two cores are all we have.
+  maxWorkers: 2,
+  testTimeout: 30000,
+};

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { StartupError } from "../shared/errors.js";
+
+/**
+ * The process environment, validated once at start-up by the composition roots in src/main.
+ * Nothing else reads process.env: everything below main receives the typed `Env`.
+ */
+
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+export const envSchema = z.object({
+  // --- GitHub App (Probot's own names) ---
+  APP_ID: optionalString,
+  PRIVATE_KEY: optionalString,
+  PRIVATE_KEY_PATH: optionalString,
+  WEBHOOK_SECRET: optionalString,
+  WEBHOOK_PATH: z.string().default("/api/github/webhooks"),
+  GHE_HOST: optionalString,
+  GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
+  PORT: intFrom(3000, 0),
+  HOST: z.string().default("localhost"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  NODE_ENV: optionalString,
+  // --- Queue ---
+  REDIS_URL: optionalString,
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only")
+    .default("iquest"),
+  WORKER_CONCURRENCY: intFrom(2, 1),
+  SHUTDOWN_GRACE_MS: intFrom(25_000, 0),
+  JOB_ATTEMPTS: intFrom(3, 1),
+  JOB_BACKOFF_MS: intFrom(30_000, 0),
+  // --- Web intake ---
+  WEBHOOK_MAX_BODY_BYTES: intFrom(25 * 1024 * 1024, 1024),
+  ENQUEUE_TIMEOUT_MS: intFrom(1500, 50),
+  // --- Model (vLLM, OpenAI-compatible) ---
+  MODEL_BASE_URL: z.string().default("http://127.0.0.1:8000/v1"),
+  MODEL_NAME: z.string().default("IQuestLab/IQuest-Coder-V1-40B-Thinking"),
+  MODEL_API_KEY: optionalString,
+  // --- Workspace ---
+  DATA_DIR: z.string().default(".data"),
+  WORKSPACE_DIR: optionalString,
+  SANDBOX: z.enum(["bwrap", "none"]).default("bwrap"),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;
+
+export interface Env extends RawEnv {
+  /** The PEM, read from PRIVATE_KEY or PRIVATE_KEY_PATH; undefined in setup mode. */
+  privateKey: string | undefined;
+  /** REST base URL: https://api.github.com, or GHE's /api/v3. */
+  githubApiUrl: string;
+  /** Base for git over HTTP(S): https://github.com, or the GHE host. */
+  githubGitUrl: string;
+  workspaceDir: string;
+}
+
+export function loadEnv(source: Record<string, string | undefined>): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new StartupError(`Invalid environment:\n${lines.join("\n")}`);
+  }
+  const raw = parsed.data;
+  let privateKey = raw.PRIVATE_KEY?.replace(/\\n/g, "\n");
+  if (!privateKey && raw.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFileSync(raw.PRIVATE_KEY_PATH, "utf8");
+    } catch (err) {
+      throw new StartupError(`PRIVATE_KEY_PATH=${raw.PRIVATE_KEY_PATH} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  if (privateKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    throw new StartupError("PRIVATE_KEY is not a PEM private key (expected -----BEGIN ... PRIVATE KEY-----)");
+  }
+  if (raw.APP_ID && !/^\d+$/.test(raw.APP_ID)) throw new StartupError(`APP_ID must be a number, got "${raw.APP_ID}"`);
+  if (raw.APP_ID && !privateKey) throw new StartupError("APP_ID is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is");
+  if (raw.APP_ID && !raw.WEBHOOK_SECRET) {
+    throw new StartupError("APP_ID is set but WEBHOOK_SECRET is not: unsigned webhooks would be accepted");
+  }
+  for (const url of raw.MODEL_BASE_URL.split(",")) {
+    if (!/^https?:\/\/[^\s]+$/.test(url.trim())) throw new StartupError(`MODEL_BASE_URL has an invalid URL: "${url}"`);
+  }
+  const host = raw.GHE_HOST;
+  const githubApiUrl = host ? `${raw.GHE_PROTOCOL}://${host}/api/v3` : "https://api.github.com";
+  const githubGitUrl = host ? `${raw.GHE_PROTOCOL}://${host}` : "https://github.com";
+  return {
+    ...raw,
+    privateKey,
+    githubApiUrl,
+    githubGitUrl,
+    workspaceDir: raw.WORKSPACE_DIR ?? `${raw.DATA_DIR}/workspaces`,
+  };
+}
+
+/** The exact secret values this process holds, for the redactor. */
+export function secretsOf(env: Env): string[] {
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY].filter((s): s is string => !!s);
+}

@@ -1,0 +1,202 @@
+import { CronExpressionParser } from "cron-parser";
+import { LineCounter, parseDocument, isMap, isScalar, type Node } from "yaml";
+import { z } from "zod";
+
+/**
+ * The schema of `.github/iquest.yml`. It is read from the default branch only (never from a PR
+ * head), validated here, and every key has a safe default: no file means the defaults.
+ *
+ * A file that fails validation never stops the bot. Each bad key is reported with its line and
+ * falls back to its default; the keys that are valid are kept.
+ */
+
+const budgetShape = (steps: number, minutes: number, tokens: number) =>
+  z
+    .object({
+      maxSteps: z.number().int().min(1).max(1000).default(steps),
+      maxMinutes: z.number().min(1).max(24 * 60).default(minutes),
+      maxTokens: z.number().int().min(1000).max(100_000_000).default(tokens),
+    })
+    .strict()
+    .prefault({});
+
+const cron = z.string().refine(
+  (value) => {
+    try {
+      CronExpressionParser.parse(value);
+      return value.trim().split(/\s+/).length === 5;
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be a 5-field cron expression, e.g. \"0 3 * * 1\"" },
+);
+
+export const DEFAULT_REVIEW_IGNORE = [
+  "**/package-lock.json",
+  "**/yarn.lock",
+  "**/pnpm-lock.yaml",
+  "**/poetry.lock",
+  "**/Cargo.lock",
+  "**/go.sum",
+  "**/*.min.js",
+  "**/*.map",
+  "**/dist/**",
+  "**/vendor/**",
+  "**/node_modules/**",
+  "**/*.generated.*",
+];
+
+const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a profile name, not a URL");
+
+export const repoConfigSchema = z
+  .object({
+    fix: z
+      .object({
+        label: z.string().min(1).max(50).default("iquest:fix"),
+        budget: budgetShape(100, 60, 2_000_000),
+        profile: profileName.optional(),
+      })
+      .strict()
+      .prefault({}),
+    review: z
+      .object({
+        enabled: z.boolean().default(true),
+        paths: z.array(z.string().min(1)).max(100).default([]),
+        ignore: z.array(z.string().min(1)).max(100).default(DEFAULT_REVIEW_IGNORE),
+        budget: budgetShape(40, 20, 1_000_000),
+        profile: profileName.optional(),
+      })
+      .strict()
+      .prefault({}),
+    upgrade: z
+      .object({
+        enabled: z.boolean().default(true),
+        schedule: cron.optional(),
+        budget: budgetShape(60, 45, 1_500_000),
+        profile: profileName.optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type RepoConfig = z.infer<typeof repoConfigSchema>;
+
+export interface ConfigProblem {
+  /** Dotted key path, e.g. "review.enabled"; "" for the whole file. */
+  key: string;
+  /** 1-based line in the file, where known. */
+  line?: number;
+  message: string;
+}
+
+export interface LoadedRepoConfig {
+  config: RepoConfig;
+  problems: ConfigProblem[];
+  /** "file" when .github/iquest.yml existed, "default" when it did not. */
+  source: "file" | "default";
+  /** The file could not be read this time (GitHub error): defaults apply, and nothing should cache this. */
+  transient?: boolean;
+}
+
+export const CONFIG_PATH = ".github/iquest.yml";
+
+export function defaultRepoConfig(): RepoConfig {
+  return repoConfigSchema.parse({});
+}
+
+/** Parse and validate the text of `.github/iquest.yml`. `undefined` text means no file. Pure. */
+export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
+  if (text === undefined) return { config: defaultRepoConfig(), problems: [], source: "default" };
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => ({
+      key: "",
+      line: e.linePos?.[0]?.line,
+      message: `YAML syntax: ${e.message.split("\n")[0]}`,
+    }));
+    return { config: defaultRepoConfig(), problems, source: "file" };
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    return {
+      config: defaultRepoConfig(),
+      problems: [{ key: "", message: `unusable YAML: ${(err as Error).message}` }],
+      source: "file",
+    };
+  }
+  if (data === null || data === undefined) data = {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    return {
+      config: defaultRepoConfig(),
+      problems: [{ key: "", line: 1, message: "the file must be a mapping of keys (fix, review, upgrade)" }],
+      source: "file",
+    };
+  }
+
+  const lineOf = (path: PropertyKey[], key?: string): number | undefined => {
+    const node = doc.getIn(path as unknown[], true) as Node | undefined;
+    let offset: number | undefined;
+    if (key !== undefined && isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+      offset = (pair?.key as Node | undefined)?.range?.[0];
+    }
+    offset ??= node?.range?.[0];
+    if (offset === undefined && path.length > 0) return lineOf(path.slice(0, -1));
+    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  };
+
+  const problems: ConfigProblem[] = [];
+  // Drop each offending key and validate again, so valid siblings survive. Bounded: each pass
+  // removes at least one key.
+  for (let pass = 0; pass < 50; pass++) {
+    const result = repoConfigSchema.safeParse(data);
+    if (result.success) return { config: result.data, problems, source: "file" };
+    for (const issue of result.error.issues) {
+      const path = issue.path as PropertyKey[];
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push({
+            key: [...path, key].join("."),
+            line: lineOf(path, key),
+            message: `unknown key "${key}"`,
+          });
+          deletePath(data, [...path, key]);
+        }
+      } else {
+        problems.push({ key: path.join("."), line: lineOf(path), message: issue.message });
+        if (path.length === 0) return { config: defaultRepoConfig(), problems, source: "file" };
+        deletePath(data, path);
+      }
+    }
+  }
+  return { config: defaultRepoConfig(), problems, source: "file" };
+}
+
+function deletePath(root: unknown, path: PropertyKey[]): void {
+  let node = root as Record<PropertyKey, unknown> | undefined;
+  for (const key of path.slice(0, -1)) {
+    node = node?.[key] as Record<PropertyKey, unknown> | undefined;
+    if (!node || typeof node !== "object") return;
+  }
+  const last = path[path.length - 1];
+  if (node && last !== undefined) {
+    // Array elements become a whole-array fallback: a half-valid list is worse than the default.
+    if (Array.isArray(node) && path.length >= 2) {
+      deletePath(root, path.slice(0, -1));
+      return;
+    }
+    delete node[last];
+  }
+}
+
+/** Render problems for a comment or check run, one line each. */
+export function describeProblems(problems: ConfigProblem[]): string {
+  return problems
+    .map((p) => `- \`${p.key || CONFIG_PATH}\`${p.line ? ` (line ${p.line})` : ""}: ${p.message}; using the default`)
+    .join("\n");
+}

@@ -1,0 +1,76 @@
+import { ProbotOctokit } from "probot";
+import type { Logger } from "../shared/log.js";
+import type { GitHub } from "./types.js";
+
+/**
+ * Installation tokens for one repository and the fewest permissions a step needs. The web
+ * process uses Probot's per-event client; the worker mints its own narrow tokens here, so a job
+ * that only comments cannot push, and a token leaked from one job reaches one repo for an hour.
+ */
+
+export type PermissionSet = Partial<
+  Record<"contents" | "issues" | "pull_requests" | "checks" | "metadata", "read" | "write">
+>;
+
+/** Permissions per step (least privilege). `workflows` is never requested anywhere. */
+export const STEP_PERMISSIONS = {
+  /** Read the issue/PR, comment, react, update the job card, read the repo config. */
+  converse: { issues: "write", pull_requests: "read", contents: "read", metadata: "read" },
+  /** Clone and fetch. */
+  checkout: { contents: "read", metadata: "read" },
+  /** Push the bot branch, open or update the PR, post a review or check run. */
+  publish: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
+} as const satisfies Record<string, PermissionSet>;
+
+export interface GitHubApp {
+  /** A REST client whose token covers one repository with the given permissions. */
+  forRepo(installationId: number, repoId: number, permissions: PermissionSet): Promise<GitHub>;
+  /** The raw installation token, for host-side git only (never the sandbox, payloads or logs). */
+  tokenForRepo(installationId: number, repoId: number, permissions: PermissionSet): Promise<string>;
+  /** A client authenticated as the app itself (JWT): app-level APIs only. */
+  appClient(): GitHub;
+}
+
+export interface GitHubAppOptions {
+  appId: string;
+  privateKey: string;
+  baseUrl: string;
+  log: Logger;
+  /** Octokit class with test defaults (retry/throttle off); Probot's by default. */
+  Octokit?: typeof ProbotOctokit;
+}
+
+export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
+  const Octokit = options.Octokit ?? ProbotOctokit;
+  const log = options.log.child({ name: "github" });
+  const app = new Octokit({
+    auth: { appId: options.appId, privateKey: options.privateKey },
+    baseUrl: options.baseUrl,
+    log,
+  }) as unknown as GitHub;
+
+  const tokenForRepo = async (installationId: number, repoId: number, permissions: PermissionSet) => {
+    // @octokit/auth-app caches tokens per installation + repositories + permissions.
+    const auth = (await app.auth({
+      type: "installation",
+      installationId,
+      repositoryIds: [repoId],
+      permissions,
+    })) as { token: string };
+    return auth.token;
+  };
+
+  return {
+    appClient: () => app,
+    tokenForRepo,
+    async forRepo(installationId, repoId, permissions) {
+      const token = await tokenForRepo(installationId, repoId, permissions);
+      return new Octokit({
+        auth: { token },
+        baseUrl: options.baseUrl,
+        log,
+        throttle: { id: String(installationId) },
+      }) as unknown as GitHub;
+    },
+  };
+}

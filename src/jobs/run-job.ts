@@ -1,0 +1,172 @@
+import { parseRepoConfig, describeProblems, type LoadedRepoConfig } from "../config/repo-config.js";
+import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
+import { loadRepoConfig } from "../github/repo-config.js";
+import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
+import { jobPayloadSchema, type JobKind, type JobPayload } from "../queue/payloads.js";
+import { CancelledError, IquestError, errorMessage, nextStepOf } from "../shared/errors.js";
+import type { Logger } from "../shared/log.js";
+import type { Metrics } from "../shared/metrics.js";
+import type { Redact } from "../shared/redact.js";
+import { JobCard, createCommentSink, nullSink } from "./card-publisher.js";
+import { addWarning, finishCard, initialCard, type CardTone } from "./job-card.js";
+
+/** Everything a job handler gets: ids, a narrow GitHub client, the repo config and its card. */
+export interface JobContext {
+  payload: JobPayload;
+  jobId: string;
+  attempt: number;
+  maxAttempts: number;
+  signal: AbortSignal;
+  github: GitHub;
+  app: GitHubApp;
+  repo: RepoName;
+  config: LoadedRepoConfig;
+  card: JobCard;
+  log: Logger;
+  redact: Redact;
+}
+
+export interface JobOutcome {
+  tone: CardTone;
+  text: string;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<JobOutcome>;
+
+export interface WorkerDeps {
+  app: GitHubApp;
+  handlers: Record<JobKind, JobHandler>;
+  redact: Redact;
+  log: Logger;
+  metrics?: Metrics;
+  progressIntervalMs?: number;
+}
+
+/** The BullMQ job, reduced to what the core needs (so it can run without BullMQ in tests). */
+export interface JobLike {
+  id?: string;
+  data: unknown;
+  attemptsMade: number;
+  opts: { attempts?: number };
+}
+
+/** Thrown to the queue layer: `retry` false becomes BullMQ's UnrecoverableError. */
+export class JobFailed extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
+    super(message);
+    this.name = "JobFailed";
+  }
+}
+
+const TITLES: Record<JobKind, (p: JobPayload) => string> = {
+  fix: (p) => `fix for #${(p as { issueNumber: number }).issueNumber}`,
+  review: (p) => `review of #${(p as { prNumber: number }).prNumber}`,
+  upgrade: () => "dependency upgrade",
+};
+
+/** Where the card lives: the issue, the PR, or the issue where `/iquest upgrade` was asked. */
+function cardIssue(p: JobPayload): number | undefined {
+  if (p.kind === "fix") return p.issueNumber;
+  if (p.kind === "review") return p.prNumber;
+  return p.issueNumber;
+}
+
+export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSignal): Promise<JobOutcome> {
+  const parsed = jobPayloadSchema.safeParse(job.data);
+  if (!parsed.success) throw new JobFailed(`invalid job payload: ${parsed.error.issues[0]?.message}`, false);
+  const payload = parsed.data;
+  const jobId = job.id ?? "unknown";
+  const log = deps.log.child({ jobId, deliveryId: payload.deliveryId, kind: payload.kind, repo: payload.repo });
+  const attempt = job.attemptsMade + 1;
+  const maxAttempts = job.opts.attempts ?? 1;
+  const repo = splitFullName(payload.repo);
+
+  const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse);
+
+  // 👀 first: the cheapest visible sign that the request was heard. GitHub answers 200 for a
+  // reaction that already exists, so a re-run adds nothing.
+  if (payload.commentId) {
+    await github.rest.reactions.createForIssueComment({ ...repo, comment_id: payload.commentId, content: "eyes" });
+  } else if (payload.kind === "fix") {
+    await github.rest.reactions.createForIssue({ ...repo, issue_number: payload.issueNumber, content: "eyes" });
+  }
+
+  const issueNumber = cardIssue(payload);
+  const sink = issueNumber ? createCommentSink(github, repo, issueNumber, jobId) : nullSink;
+  let config: LoadedRepoConfig;
+  try {
+    config = await loadRepoConfig(github, repo);
+  } catch (err) {
+    log.warn({ err }, "repo config unreadable; using defaults");
+    config = parseRepoConfig(undefined);
+  }
+  let state = initialCard(payload.kind, jobId, TITLES[payload.kind](payload));
+  if (config.problems.length > 0) {
+    state = addWarning(state, `\`.github/iquest.yml\` has problems:\n${describeProblems(config.problems)}`);
+  }
+  const card = new JobCard(sink, jobId, state, deps.redact, deps.progressIntervalMs);
+  await card.flush();
+
+  const ctx: JobContext = {
+    payload,
+    jobId,
+    attempt,
+    maxAttempts,
+    signal,
+    github,
+    app: deps.app,
+    repo,
+    config,
+    card,
+    log,
+    redact: deps.redact,
+  };
+
+  try {
+    const outcome = await deps.handlers[payload.kind](ctx);
+    await card.update((s) => finishCard(s, outcome.tone, outcome.text));
+    deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: outcome.tone });
+    log.info({ outcome: outcome.tone }, "job finished");
+    return outcome;
+  } catch (err) {
+    if (err instanceof CancelledError && err.reason !== "shutdown") {
+      const text =
+        err.reason === "stop" ? "Cancelled by `/iquest stop`. Nothing was published." : "Superseded by a newer request.";
+      await card.update((s) => finishCard(s, "cancelled", text));
+      deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "cancelled" });
+      return { tone: "cancelled", text };
+    }
+    if (err instanceof CancelledError) throw err; // shutdown: the queue layer hands the job back
+    const next = nextStepOf(err);
+    const message = err instanceof IquestError ? err.userMessage : errorMessage(err);
+    const willRetry = next === "retry" && attempt < maxAttempts;
+    log.error({ err, attempt, maxAttempts, willRetry }, "job failed");
+    if (willRetry) {
+      await card
+        .update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`))
+        .catch(() => {});
+      throw new JobFailed(message, true);
+    }
+    const text =
+      next === "tell-user"
+        ? message
+        : `The job failed: ${message}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
+    await card.update((s) => finishCard(s, "failure", text)).catch((e) => log.error({ err: e }, "card update failed"));
+    deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "failure" });
+    throw new JobFailed(message, false);
+  }
+}
+
+/**
+ * The honest placeholder for a job kind that is not built yet: it does the visible first part
+ * for real (reaction and card) and then says plainly that nothing else happened.
+ */
+export function notBuiltYet(kind: JobKind): JobHandler {
+  return async () => ({
+    tone: "neutral",
+    text: `The **${kind}** job is not built yet in this version of iquest-bot, so nothing was changed. The request was received and checked; this card is all it does for now.`,
+  });
+}

@@ -1,0 +1,110 @@
+import type { AddressInfo } from "node:net";
+import { Probot, createNodeMiddleware, ProbotOctokit } from "probot";
+import type { Env } from "../config/env.js";
+import { fetchPermission } from "../github/permissions.js";
+import { loadRepoConfig } from "../github/repo-config.js";
+import { createWebServer, type HealthReport, type Route } from "../http/server.js";
+import { assertNoEviction, createRedis, pingRedis, waitReady } from "../queue/connection.js";
+import { QueueEnqueuer, closeQueues, createQueues, type JobEnqueuer } from "../queue/enqueue.js";
+import type { Logger } from "../shared/log.js";
+import { createMetrics, type Metrics } from "../shared/metrics.js";
+import { createApp } from "../webhooks/app.js";
+import { createCachedConfigLoader } from "../webhooks/config-cache.js";
+
+export interface WebHandle {
+  port: number;
+  metrics: Metrics;
+  /** Stop taking requests, then close Redis. */
+  close(): Promise<void>;
+}
+
+export interface StartWebOptions {
+  env: Env;
+  log: Logger;
+  redisUrl: string;
+  /** Tests pass an Octokit with retry/throttle off. */
+  Octokit?: typeof ProbotOctokit;
+  routes?: Route[];
+}
+
+/** Compose the web process: Redis (producer), queues, Probot with our handlers, HTTP server. */
+export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
+  const { env, log } = options;
+  if (!env.APP_ID || !env.privateKey || !env.WEBHOOK_SECRET) {
+    throw new Error("startWeb needs APP_ID, a private key and WEBHOOK_SECRET (setup mode is handled by all.ts)");
+  }
+  const redis = createRedis(options.redisUrl, "producer");
+  try {
+    await waitReady(redis);
+    await assertNoEviction(redis);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const queues = createQueues(redis, env.QUEUE_PREFIX);
+  const metrics = createMetrics({
+    queueCounts: async () => {
+      const out: Record<string, Record<string, number>> = {};
+      for (const [kind, q] of Object.entries(queues)) {
+        out[kind] = await q.getJobCounts("waiting", "active", "delayed", "prioritized", "failed", "completed");
+      }
+      return out;
+    },
+  });
+  const enqueuer: JobEnqueuer = new QueueEnqueuer(queues, redis, env.QUEUE_PREFIX, {
+    attempts: env.JOB_ATTEMPTS,
+    backoffMs: env.JOB_BACKOFF_MS,
+    enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS,
+    onEnqueued: (kind, status) => metrics.jobsEnqueued.inc({ kind, status }),
+  });
+  const configCache = createCachedConfigLoader(loadRepoConfig);
+  const probot = new Probot({
+    appId: env.APP_ID,
+    privateKey: env.privateKey,
+    secret: env.WEBHOOK_SECRET,
+    baseUrl: env.githubApiUrl,
+    log: log.child({ name: "probot" }),
+    ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+  });
+  const appFn = createApp({
+    enqueuer,
+    loadConfig: configCache.load,
+    invalidateConfig: configCache.invalidate,
+    checkPermission: fetchPermission,
+    record: (event, outcome) => metrics.webhooks.inc({ event, outcome }),
+    log,
+  });
+  const webhooks = await createNodeMiddleware(appFn, { probot, webhooksPath: env.WEBHOOK_PATH });
+
+  const health = async (_deep: boolean): Promise<HealthReport> => {
+    const redisOk = await pingRedis(redis);
+    return { ok: redisOk, checks: { redis: { ok: redisOk, ...(redisOk ? {} : { detail: "Redis did not answer PING" }) } } };
+  };
+  const server = createWebServer({
+    webhookPath: env.WEBHOOK_PATH,
+    webhooks,
+    maxBodyBytes: env.WEBHOOK_MAX_BODY_BYTES,
+    health,
+    metrics,
+    log,
+    routes: options.routes,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, host: env.HOST, webhookPath: env.WEBHOOK_PATH }, "web: listening for webhooks");
+  return {
+    port,
+    metrics,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await closeQueues(queues).catch(() => {});
+      redis.disconnect();
+    },
+  };
+}

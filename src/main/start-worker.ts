@@ -1,0 +1,83 @@
+import type { ProbotOctokit } from "probot";
+import type { Env } from "../config/env.js";
+import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
+import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
+import { assertNoEviction, createRedis, waitReady } from "../queue/connection.js";
+import type { JobKind } from "../queue/payloads.js";
+import { startWorkers } from "../queue/worker.js";
+import type { Logger } from "../shared/log.js";
+import { createMetrics, type Metrics } from "../shared/metrics.js";
+import type { Redact } from "../shared/redact.js";
+
+export interface WorkerHandle {
+  close(graceMs?: number): Promise<void>;
+  metrics: Metrics;
+}
+
+export interface StartWorkerOptions {
+  env: Env;
+  log: Logger;
+  redact: Redact;
+  redisUrl: string;
+  Octokit?: typeof ProbotOctokit;
+  /** Override job handlers (tests); the defaults are the built job kinds. */
+  handlers?: Partial<Record<JobKind, JobHandler>>;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  progressIntervalMs?: number;
+  metrics?: Metrics;
+}
+
+/** Compose the worker process: Redis (worker + subscriber), the GitHub app client, job cores. */
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
+  const { env, log } = options;
+  if (!env.APP_ID || !env.privateKey) throw new Error("startWorker needs APP_ID and a private key");
+  const connection = createRedis(options.redisUrl, "worker");
+  const subscriber = createRedis(options.redisUrl, "worker");
+  try {
+    await waitReady(connection);
+    await assertNoEviction(connection);
+  } catch (err) {
+    connection.disconnect();
+    subscriber.disconnect();
+    throw err;
+  }
+  const app: GitHubApp = createGitHubApp({
+    appId: env.APP_ID,
+    privateKey: env.privateKey,
+    baseUrl: env.githubApiUrl,
+    log,
+    Octokit: options.Octokit,
+  });
+  const metrics = options.metrics ?? createMetrics();
+  const handlers: Record<JobKind, JobHandler> = {
+    fix: notBuiltYet("fix"),
+    review: notBuiltYet("review"),
+    upgrade: notBuiltYet("upgrade"),
+    ...options.handlers,
+  };
+  const set = startWorkers({
+    connection,
+    subscriber,
+    prefix: env.QUEUE_PREFIX,
+    concurrency: env.WORKER_CONCURRENCY,
+    log,
+    lockDurationMs: options.lockDurationMs,
+    stalledIntervalMs: options.stalledIntervalMs,
+    process: (job, signal) =>
+      processJob(
+        { app, handlers, redact: options.redact, log, metrics, progressIntervalMs: options.progressIntervalMs },
+        job,
+        signal,
+      ),
+  });
+  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, "worker: waiting for jobs");
+  return {
+    metrics,
+    async close(graceMs = env.SHUTDOWN_GRACE_MS) {
+      await set.close(graceMs);
+      connection.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

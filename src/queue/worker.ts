@@ -1,0 +1,101 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { CancelledError } from "../shared/errors.js";
+import type { Logger } from "../shared/log.js";
+import { cancelChannel, queueName } from "./enqueue.js";
+import { JOB_KINDS, type JobKind } from "./payloads.js";
+
+/** The job core, as the queue sees it. Throwing `{ retry: false }` makes the failure final. */
+export type Processor = (job: Job, signal: AbortSignal) => Promise<unknown>;
+
+export interface WorkerSetOptions {
+  /** A connection with maxRetriesPerRequest: null (BullMQ's requirement for workers). */
+  connection: Redis;
+  /** A separate connection for SUBSCRIBE (a subscribed connection can do nothing else). */
+  subscriber: Redis;
+  prefix: string;
+  concurrency: number;
+  process: Processor;
+  log: Logger;
+  kinds?: readonly JobKind[];
+  /** Lock and stall timings; every worker must use the same stalledInterval (BullMQ throttles globally). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface WorkerSet {
+  workers: Worker[];
+  /**
+   * Graceful stop: take no new jobs, give active ones `graceMs` to finish, then abort them; an
+   * aborted job is handed back to the queue (delayed, not failed) so another worker re-runs it.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+export function startWorkers(options: WorkerSetOptions): WorkerSet {
+  const kinds = options.kinds ?? JOB_KINDS;
+  const workers = kinds.map((kind) => {
+    const worker = new Worker(
+      queueName(kind),
+      // Three parameters: BullMQ passes an AbortSignal only to processors that declare it.
+      async (job: Job, token?: string, signal?: AbortSignal) => {
+        const abort = signal ?? new AbortController().signal;
+        try {
+          return await options.process(job, abort);
+        } catch (err) {
+          if (err instanceof CancelledError && err.reason === "shutdown") {
+            // Hand the job back without spending an attempt: it re-runs on another worker.
+            await job.moveToDelayed(Date.now() + 1000, token);
+            throw new DelayedError();
+          }
+          if ((err as { retry?: boolean }).retry === false) throw new UnrecoverableError((err as Error).message);
+          throw err;
+        }
+      },
+      {
+        connection: options.connection,
+        prefix: options.prefix,
+        concurrency: options.concurrency,
+        lockDuration: options.lockDurationMs ?? 60_000,
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 2,
+      },
+    );
+    worker.on("error", (err) => options.log.error({ err, kind }, "worker error"));
+    worker.on("failed", (job, err) =>
+      options.log.warn({ jobId: job?.id, kind, err: err.message, attemptsMade: job?.attemptsMade }, "job attempt failed"),
+    );
+    return worker;
+  });
+
+  // `/iquest stop` and "superseded" arrive by pub/sub; only the worker that holds the job acts.
+  const channel = cancelChannel(options.prefix);
+  void options.subscriber.subscribe(channel).catch((err) => options.log.error({ err }, "cancel subscription failed"));
+  const onMessage = (ch: string, message: string) => {
+    if (ch !== channel) return;
+    try {
+      const { jobId, reason } = JSON.parse(message) as { jobId: string; reason: string };
+      for (const w of workers) if (w.cancelJob(jobId, reason)) options.log.info({ jobId, reason }, "job cancel signalled");
+    } catch (err) {
+      options.log.warn({ err }, "bad cancel message");
+    }
+  };
+  options.subscriber.on("message", onMessage);
+
+  return {
+    workers,
+    async close(graceMs) {
+      options.subscriber.off("message", onMessage);
+      await options.subscriber.unsubscribe(channel).catch(() => {});
+      const timer = setTimeout(() => {
+        options.log.warn({ graceMs }, "grace period over: aborting active jobs");
+        for (const w of workers) w.cancelAllJobs("shutdown");
+      }, graceMs);
+      try {
+        await Promise.all(workers.map((w) => w.close()));
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

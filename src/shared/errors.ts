@@ -1,0 +1,85 @@
+/**
+ * Typed errors that say what happens next. The worker reads `next` to decide between a BullMQ
+ * retry, giving up for good (UnrecoverableError), or telling the user on the job card.
+ *
+ * - `retry`: transient (network, 5xx, rate limit, Redis blip). Backoff and try again.
+ * - `give-up`: a bug or an impossible state. Retrying will not help; the card says it failed.
+ * - `tell-user`: the user asked for something we will not or cannot do (bad config, no
+ *   permission, forbidden change). The card explains; no retry.
+ */
+export type NextStep = "retry" | "give-up" | "tell-user";
+
+export class IquestError extends Error {
+  readonly next: NextStep;
+  /** Text safe to show on a job card or comment (already free of secrets). */
+  readonly userMessage: string;
+
+  constructor(next: NextStep, message: string, options?: { userMessage?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.next = next;
+    this.userMessage = options?.userMessage ?? message;
+  }
+}
+
+/** A passing fault: retry with backoff. */
+export class TransientError extends IquestError {
+  constructor(message: string, options?: { userMessage?: string; cause?: unknown }) {
+    super("retry", message, options);
+  }
+}
+
+/** Will never succeed as asked: stop and report. */
+export class PermanentError extends IquestError {
+  constructor(message: string, options?: { userMessage?: string; cause?: unknown }) {
+    super("give-up", message, options);
+  }
+}
+
+/** The user must act (fix config, grant access, change the request). */
+export class UserFacingError extends IquestError {
+  constructor(message: string, options?: { userMessage?: string; cause?: unknown }) {
+    super("tell-user", message, options);
+  }
+}
+
+/** Startup refused: configuration or environment is unsafe or incomplete. Exit with the message. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+/** The job was cancelled (`/iquest stop`) or the worker is shutting down. */
+export class CancelledError extends IquestError {
+  readonly reason: "stop" | "shutdown" | "superseded";
+  constructor(reason: "stop" | "shutdown" | "superseded", message = `cancelled: ${reason}`) {
+    super(reason === "shutdown" ? "retry" : "tell-user", message);
+    this.reason = reason;
+  }
+}
+
+/** Classify anything thrown into a next step. Unknown errors are treated as transient once. */
+export function nextStepOf(err: unknown): NextStep {
+  if (err instanceof IquestError) return err.next;
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === "number") {
+    if (status === 429 || status >= 500) return "retry";
+    if (status === 401 || status === 403 || status === 404 || status === 422) return "give-up";
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|EPIPE)$/.test(code)) return "retry";
+  return "retry";
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Turn an aborted signal's reason ("stop", "superseded", "shutdown") into the error to throw. */
+export function cancelledFromSignal(signal: AbortSignal): CancelledError {
+  const reason = String(signal.reason ?? "stop");
+  return new CancelledError(reason === "shutdown" ? "shutdown" : reason === "superseded" ? "superseded" : "stop");
+}

@@ -1,0 +1,41 @@
+import type { Context, Probot } from "probot";
+import type { HandlerDeps, Outcome } from "./deps.js";
+import { onInstallation } from "./on-installation.js";
+import { onIssueComment } from "./on-issue-comment.js";
+import { onIssuesLabeled } from "./on-issues-labeled.js";
+import { onPullRequest } from "./on-pull-request.js";
+import { onPush } from "./on-push.js";
+
+/**
+ * Registers one small handler per event. Each handler only decides and enqueues; this wrapper
+ * counts outcomes and gives a failed enqueue an HTTP status, so Redis trouble answers GitHub
+ * with a 5xx (redeliverable) instead of a 2xx for a job that was never stored.
+ */
+export function createApp(deps: HandlerDeps) {
+  return (app: Probot): void => {
+    const handle =
+      <C extends Context>(handler: (ctx: C, deps: HandlerDeps) => Promise<Outcome>) =>
+      async (ctx: C): Promise<void> => {
+        const event = `${ctx.name}.${(ctx.payload as { action?: string }).action ?? ""}`.replace(/\.$/, "");
+        try {
+          deps.record(event, await handler(ctx, deps));
+        } catch (err) {
+          deps.record(event, "error");
+          deps.log.error({ deliveryId: ctx.id, event, err }, "webhook handler failed");
+          const e = err as { status?: number; next?: string };
+          // Transient (Redis, GitHub 5xx) → 503 so GitHub shows a failed delivery to redeliver.
+          if (e.status === undefined) e.status = e.next === "retry" ? 503 : 500;
+          throw err;
+        }
+      };
+
+    app.on("issues.labeled", handle(onIssuesLabeled));
+    app.on("issue_comment.created", handle(onIssueComment));
+    app.on(
+      ["pull_request.opened", "pull_request.synchronize", "pull_request.reopened", "pull_request.ready_for_review"],
+      handle(onPullRequest),
+    );
+    app.on(["installation", "installation_repositories"], handle(onInstallation));
+    app.on("push", handle(onPush));
+  };
+}

@@ -1,0 +1,27 @@
+import type { LoadedRepoConfig } from "../config/repo-config.js";
+import type { PermissionResult } from "../github/permissions.js";
+import type { GitHub, RepoName } from "../github/types.js";
+import type { JobEnqueuer } from "../queue/enqueue.js";
+import type { Logger } from "../shared/log.js";
+
+/** What the webhook handlers need; passed in by the composition root (no module state). */
+export interface HandlerDeps {
+  enqueuer: JobEnqueuer;
+  loadConfig(github: GitHub, repo: RepoName, repoId: number): Promise<LoadedRepoConfig>;
+  checkPermission(github: GitHub, repo: RepoName, username: string): Promise<PermissionResult>;
+  /** Forget a cached config (after a push that changed it). */
+  invalidateConfig?(repoId: number): void;
+  /** Count a handled delivery by event and decision (Prometheus). */
+  record(event: string, outcome: string): void;
+  log: Logger;
+}
+
+/** What a handler decided: counted in metrics and returned for tests. */
+export type Outcome =
+  | "enqueued"
+  | "duplicate"
+  | "replied"
+  | "cancelled"
+  | "scheduled"
+  | "denied"
+  | `ignored:${string}`;

@@ -1,0 +1,97 @@
+import type { Context } from "probot";
+import { helpText, parseCommand, unknownCommandText } from "./commands.js";
+import { deliveryInfo } from "./context.js";
+import type { HandlerDeps, Outcome } from "./deps.js";
+import { decideActor, isBot } from "./triggers.js";
+
+/**
+ * `/iquest <command>` in a new comment. Only writers get anything done; a command from anyone
+ * else gets a 😕 reaction (visible, but no comment a spammer could multiply). `help` and unknown
+ * commands are answered at once here, because there is no job to run.
+ */
+export async function onIssueComment(ctx: Context<"issue_comment.created">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = ctx;
+  const info = deliveryInfo(ctx);
+  if (!info) return "ignored:no-repository";
+  if (isBot(payload.sender) || isBot(payload.comment.user)) return "ignored:bot";
+  const command = parseCommand(payload.comment.body);
+  if (!command) return "ignored:no-command";
+
+  const permission = await deps.checkPermission(info.github, info.repo, payload.sender.login);
+  const decision = decideActor(payload.sender, permission);
+  if (!decision.allowed) {
+    deps.log.info({ deliveryId: info.deliveryId, actor: payload.sender.login, reason: decision.reason }, "command denied");
+    // A failed permission check is our problem, not the user's: no reaction that blames them.
+    if (permission.ok) {
+      await info.github.rest.reactions.createForIssueComment({
+        ...info.repo,
+        comment_id: payload.comment.id,
+        content: "confused",
+      });
+    }
+    return "denied";
+  }
+
+  const issue = payload.issue;
+  const isPullRequest = Boolean(issue.pull_request);
+  const reply = async (body: string): Promise<Outcome> => {
+    await info.github.rest.issues.createComment({ ...info.repo, issue_number: issue.number, body });
+    return "replied";
+  };
+  const base = {
+    installationId: info.installationId,
+    repoId: info.repoId,
+    repo: info.fullName,
+    deliveryId: info.deliveryId,
+    trigger: "comment" as const,
+    commentId: payload.comment.id,
+    actor: payload.sender.login,
+  };
+  const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+
+  switch (command.kind) {
+    case "help":
+      return reply(helpText(config.fix.label));
+    case "other":
+      return reply(unknownCommandText(command.word, config.fix.label));
+    case "fix": {
+      if (isPullRequest) {
+        return reply(
+          "`/iquest fix` works on issues. On a pull request opened by iquest-bot, write `/iquest <feedback>` for another round.",
+        );
+      }
+      if (issue.state !== "open") return reply("This issue is closed; reopen it first if it still needs a fix.");
+      const result = await deps.enqueuer.enqueue({ ...base, kind: "fix", issueNumber: issue.number });
+      deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "fix job enqueued");
+      return result.status === "added" ? "enqueued" : "duplicate";
+    }
+    case "review": {
+      if (!isPullRequest) return reply("`/iquest review` works on pull requests.");
+      const { data: pr } = await info.github.rest.pulls.get({ ...info.repo, pull_number: issue.number });
+      if (pr.state !== "open") return reply("This pull request is closed; there is nothing to review.");
+      const result = await deps.enqueuer.enqueue({
+        ...base,
+        kind: "review",
+        prNumber: issue.number,
+        headSha: pr.head.sha,
+        onDemand: true,
+      });
+      return result.status === "added" ? "enqueued" : "duplicate";
+    }
+    case "upgrade": {
+      const result = await deps.enqueuer.enqueue({ ...base, kind: "upgrade", issueNumber: issue.number });
+      return result.status === "added" ? "enqueued" : "duplicate";
+    }
+    case "stop": {
+      const kind = isPullRequest ? "review" : "fix";
+      const target = `${kind}-${info.repoId}-${issue.number}`;
+      const result = await deps.enqueuer.cancel(kind, target, "stop");
+      const stopped = result.removedWaiting.length + result.signalledActive.length;
+      if (stopped === 0) return reply("Nothing is running here, so there is nothing to stop.");
+      // The job card says "cancelled" once the worker has stopped; a queued job never got a card.
+      if (result.removedWaiting.length > 0) return reply("Stopped: the queued job was removed before it started.");
+      await info.github.rest.reactions.createForIssueComment({ ...info.repo, comment_id: payload.comment.id, content: "+1" });
+      return "cancelled";
+    }
+  }
+}

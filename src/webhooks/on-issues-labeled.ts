@@ -1,0 +1,34 @@
+import type { Context } from "probot";
+import { deliveryInfo } from "./context.js";
+import type { HandlerDeps, Outcome } from "./deps.js";
+import { decideActor, isBot } from "./triggers.js";
+
+/** `issues.labeled` with the repo's fix label (default `iquest:fix`) by a writer → a fix job. */
+export async function onIssuesLabeled(ctx: Context<"issues.labeled">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = ctx;
+  const info = deliveryInfo(ctx);
+  if (!info) return "ignored:no-repository";
+  if (isBot(payload.sender)) return "ignored:bot";
+  if (payload.issue.state !== "open") return "ignored:closed";
+  if (!payload.label) return "ignored:no-label";
+  const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+  if (payload.label.name !== config.fix.label) return "ignored:other-label";
+  const permission = await deps.checkPermission(info.github, info.repo, payload.sender.login);
+  const decision = decideActor(payload.sender, permission);
+  if (!decision.allowed) {
+    deps.log.info({ deliveryId: info.deliveryId, actor: payload.sender.login, reason: decision.reason }, "fix label ignored");
+    return "denied";
+  }
+  const result = await deps.enqueuer.enqueue({
+    kind: "fix",
+    installationId: info.installationId,
+    repoId: info.repoId,
+    repo: info.fullName,
+    deliveryId: info.deliveryId,
+    trigger: "label",
+    issueNumber: payload.issue.number,
+    actor: payload.sender.login,
+  });
+  deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "fix job enqueued");
+  return result.status === "added" ? "enqueued" : "duplicate";
+}

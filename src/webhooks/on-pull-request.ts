@@ -1,0 +1,42 @@
+import type { Context } from "probot";
+import { deliveryInfo } from "./context.js";
+import type { HandlerDeps, Outcome } from "./deps.js";
+import { isBot } from "./triggers.js";
+
+type PullRequestEvent =
+  | "pull_request.opened"
+  | "pull_request.synchronize"
+  | "pull_request.reopened"
+  | "pull_request.ready_for_review";
+
+/**
+ * A PR opened, updated, reopened or marked ready → a review job, unless review is off in the
+ * repo config, the PR is a draft, or a bot opened it (including this app: no self-review
+ * loops). New commits supersede a review that is still running on an older head.
+ */
+export async function onPullRequest(ctx: Context<PullRequestEvent>, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = ctx;
+  const info = deliveryInfo(ctx);
+  if (!info) return "ignored:no-repository";
+  const pr = payload.pull_request;
+  if (pr.state !== "open") return "ignored:closed";
+  if (pr.draft) return "ignored:draft";
+  if (isBot(pr.user) || isBot(payload.sender)) return "ignored:bot";
+  const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+  if (!config.review.enabled) return "ignored:review-disabled";
+  if (payload.action === "synchronize") {
+    await deps.enqueuer.cancel("review", `review-${info.repoId}-${pr.number}`, "superseded");
+  }
+  const result = await deps.enqueuer.enqueue({
+    kind: "review",
+    installationId: info.installationId,
+    repoId: info.repoId,
+    repo: info.fullName,
+    deliveryId: info.deliveryId,
+    trigger: "pull_request",
+    prNumber: pr.number,
+    headSha: pr.head.sha,
+  });
+  deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "review job enqueued");
+  return result.status === "added" ? "enqueued" : "duplicate";
+}

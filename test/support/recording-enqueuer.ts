@@ -1,0 +1,36 @@
+import type { CancelResult, EnqueueResult, JobEnqueuer, RepoRef } from "../../src/queue/enqueue.js";
+import type { JobKind, JobPayload } from "../../src/queue/payloads.js";
+import { jobPayloadSchema } from "../../src/queue/payloads.js";
+
+/** An in-memory JobEnqueuer for handler unit tests: it validates and records every call. */
+export class RecordingEnqueuer implements JobEnqueuer {
+  jobs: JobPayload[] = [];
+  cancels: Array<{ kind: JobKind; target: string; reason: string }> = [];
+  schedules = new Map<number, { repo: RepoRef; cron?: string }>();
+  cancelResult: CancelResult = { removedWaiting: [], signalledActive: [] };
+
+  async enqueue(payload: JobPayload): Promise<EnqueueResult> {
+    this.jobs.push(jobPayloadSchema.parse(payload));
+    return { jobId: `job-${this.jobs.length}`, status: "added" };
+  }
+  async cancel(kind: JobKind, target: string, reason: "stop" | "superseded"): Promise<CancelResult> {
+    this.cancels.push({ kind, target, reason });
+    return this.cancelResult;
+  }
+  async upsertUpgradeSchedule(repo: RepoRef, cron?: string): Promise<void> {
+    this.schedules.set(repo.repoId, { repo, cron });
+  }
+  async removeUpgradeSchedule(repoId: number): Promise<void> {
+    this.schedules.delete(repoId);
+  }
+  async removeInstallationSchedules(installationId: number): Promise<number> {
+    let n = 0;
+    for (const [id, s] of this.schedules) {
+      if (s.repo.installationId === installationId) {
+        this.schedules.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import nock from "nock";
+import { API, createTestProbot } from "../support/probot-app.js";
+import { EXAMPLES } from "../support/payloads.js";
+
+/**
+ * Every example GitHub publishes for every event the app subscribes to (app.yml) goes through
+ * the real handlers without a crash. Only the events that mean work produce a job: a review for
+ * an open, non-draft PR by a human on opened/synchronize/reopened/ready_for_review. Examples
+ * carry no /iquest commands or fix labels, so nothing else may be enqueued.
+ */
+const SUBSCRIBED = [
+  "issues",
+  "issue_comment",
+  "pull_request",
+  "pull_request_review",
+  "pull_request_review_comment",
+  "installation",
+  "installation_repositories",
+  "check_run",
+  "push",
+];
+
+const REVIEW_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
+
+function expectsReview(name: string, p: Record<string, any>): boolean {
+  if (name !== "pull_request" || !REVIEW_ACTIONS.has(p.action)) return false;
+  const pr = p.pull_request;
+  const bot = (u: any) => u?.type === "Bot" || String(u?.login ?? "").endsWith("[bot]");
+  return pr.state === "open" && !pr.draft && !bot(pr.user) && !bot(p.sender);
+}
+
+const cases = EXAMPLES.filter((e) => SUBSCRIBED.includes(e.name)).flatMap((e) =>
+  e.examples.map((payload, i) => [`${e.name}.${payload.action ?? "-"} #${i}`, e.name, payload] as const),
+);
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  // Any GitHub call a handler makes gets a plausible answer; writers everywhere, no repo config.
+  nock(API)
+    .persist()
+    .post(/\/app\/installations\/\d+\/access_tokens/)
+    .reply(201, { token: "ghs_example", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get(/\/contents\//)
+    .reply(404, { message: "Not Found" })
+    .get(/\/collaborators\/.+\/permission/)
+    .reply(200, { permission: "write" })
+    .post(/\/check-runs$/)
+    .reply(201, { id: 1 });
+});
+
+afterAll(() => {
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+describe("GitHub's webhook examples", () => {
+  test("there are examples for every subscribed event", () => {
+    const names = new Set(cases.map((c) => c[1]));
+    expect([...names].sort()).toEqual([...SUBSCRIBED].sort());
+    expect(cases.length).toBeGreaterThan(60);
+    // The job-producing path is exercised too, not only the ignore paths.
+    const withInstallation = cases.map(([, n, p]) => expectsReview(n, p as Record<string, any>));
+    expect(withInstallation.filter(Boolean).length).toBeGreaterThan(0);
+  });
+
+  test.each(cases)("%s", async (_label, name, example) => {
+    const payload = structuredClone(example) as Record<string, any>;
+    // Many examples omit `installation`; give them one so handlers go as far as they can.
+    payload.installation ??= { id: 2 };
+    const t = await createTestProbot();
+    await t.probot.receive({ id: "example", name, payload } as never);
+    expect(t.outcomes).not.toContainEqual([expect.anything(), "error"]);
+    const reviews = t.enqueuer.jobs.filter((j) => j.kind === "review");
+    expect(reviews).toHaveLength(expectsReview(name, payload) ? 1 : 0);
+    expect(t.enqueuer.jobs.filter((j) => j.kind !== "review")).toEqual([]);
+  });
+});
