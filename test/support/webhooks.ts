@@ -30,6 +30,6 @@ export async function postDelivery(
     else headers[k] = v;
   }
   const started = Date.now();
-  const res = await fetch(url, { method: "POST", headers, body });
+  const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : new Uint8Array(body) });
   return { status: res.status, body: await res.text(), ms: Date.now() - started };
 }
