@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
-import { Redis } from "ioredis";
+import { waitForPing } from "../queue/connection.js";
 import { StartupError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 
@@ -50,7 +50,10 @@ export async function startLocalRedis(dataDir: string, log: Logger): Promise<Loc
   );
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
   const url = `redis://127.0.0.1:${port}`;
-  await waitForPing(url, child, 10_000);
+  if (!(await waitForPing(port, { alive: () => child.exitCode === null }))) {
+    child.kill("SIGKILL");
+    throw new StartupError(`redis-server did not start (exit code ${child.exitCode}); see ${resolve(dir, "redis.log")}`);
+  }
   writeFileSync(resolve(dir, "redis.url"), url);
   log.info({ url, dir }, "started local redis-server (AOF on)");
   return {
@@ -90,23 +93,4 @@ function freePort(): Promise<number> {
       srv.close(() => res(port));
     });
   });
-}
-
-async function waitForPing(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new StartupError(`redis-server exited at start (code ${child.exitCode}); see .data/redis/redis.log`);
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === "PONG") return;
-    } catch {
-      // not up yet
-    } finally {
-      probe.disconnect();
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new StartupError(`redis-server did not answer within ${timeoutMs} ms`);
 }

@@ -4,7 +4,7 @@ import type { Env } from "../config/env.js";
 import { fetchPermission } from "../github/permissions.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { createWebServer, type HealthReport, type Route } from "../http/server.js";
-import { assertNoEviction, createRedis, pingRedis, waitReady } from "../queue/connection.js";
+import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { QueueEnqueuer, closeQueues, createQueues, type JobEnqueuer } from "../queue/enqueue.js";
 import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
@@ -38,7 +38,7 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     await waitReady(redis);
     await assertNoEviction(redis);
   } catch (err) {
-    redis.disconnect();
+    await closeRedis(redis);
     throw err;
   }
   const queues = createQueues(redis, env.QUEUE_PREFIX);
@@ -104,7 +104,7 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
         server.closeIdleConnections();
       });
       await closeQueues(queues).catch(() => {});
-      redis.disconnect();
+      await closeRedis(redis);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { ProbotOctokit } from "probot";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
-import { assertNoEviction, createRedis, waitReady } from "../queue/connection.js";
+import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
 import type { Logger } from "../shared/log.js";
@@ -38,8 +38,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     await waitReady(connection);
     await assertNoEviction(connection);
   } catch (err) {
-    connection.disconnect();
-    subscriber.disconnect();
+    await closeRedis(connection);
+    await closeRedis(subscriber);
     throw err;
   }
   const app: GitHubApp = createGitHubApp({
@@ -76,8 +76,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     metrics,
     async close(graceMs = env.SHUTDOWN_GRACE_MS) {
       await set.close(graceMs);
-      connection.disconnect();
-      subscriber.disconnect();
+      await closeRedis(connection);
+      await closeRedis(subscriber);
     },
   };
 }

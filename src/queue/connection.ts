@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 import { StartupError } from "../shared/errors.js";
 
@@ -81,4 +82,45 @@ export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<boolean
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Close a connection politely (QUIT waits for pending replies). `disconnect()` instead leaves a
+ * 2 s timer in ioredis that keeps a process alive; a dead server falls back to it.
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === "end") return;
+  if (redis.status !== "ready") {
+    redis.disconnect();
+    return;
+  }
+  await redis.quit().catch(() => redis.disconnect());
+}
+
+/**
+ * Wait until a Redis at host:port answers PING, with a raw socket: no client library, no
+ * reconnect timers left behind. Used when starting a redis-server child (npm start, tests).
+ */
+export async function waitForPing(
+  port: number,
+  options: { host?: string; timeoutMs?: number; alive?: () => boolean } = {},
+): Promise<boolean> {
+  const until = Date.now() + (options.timeoutMs ?? 10_000);
+  while (Date.now() < until) {
+    if (options.alive && !options.alive()) return false;
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: options.host ?? "127.0.0.1" });
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(500, () => done(false));
+      socket.once("error", () => done(false));
+      socket.once("connect", () => socket.write("PING\r\n"));
+      socket.once("data", (d) => done(d.toString().startsWith("+PONG")));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }

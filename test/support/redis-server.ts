@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { waitForPing } from "../../src/queue/connection.js";
 
 /**
  * A real redis-server for one test file, on a spare port, so tests are isolated from the
@@ -57,20 +57,8 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
       ],
       { stdio: "ignore" },
     );
-    const until = Date.now() + 10_000;
-    while (Date.now() < until) {
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on("error", () => {});
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === "PONG") return;
-      } catch {
-        // not yet
-      } finally {
-        probe.disconnect();
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const c = child;
+    if (await waitForPing(port, { alive: () => c.exitCode === null })) return;
     throw new Error("test redis-server did not start");
   };
 

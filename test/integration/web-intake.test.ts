@@ -1,0 +1,201 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "@jest/globals";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import nock from "nock";
+import { startWeb, type WebHandle } from "../../src/main/start-web.js";
+import { StartupError } from "../../src/shared/errors.js";
+import { createLogger } from "../../src/shared/log.js";
+import { redact } from "../../src/shared/redact.js";
+import { TestOctokit } from "../support/octokit.js";
+import { INSTALLATION_ID, REPO_ID, issuesLabeled } from "../support/payloads.js";
+import { API, REPO_PATH } from "../support/probot-app.js";
+import { startTestRedis, type TestRedis } from "../support/redis-server.js";
+import { WEBHOOK_SECRET, testEnv } from "../support/test-env.js";
+import { postDelivery, sign } from "../support/webhooks.js";
+
+/**
+ * The web process for real: Probot's HTTP intake on a random port, a real redis-server on a
+ * spare port, signed deliveries in, the BullMQ queue checked. Only GitHub's API is faked (nock).
+ */
+let redis: TestRedis;
+let web: WebHandle;
+let url: string;
+let fixQueue: Queue;
+let inspect: Redis;
+const env = testEnv();
+const execFileAsync = promisify(execFile);
+const log = createLogger({ level: "silent", redact });
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  nock(API)
+    .persist()
+    .post(`/app/installations/${INSTALLATION_ID}/access_tokens`)
+    .reply(201, { token: "ghs_webintake000000000000000000000000000", expires_at: new Date(Date.now() + 3600_000).toISOString() })
+    .get(`${REPO_PATH}/contents/.github%2Fiquest.yml`)
+    .reply(404, {})
+    .get(/\/collaborators\/alice\/permission$/)
+    .reply(200, { permission: "write" });
+  web = await startWeb({ env, log, redisUrl: redis.url, Octokit: TestOctokit });
+  url = `http://127.0.0.1:${web.port}${env.WEBHOOK_PATH}`;
+  inspect = new Redis(redis.url, { maxRetriesPerRequest: null });
+  fixQueue = new Queue("fix", { connection: inspect, prefix: env.QUEUE_PREFIX });
+});
+
+afterAll(async () => {
+  await web?.close();
+  await fixQueue?.close();
+  await inspect?.quit();
+  await redis?.destroy();
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+beforeEach(async () => {
+  await fixQueue.obliterate({ force: true });
+});
+
+const labeled = (issue = 7) => ({ event: "issues", payload: issuesLabeled({ issue }) });
+const jobs = () => fixQueue.getJobs(["waiting", "active", "delayed", "prioritized"]);
+
+describe("webhook intake → queue", () => {
+  test("a valid issues.labeled → 200 and one fix job holding ids only", async () => {
+    const res = await postDelivery(url, WEBHOOK_SECRET, { ...labeled(), id: "delivery-a" });
+    expect(res.status).toBe(200);
+    const list = await jobs();
+    expect(list).toHaveLength(1);
+    expect(list[0]!.id).toBe("fix-delivery-a");
+    expect(list[0]!.data).toEqual({
+      kind: "fix",
+      installationId: INSTALLATION_ID,
+      repoId: REPO_ID,
+      repo: "Codertocat/Hello-World",
+      deliveryId: "delivery-a",
+      trigger: "label",
+      issueNumber: 7,
+      actor: "alice",
+    });
+  });
+
+  test("the same delivery twice, in sequence and concurrently → one job", async () => {
+    const d = { ...labeled(), id: "delivery-dup" };
+    expect((await postDelivery(url, WEBHOOK_SECRET, d)).status).toBe(200);
+    expect((await postDelivery(url, WEBHOOK_SECRET, d)).status).toBe(200);
+    const concurrent = await Promise.all([1, 2, 3, 4].map(() => postDelivery(url, WEBHOOK_SECRET, { ...labeled(8), id: "delivery-conc" })));
+    expect(concurrent.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((await jobs()).map((j) => j.id).sort()).toEqual(["fix-delivery-conc", "fix-delivery-dup"]);
+  });
+
+  test("two deliveries asking to fix the same issue while one is queued → one job", async () => {
+    await postDelivery(url, WEBHOOK_SECRET, { ...labeled(9), id: "first" });
+    await postDelivery(url, WEBHOOK_SECRET, { ...labeled(9), id: "second" });
+    expect((await jobs()).map((j) => j.id)).toEqual(["fix-first"]);
+  });
+
+  test.each<[string, number, Record<string, string | undefined>]>([
+    ["a wrong secret", 400, { "x-hub-signature-256": sign("not-the-secret", JSON.stringify(issuesLabeled({ issue: 7 }))) }],
+    ["a missing signature", 400, { "x-hub-signature-256": undefined }],
+    ["a SHA-1 signature only", 400, { "x-hub-signature-256": undefined, "x-hub-signature": "sha1=0000000000000000000000000000000000000000" }],
+    ["an empty signature", 400, { "x-hub-signature-256": "" }],
+    ["a short signature", 400, { "x-hub-signature-256": "sha256=abc" }],
+    ["a bad content type", 415, { "content-type": "text/plain" }],
+    ["a form content type", 415, { "content-type": "application/x-www-form-urlencoded" }],
+    ["a missing event header", 400, { "x-github-event": undefined }],
+    ["a missing delivery header", 400, { "x-github-delivery": undefined }],
+  ])("%s → %i and no job", async (_name, status, headers) => {
+    const res = await postDelivery(url, WEBHOOK_SECRET, labeled(), { headers });
+    expect(res.status).toBe(status);
+    expect(await jobs()).toEqual([]);
+  });
+
+  test("one flipped body byte → 400 and no job", async () => {
+    const body = JSON.stringify(issuesLabeled({ issue: 7 }));
+    const signature = sign(WEBHOOK_SECRET, body);
+    const flipped = body.replace('"number":7', '"number":8');
+    const res = await postDelivery(url, WEBHOOK_SECRET, labeled(), { body: flipped, headers: { "x-hub-signature-256": signature } });
+    expect(res.status).toBe(400);
+    expect(await jobs()).toEqual([]);
+  });
+
+  test("validly signed invalid JSON → 400 and no job", async () => {
+    const body = '{"action": "labeled", ';
+    const res = await postDelivery(url, WEBHOOK_SECRET, labeled(), { body });
+    expect(res.status).toBe(400);
+    expect(await jobs()).toEqual([]);
+  });
+
+  test("a 30 MB body → 413 without reading it into memory", async () => {
+    // curl sends the file from disk, so the only process in this test that could hold 30 MB
+    // is the server itself.
+    const file = join(redis.dir, "big.json");
+    writeFileSync(file, Buffer.alloc(30 * 1024 * 1024, 0x61));
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    // Async: the server runs in this very process and must keep serving while curl sends.
+    const send = async (extra: string[]) =>
+      (await execFileAsync("curl", [
+        "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url,
+        "-H", "content-type: application/json", "-H", "x-github-event: issues",
+        "-H", "x-github-delivery: big", "-H", "x-hub-signature-256: sha256=00",
+        ...extra, "--data-binary", `@${file}`,
+      ])).stdout;
+    // With Content-Length: refused from the header. Chunked (no length): cut at the cap.
+    expect(await send([])).toBe("413");
+    expect(["413", "000"]).toContain(await send(["-H", "transfer-encoding: chunked"]));
+    const grown = process.memoryUsage().rss - before;
+    expect(grown).toBeLessThan(40 * 1024 * 1024);
+    expect(await jobs()).toEqual([]);
+  });
+
+  test("GET /healthz → 200 while Redis answers; /metrics counts deliveries", async () => {
+    const health = await fetch(`http://127.0.0.1:${web.port}/healthz`);
+    expect(health.status).toBe(200);
+    await postDelivery(url, WEBHOOK_SECRET, { ...labeled(), id: "metric-1" });
+    const metrics = await (await fetch(`http://127.0.0.1:${web.port}/metrics`)).text();
+    expect(metrics).toMatch(/iquest_webhooks_total\{event="issues.labeled",outcome="enqueued"\} \d+/);
+    expect(metrics).toMatch(/iquest_jobs_enqueued_total\{kind="fix",status="added"\} \d+/);
+    expect(metrics).toMatch(/iquest_queue_jobs\{kind="fix",state="waiting"\} 1/);
+  });
+});
+
+describe("Redis faults", () => {
+  test("Redis stopped → 5xx within 2 s (never 2xx) and /healthz 503; Redis back → the next delivery is enqueued", async () => {
+    await redis.stop("SIGKILL");
+    const started = Date.now();
+    const res = await postDelivery(url, WEBHOOK_SECRET, { ...labeled(11), id: "while-down" });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const health = await fetch(`http://127.0.0.1:${web.port}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ ok: false, checks: { redis: { ok: false } } });
+
+    await redis.restart();
+    // The producer reconnects on its own; wait for health to say so.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (await fetch(`http://127.0.0.1:${web.port}/healthz`)).status !== 200) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // GitHub's redelivery keeps the delivery id.
+    const again = await postDelivery(url, WEBHOOK_SECRET, { ...labeled(11), id: "while-down" });
+    expect(again.status).toBe(200);
+    expect((await jobs()).map((j) => j.id)).toEqual(["fix-while-down"]);
+  });
+});
+
+describe("start-up checks", () => {
+  test("a Redis with allkeys-lru → the app refuses to start and says why", async () => {
+    const lru = await startTestRedis({ maxmemoryPolicy: "allkeys-lru" });
+    try {
+      await expect(startWeb({ env: testEnv(), log, redisUrl: lru.url, Octokit: TestOctokit })).rejects.toThrow(StartupError);
+      await expect(startWeb({ env: testEnv(), log, redisUrl: lru.url, Octokit: TestOctokit })).rejects.toThrow(/noeviction/);
+    } finally {
+      await lru.destroy();
+    }
+  });
+});
