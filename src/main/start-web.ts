@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
-import { Probot, createNodeMiddleware, ProbotOctokit } from "probot";
+import { Probot, createNodeMiddleware, type ProbotOctokit } from "probot";
 import type { Env } from "../config/env.js";
+import { NoWaitOctokit } from "../github/octokit.js";
 import { fetchPermission } from "../github/permissions.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { createWebServer, type HealthReport, type Route } from "../http/server.js";
@@ -10,6 +11,7 @@ import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
 import { createApp } from "../webhooks/app.js";
 import { createCachedConfigLoader } from "../webhooks/config-cache.js";
+import { singleFlight } from "../webhooks/single-flight.js";
 
 export interface WebHandle {
   port: number;
@@ -64,13 +66,14 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     secret: env.WEBHOOK_SECRET,
     baseUrl: env.githubApiUrl,
     log: log.child({ name: "probot" }),
-    ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+    Octokit: options.Octokit ?? NoWaitOctokit,
   });
   const appFn = createApp({
     enqueuer,
     loadConfig: configCache.load,
     invalidateConfig: configCache.invalidate,
-    checkPermission: fetchPermission,
+    // A repository belongs to one installation of the app, so repo + user is the whole key.
+    checkPermission: singleFlight((_github, repo, user) => `${repo.owner}/${repo.repo}:${user}`, fetchPermission),
     record: (event, outcome) => metrics.webhooks.inc({ event, outcome }),
     log,
   });

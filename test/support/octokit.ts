@@ -1,11 +1,5 @@
-import { ProbotOctokit } from "probot";
-
 /**
- * Probot's Octokit with retry and throttling off, in the function form: the object form does
- * not turn throttling off in probot 14 (probot/probot#2039), and every test would wait ~3 s.
+ * Tests use Probot's Octokit with retry and throttling off (every test would otherwise wait in
+ * Bottleneck); it is the same class the web process uses in production.
  */
-export const TestOctokit = ProbotOctokit.defaults((opts: Record<string, unknown>) => ({
-  ...opts,
-  retry: { enabled: false },
-  throttle: { ...(opts.throttle as object), enabled: false },
-})) as typeof ProbotOctokit;
+export { NoWaitOctokit as TestOctokit } from "../../src/github/octokit.js";
