@@ -64,6 +64,16 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     return finish(404);
   }
 
+  // The route is known before any fault, so a faulted call reads like the one it replaced.
+  if (target === "rest") {
+    try {
+      const m = deps.router.match(method, path);
+      if (m) record.route = `${method} ${m.route.template}`;
+    } catch {
+      // a malformed %-escape: no route
+    }
+  }
+
   const fault = deps.faults.take(target, method, path);
   if (fault) {
     record.fault = describeFault(fault);

@@ -313,7 +313,10 @@ export class Webhooks {
   async pushFields(repo: SimRepo, ref: string, before: string, after: string, sender: string): Promise<Json> {
     const deleted = after === ZERO_SHA;
     const created = before === ZERO_SHA;
-    const shas = deleted ? [] : await repo.git.commitsBetween(created ? undefined : before, after, 20);
+    // A new branch lists only the commits new to the repo (not on the default branch), as
+    // GitHub does; an update lists before..after. GitHub caps the list at 20.
+    const base = created ? await repo.git.resolve(`refs/heads/${repo.defaultBranch}`) : before;
+    const shas = deleted ? [] : await repo.git.commitsBetween(base === after ? undefined : base, after, 20);
     const commits = await Promise.all(
       shas.map(async (sha) => {
         const info = await repo.git.commitInfo(sha);
