@@ -7,15 +7,19 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit, createNodeMiddleware } from "probot";
 import { STEP_PERMISSIONS, createGitHubApp, type GitHubApp } from "../../src/github/app-client.js";
+import { fetchPermission } from "../../src/github/permissions.js";
+import { loadRepoConfig } from "../../src/github/repo-config.js";
 import { statusOf } from "../../src/github/types.js";
 import { createLogger } from "../../src/shared/log.js";
 import { redact } from "../../src/shared/redact.js";
+import { createApp } from "../../src/webhooks/app.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import { testPrivateKey } from "../support/keys.js";
 import { EXAMPLES } from "../support/payloads.js";
 import { TestOctokit } from "../support/octokit.js";
+import { RecordingEnqueuer } from "../support/recording-enqueuer.js";
 
 /**
  * The simulator is only useful if it is strict where GitHub is strict. These tests drive it
@@ -644,5 +648,88 @@ describe("webhooks out and the deliveries API", () => {
     expect(push).toMatchObject({ ref: "refs/heads/topic", after: pull.head.sha, created: true, commits: [{ id: pull.head.sha, added: ["b"] }] });
     const check = JSON.parse(sent[3]!.request.payload);
     expect(check.check_run).toMatchObject({ conclusion: "failure", head_sha: pull.head.sha, pull_requests: [{ number: pull.number }] });
+  });
+});
+
+describe("the app's own webhook handlers, driven by the simulator", () => {
+  let server: Server;
+  let enqueuer: RecordingEnqueuer;
+  let previousUrl: string | undefined;
+  const outcomes: Array<[string, string]> = [];
+
+  beforeAll(async () => {
+    const repo = await sim.createRepo({ owner: "acme", name: "loop", files: { "README.md": "# loop\n" } });
+    sim.installApp({ installationId: 90, repos: [repo.fullName] });
+    sim.addCollaborator(repo, "alice", "write");
+    sim.addCollaborator(repo, "bob", "read");
+    enqueuer = new RecordingEnqueuer();
+    const probot = new Probot({
+      appId: sim.app.id,
+      privateKey: testPrivateKey(),
+      secret: sim.app.webhookSecret,
+      baseUrl: sim.apiUrl,
+      log,
+      Octokit: TestOctokit,
+    });
+    const handlers = createApp({
+      enqueuer,
+      loadConfig: (github, r) => loadRepoConfig(github, r),
+      checkPermission: fetchPermission,
+      record: (event, outcome) => void outcomes.push([event, outcome]),
+      log,
+    });
+    const middleware = await createNodeMiddleware(handlers, { probot, webhooksPath: "/api/github/webhooks" });
+    server = createServer((req, res) => void middleware(req, res, () => res.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    previousUrl = sim.webhooks.url;
+    sim.webhooks.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;
+  });
+
+  afterAll(async () => {
+    sim.webhooks.url = previousUrl;
+    sim.webhooks.auto = false;
+    await new Promise((r) => server.close(r));
+  });
+
+  test("a writer's label becomes a fix job with the simulator's real ids", async () => {
+    const repo = sim.repo("acme/loop");
+    const issue = sim.createIssue({ repo, title: "Off by one", user: "alice" });
+    const mark = sim.requests.length;
+    const delivery = await sim.webhooks.issuesLabeled({ repo, issue: issue.number, label: "iquest:fix", sender: "alice" });
+    expect(delivery.statusCode).toBe(200);
+    expect(enqueuer.jobs).toEqual([
+      { kind: "fix", installationId: 90, repoId: repo.id, repo: "acme/loop", deliveryId: delivery.guid, trigger: "label", issueNumber: issue.number, actor: "alice" },
+    ]);
+    // What the handler asked GitHub: the config (absent → 404) and alice's permission.
+    const routes = sim.requests.slice(mark).map((r) => `${r.route} ${r.status}`);
+    expect(routes).toEqual([
+      "POST /app/installations/{installation_id}/access_tokens 201",
+      "GET /repos/{owner}/{repo}/contents/{path+} 404",
+      "GET /repos/{owner}/{repo}/collaborators/{username}/permission 200",
+    ]);
+    // Probot's event client asks for an installation-wide token (no narrowing): recorded as such.
+    expect(sim.tokens.at(-1)!.requested).toEqual({});
+  });
+
+  test("/iquest help is answered with a comment; a reader's command gets 😕; the bot's own comment is ignored", async () => {
+    const repo = sim.repo("acme/loop");
+    const issue = sim.createIssue({ repo, title: "Question", user: "bob" });
+    sim.webhooks.auto = true; // the app's reply comes back as a webhook, as on GitHub
+    const help = await sim.webhooks.issueCommentCreated({ repo, issue: issue.number, body: "/iquest help", sender: "alice" });
+    expect(help.statusCode).toBe(200);
+    await sim.idle();
+    const bot = sim.commentsOn(repo, issue.number).filter((c) => c.user === "iquest-bot[bot]");
+    expect(bot).toHaveLength(1);
+    expect(bot[0]!.body).toContain("**iquest-bot commands**");
+    // GitHub would have sent the bot's comment back: the handler saw it and ignored it.
+    const echo = sim.deliveries.find((d) => d.event === "issue_comment" && JSON.parse(d.request.payload).comment?.id === bot[0]!.id);
+    expect(echo?.statusCode).toBe(200);
+    expect(outcomes).toContainEqual(["issue_comment.created", "ignored:bot"]);
+
+    const denied = await sim.webhooks.issueCommentCreated({ repo, issue: issue.number, body: "/iquest fix", sender: "bob" });
+    expect(denied.statusCode).toBe(200);
+    const bobComment = sim.commentsOn(repo, issue.number).find((c) => c.user === "bob")!;
+    expect(sim.reactions.filter((r) => r.subject.type === "issue_comment" && r.subject.commentId === bobComment.id).map((r) => r.content)).toEqual(["confused"]);
+    expect(enqueuer.jobs.filter((j) => j.kind === "fix" && j.issueNumber === issue.number)).toEqual([]);
   });
 });

@@ -28,6 +28,7 @@ import {
   type SimIssue,
   type SimPull,
   type SimRepo,
+  type SimStatus,
   type TokenRecord,
 } from "./state.js";
 import { Webhooks } from "./webhooks.js";
@@ -448,6 +449,24 @@ export class GitHubSim {
     this.state.user(`${app.slug}[bot]`, "Bot");
     emitCheckRun(this.#services, repo, run, `${app.slug}[bot]`, run.status === "completed" ? "completed" : "created");
     return run;
+  }
+
+  /** A commit status by another system (legacy CI), e.g. a failing "ci/jenkins" context. */
+  createStatus(o: { repo: RepoRef; sha: string; state: SimStatus["state"]; context: string; description?: string; creator?: string }): SimStatus {
+    const repo = this.repo(o.repo);
+    const status: SimStatus = {
+      id: this.state.nextId("status"),
+      repoId: repo.id,
+      sha: o.sha,
+      state: o.state,
+      context: o.context,
+      description: o.description ?? null,
+      targetUrl: null,
+      creator: this.state.user(o.creator ?? "ci-bot[bot]").login,
+      createdAt: isoNow(this.#services),
+    };
+    this.state.statuses.push(status);
+    return status;
   }
 
   /** A token minted directly (not over HTTP), for tests that need git access on their own. */

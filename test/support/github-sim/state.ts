@@ -190,6 +190,19 @@ export interface SimCheckRun {
   updates: unknown[];
 }
 
+/** A commit status (the legacy API that some CI systems still use instead of check runs). */
+export interface SimStatus {
+  id: number;
+  repoId: number;
+  sha: string;
+  state: "error" | "failure" | "pending" | "success";
+  context: string;
+  description: string | null;
+  targetUrl: string | null;
+  creator: string;
+  createdAt: string;
+}
+
 export interface PushRecord {
   repo: string;
   ref: string;
@@ -260,6 +273,7 @@ export type IdKind =
   | "review"
   | "reviewComment"
   | "checkRun"
+  | "status"
   | "label"
   | "delivery"
   | "request";
@@ -277,6 +291,7 @@ export class SimState {
   reviews: SimReview[] = [];
   reviewComments: SimReviewComment[] = [];
   checkRuns: SimCheckRun[] = [];
+  statuses: SimStatus[] = [];
   pushes: PushRecord[] = [];
   deliveries: DeliveryRecord[] = [];
   requests: RecordedRequest[] = [];
@@ -291,6 +306,7 @@ export class SimState {
     review: 6_000_000,
     reviewComment: 7_000_000,
     checkRun: 8_000_000,
+    status: 8_500_000,
     label: 9_000_000,
     delivery: 10_000_000,
     request: 0,

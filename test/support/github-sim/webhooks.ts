@@ -142,6 +142,7 @@ export class Webhooks {
       else headers[k.toLowerCase()] = v;
     }
     const started = performance.now();
+    const deliveredAt = new Date(this.sim.now()).toISOString();
     let statusCode = 0;
     let status: string;
     let responseHeaders: Record<string, string> = {};
@@ -163,6 +164,7 @@ export class Webhooks {
       redelivery,
       statusCode,
       status,
+      deliveredAt,
       duration: Math.round(performance.now() - started) / 1000,
       url: this.url,
       request: { headers, payload: body },
@@ -200,21 +202,24 @@ export class Webhooks {
     const repo = this.#repo(o.repo);
     const issue = this.sim.state.issue(repo.id, o.issue);
     if (!issue) throw new Error(`github-sim: no issue #${o.issue}`);
+    // The comment's own auto-delivery would duplicate this one; auto is back on before the
+    // delivery, so what the app does in response is still sent.
     const auto = this.auto;
-    this.auto = false; // the comment's own auto-delivery would duplicate this one
+    this.auto = false;
+    let comment;
     try {
-      const comment = addComment(this.sim, repo, issue, o.sender, o.body);
-      return await this.deliver(
-        "issue_comment",
-        this.envelope("issue_comment", repo, o.sender, {
-          action: "created",
-          issue: this.sim.shapes.issue(issue),
-          comment: this.sim.shapes.comment(comment),
-        }),
-      );
+      comment = addComment(this.sim, repo, issue, o.sender, o.body);
     } finally {
       this.auto = auto;
     }
+    return this.deliver(
+      "issue_comment",
+      this.envelope("issue_comment", repo, o.sender, {
+        action: "created",
+        issue: this.sim.shapes.issue(issue),
+        comment: this.sim.shapes.comment(comment),
+      }),
+    );
   }
 
   /** `pull_request.<action>` for a PR in state (synchronize carries before/after). */

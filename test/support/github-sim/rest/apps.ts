@@ -69,6 +69,14 @@ export function registerApps(router: Router): void {
     return { ...page, body: { total_count: repos.length, repository_selection: "selected", repositories: page.body } };
   });
 
+  // Revoking the calling token (good hygiene after a job): GitHub answers 204.
+  router.add("DELETE /installation/token", (ctx) => {
+    const token = ctx.token();
+    if (!token) throw new HttpError(401, "Requires authentication");
+    token.revoked = true;
+    return { status: 204 };
+  });
+
   router.add("GET /users/{username}", (ctx) => {
     const u = ctx.sim.state.findUser(ctx.params.username!);
     if (!u) throw notFound();

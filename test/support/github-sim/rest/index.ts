@@ -6,12 +6,14 @@ import { registerReactions } from "./reactions.js";
 import { registerRepos } from "./repos.js";
 import { registerReviews } from "./reviews.js";
 import { Router } from "./router.js";
+import { registerStatuses } from "./statuses.js";
 
 /** Every REST route the simulator answers. Specific routes first: `{ref+}` routes are greedy. */
 export function createRestRouter(): Router {
   const router = new Router();
   registerApps(router);
   registerChecks(router);
+  registerStatuses(router);
   registerReactions(router);
   registerReviews(router);
   registerPulls(router);
