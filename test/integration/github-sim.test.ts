@@ -204,6 +204,31 @@ describe("git over smart HTTP", () => {
     expect(anonymous.code).not.toBe(0);
   });
 
+  test("a review checkout can fetch pull/N/head and a bare sha", async () => {
+    const repo = sim.repo("acme/git");
+    const sha = await sim.commit({ repo, branch: "topic", files: { "t.txt": "t\n" } });
+    const pull = await sim.createPullRequest({ repo, head: "topic", title: "Topic", user: "acme" });
+    const read = await app.tokenForRepo(INSTALLATION, repo.id, STEP_PERMISSIONS.checkout);
+    const dir = join(work, "fetch");
+    expect((await git(["init", "--quiet", dir])).code).toBe(0);
+    const byRef = await git(["fetch", "--quiet", url(read), `pull/${pull.number}/head`], dir);
+    expect(byRef.code).toBe(0);
+    expect((await git(["rev-parse", "FETCH_HEAD"], dir)).stdout.trim()).toBe(sha);
+    const dir2 = join(work, "fetch-sha");
+    await git(["init", "--quiet", dir2]);
+    const bySha = await git(["fetch", "--quiet", "--depth=1", url(read), sha], dir2);
+    expect(bySha.code).toBe(0);
+    // refs/pull/* are GitHub's: nobody pushes to them.
+    const write = await app.tokenForRepo(INSTALLATION, repo.id, STEP_PERMISSIONS.publish);
+    const push = await git(["push", url(write), `FETCH_HEAD:refs/pull/${pull.number}/head`], dir2);
+    expect(push.code).not.toBe(0);
+    expect(push.stderr).toContain("deny updating a hidden ref");
+    expect(sim.pushes.filter((p) => p.ref.startsWith("refs/pull/"))).toEqual([
+      expect.objectContaining({ accepted: false, rejection: "deny updating a hidden ref" }),
+    ]);
+    expect(await sim.resolveRef(repo, `refs/pull/${pull.number}/head`)).toBe(sha);
+  });
+
   test("partial clone works (uploadpack.allowFilter)", async () => {
     const read = await app.tokenForRepo(INSTALLATION, sim.repo("acme/git").id, STEP_PERMISSIONS.checkout);
     const r = await git(["clone", "--quiet", "--filter=blob:none", url(read), join(work, "clone-filter")]);
@@ -230,7 +255,7 @@ describe("git over smart HTTP", () => {
     const pushed = await git(["push", "--quiet", url(write), "HEAD:refs/heads/iquest/fix-1"], dir);
     expect(pushed.code).toBe(0);
     expect(await sim.resolveRef("acme/git", "refs/heads/iquest/fix-1")).toBe(head);
-    const gitPushes = sim.pushes.filter((p) => p.repo === "acme/git" && p.via === "git");
+    const gitPushes = sim.pushes.filter((p) => p.repo === "acme/git" && p.via === "git" && p.ref === "refs/heads/iquest/fix-1");
     expect(gitPushes).toEqual([
       expect.objectContaining({ ref: "refs/heads/iquest/fix-1", before: "0".repeat(40), after: head, accepted: true, forced: false, token: write }),
     ]);
@@ -529,6 +554,11 @@ describe("faults against Probot's octokit plugins", () => {
     sim.faults.add({ method: "GET", path: "/repos/acme/faults", response: { kind: "reset" } });
     const reset = await github.rest.repos.get({ owner: "acme", repo: "faults" }).catch((e: unknown) => e);
     expect(reset).toBeInstanceOf(Error);
+    sim.faults.add({ method: "GET", path: "/repos/acme/faults", response: { kind: "hang", ms: 200 } });
+    const t1 = Date.now();
+    const hung = await github.rest.repos.get({ owner: "acme", repo: "faults" }).catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(Error);
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(190);
     expect(await get()).toBe(200);
     expect(sim.faults.active).toEqual([]);
   });

@@ -192,12 +192,22 @@ async function recordPush(deps: GitHttpDeps, repo: SimRepo, dir: string, token: 
       via: "git",
       at,
       ...(token ? { token: token.token } : {}),
-      ...(ok ? {} : { rejection: rejected.get(ref) ?? [...rejected.values()][0] ?? "pre-receive hook declined" }),
+      ...(ok ? {} : { rejection: rejectionOf(ref, rejected) }),
     };
     deps.state.pushes.push(record);
     if (ok) updates.push({ ref, before, after });
   }
   if (updates.length) await deps.refsUpdated(repo, updates, token?.token);
+}
+
+/** Why a ref was not updated: our hook's message, git's own refusal, or the push failing as a whole. */
+function rejectionOf(ref: string, rejected: Map<string, string>): string {
+  const own = rejected.get(ref);
+  if (own) return own;
+  if (ref.startsWith("refs/pull/")) return "deny updating a hidden ref";
+  // pre-receive refuses a push as a whole: another ref's workflow change sinks this one too.
+  const other = [...rejected.values()][0];
+  return other ? `push refused: ${other}` : "rejected by the server";
 }
 
 /**

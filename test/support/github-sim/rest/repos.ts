@@ -215,11 +215,13 @@ export function registerRepos(router: Router): void {
 const emptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 /** A ref, branch, tag or sha → commit sha (default branch when absent); 404/422 as GitHub. */
-export async function commitFor(ctx: RestContext, repo: SimRepo, ref: string | undefined): Promise<string> {
+export async function commitFor(ctx: RestContext, repo: SimRepo, ref: string | undefined, missing: "422" | "404" = "422"): Promise<string> {
   const name = ref && ref.length ? ref : repo.defaultBranch;
   const sha = await repo.git.resolve(name);
-  if (!sha) throw new HttpError(ref ? 422 : 404, ref ? `No commit found for SHA: ${ref}` : "This repository is empty.");
-  return sha;
+  if (sha) return sha;
+  if (!ref) throw new HttpError(404, "This repository is empty.");
+  // The commits API says 422 for an unknown ref; the contents API says 404.
+  throw missing === "404" ? new HttpError(404, `No commit found for the ref ${ref}`) : new HttpError(422, `No commit found for SHA: ${ref}`);
 }
 
 /** GitHub wraps base64 content at 60 characters. */
@@ -230,7 +232,7 @@ export function base64Lines(buf: Buffer): string {
 async function getContents(ctx: RestContext, pathOverride?: string) {
   const repo = ctx.repo(["contents", "read"]);
   const path = (pathOverride ?? ctx.params.path ?? "").replace(/^\/+|\/+$/g, "");
-  const commit = await commitFor(ctx, repo, ctx.query.ref);
+  const commit = await commitFor(ctx, repo, ctx.query.ref, "404");
   const ref = ctx.query.ref ?? repo.defaultBranch;
   const api = `${ctx.sim.urls.api}/repos/${repo.fullName}`;
   const entryJson = (e: { path: string; sha: string; type: string; size?: number }) => {
