@@ -648,6 +648,26 @@ describe("webhooks out and the deliveries API", () => {
     }
   });
 
+  test("auto-delivery sends push and pull_request.synchronize when a PR's branch moves", async () => {
+    const repo = sim.repo("acme/hooks-out");
+    await sim.commit({ repo, branch: "auto", files: { c: "1\n" } });
+    const pull = await sim.createPullRequest({ repo, head: "auto", title: "Auto", user: "alice" });
+    const before = pull.head.sha;
+    const mark = sim.deliveries.length;
+    sim.webhooks.auto = true;
+    try {
+      await sim.commit({ repo, branch: "auto", files: { c: "2\n" } });
+      await sim.idle();
+    } finally {
+      sim.webhooks.auto = false;
+    }
+    const sent = sim.deliveries.slice(mark).map((d) => JSON.parse(d.request.payload) as Record<string, any>);
+    const sync = sent.find((p) => p.action === "synchronize");
+    expect(sync).toMatchObject({ number: pull.number, before, after: pull.head.sha, pull_request: { head: { sha: pull.head.sha } } });
+    expect(sent.find((p) => p.ref === "refs/heads/auto")).toMatchObject({ before, after: pull.head.sha, created: false, commits: [{ id: pull.head.sha, modified: ["c"] }] });
+    expect(sim.deliveries.slice(mark).every((d) => d.statusCode === 202)).toBe(true);
+  });
+
   test("payloads carry every key GitHub's own examples have", async () => {
     const repo = sim.repo("acme/hooks-out");
     await sim.commit({ repo, branch: "topic", files: { b: "2\n" } });

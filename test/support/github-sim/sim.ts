@@ -11,9 +11,9 @@ import { HOOKS } from "./git-http.js";
 import { emitCheckRun } from "./rest/checks.js";
 import { createRestRouter } from "./rest/index.js";
 import { addComment, createIssue, ensureLabels, isoNow, setIssueState } from "./rest/issues.js";
-import { pullJsonFull } from "./rest/pull-json.js";
 import { mergePullRequest, openPullRequest } from "./rest/pulls.js";
 import type { Router, SimEffects, SimServices } from "./rest/router.js";
+import { applyRefUpdates } from "./ref-effects.js";
 import { createRequestHandler } from "./server.js";
 import { Shapes, type Urls } from "./shapes.js";
 import {
@@ -142,11 +142,12 @@ export class GitHubSim {
     this.#keepFiles = internals.options.keepFiles ?? false;
     const urls: Urls = { api: this.apiUrl, web: this.url };
     const effects: SimEffects = {
-      refsUpdated: (repo, updates, via, token) => this.#refsUpdated(repo, updates, via, token),
+      refsUpdated: (repo, updates, via, token) => applyRefUpdates(this.#services, repo, updates, via, token),
       emit: (event, repo, sender, build) => this.webhooks.emit(event, repo, sender, build),
       redeliver: async (id) => {
         this.webhooks.track(this.webhooks.redeliver(id));
       },
+      pushFields: (repo, ref, before, after, sender) => this.webhooks.pushFields(repo, ref, before, after, sender),
     };
     this.#services = {
       state: this.state,
@@ -180,7 +181,7 @@ export class GitHubSim {
           reposDir: this.reposDir,
           now: () => this.now(),
           botLogin: this.app.botLogin,
-          refsUpdated: (repo, updates, token) => this.#refsUpdated(repo, updates, "git", token),
+          refsUpdated: (repo, updates, token) => applyRefUpdates(this.#services, repo, updates, "git", token),
         },
       }),
     );
@@ -325,7 +326,7 @@ export class GitHubSim {
     else if (o.files) sha = await git.commitFiles({ files: o.files, message, author });
     if (sha) {
       await git.updateRef(`refs/heads/${defaultBranch}`, sha);
-      await this.#refsUpdated(repo, [{ ref: `refs/heads/${defaultBranch}`, before: ZERO_SHA, after: sha }], "sim");
+      await applyRefUpdates(this.#services, repo, [{ ref: `refs/heads/${defaultBranch}`, before: ZERO_SHA, after: sha }], "sim");
     }
     return repo;
   }
@@ -386,7 +387,7 @@ export class GitHubSim {
     const parent = before ?? (await repo.git.resolve(o.from ?? repo.defaultBranch));
     const sha = await repo.git.commitFiles({ parent, files: o.files, message: o.message ?? "Update files", author: o.author ?? SEED_AUTHOR });
     await repo.git.updateRef(ref, sha, before ?? ZERO_SHA);
-    await this.#refsUpdated(repo, [{ ref, before: before ?? ZERO_SHA, after: sha }], "sim");
+    await applyRefUpdates(this.#services, repo, [{ ref, before: before ?? ZERO_SHA, after: sha }], "sim");
     return sha;
   }
 
@@ -490,44 +491,6 @@ export class GitHubSim {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     if (!this.#keepFiles) await rm(this.root, { recursive: true, force: true });
-  }
-
-  /**
-   * The effects of refs moving, wherever they moved (git push, refs API, merge, seed): push
-   * log, PR heads and bases, refs/pull/N/head, PRs closed with their deleted branch, and the
-   * push / pull_request.synchronize webhooks when auto-delivery is on.
-   */
-  async #refsUpdated(repo: SimRepo, updates: Array<{ ref: string; before: string; after: string }>, via: PushRecord["via"], token?: string): Promise<void> {
-    for (const u of updates) {
-      if (via !== "git") {
-        const forced = u.before !== ZERO_SHA && (u.after === ZERO_SHA || !(await repo.git.isAncestor(u.before, u.after)));
-        this.state.pushes.push({ repo: repo.fullName, ref: u.ref, before: u.before, after: u.after, forced, accepted: true, via, at: new Date(this.now()).toISOString(), ...(token ? { token } : {}) });
-      }
-      const sender = via === "sim" ? repo.owner : this.app.botLogin;
-      this.webhooks.emit("push", repo, sender, () => this.webhooks.pushFields(repo, u.ref, u.before, u.after, sender));
-      if (!u.ref.startsWith("refs/heads/")) continue;
-      const branch = u.ref.slice("refs/heads/".length);
-      for (const pull of this.state.pulls.filter((p) => p.repoId === repo.id)) {
-        const issue = this.state.issue(repo.id, pull.number)!;
-        if (issue.state !== "open") continue;
-        if (pull.base.ref === branch && u.after !== ZERO_SHA) pull.base.sha = u.after;
-        if (pull.head.ref !== branch) continue;
-        if (u.after === ZERO_SHA) {
-          setIssueState(this.#services, issue, "closed");
-          continue;
-        }
-        const before = pull.head.sha;
-        pull.head.sha = u.after;
-        await repo.git.updateRef(`refs/pull/${pull.number}/head`, u.after);
-        this.webhooks.emit("pull_request", repo, sender, async () => ({
-          action: "synchronize",
-          number: pull.number,
-          before,
-          after: u.after,
-          pull_request: await pullJsonFull(this.#services, pull),
-        }));
-      }
-    }
   }
 }
 

@@ -75,7 +75,7 @@ export function registerChecks(router: Router): void {
 
   router.add("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", async (ctx) => {
     const repo = ctx.repo(["checks", "read"]);
-    const sha = await commitFor(ctx, repo, ctx.params.ref);
+    const sha = await commitFor(repo, ctx.params.ref);
     let runs = ctx.sim.state.checkRuns.filter((c) => c.repoId === repo.id && c.headSha === sha);
     if (ctx.query.check_name) runs = runs.filter((c) => c.name === ctx.query.check_name);
     if (ctx.query.status) runs = runs.filter((c) => c.status === ctx.query.status);

@@ -192,7 +192,7 @@ function touch(ctx: RestContext, issue: SimIssue): void {
 }
 
 /** Needs for an issue number: a PR's conversation also opens to `pull_requests`. */
-function needsFor(ctx: RestContext, level: "read" | "write", isPull: boolean): Need[] {
+function needsFor(level: "read" | "write", isPull: boolean): Need[] {
   return isPull ? [["issues", level], ["pull_requests", level]] : [["issues", level]];
 }
 
@@ -200,7 +200,7 @@ export function issueFor(ctx: RestContext, level: "read" | "write"): { repo: Sim
   const peek = ctx.sim.state.findRepo(ctx.params.owner!, ctx.params.repo!);
   const number = ctx.int("issue_number");
   const peeked = peek && ctx.sim.state.issue(peek.id, number);
-  const repo = ctx.repo(...needsFor(ctx, level, !!peeked?.isPullRequest));
+  const repo = ctx.repo(...needsFor(level, !!peeked?.isPullRequest));
   const issue = ctx.sim.state.issue(repo.id, number);
   if (!issue) throw notFound();
   return { repo, issue };
@@ -211,7 +211,7 @@ function commentFor(ctx: RestContext, level: "read" | "write"): { repo: SimRepo;
   const id = ctx.int("comment_id");
   const found = ctx.sim.state.comments.find((c) => c.id === id && c.repoId === peek?.id);
   const isPull = !!(found && peek && ctx.sim.state.issue(peek.id, found.issueNumber)?.isPullRequest);
-  const repo = ctx.repo(...needsFor(ctx, level, isPull));
+  const repo = ctx.repo(...needsFor(level, isPull));
   if (!found) throw notFound();
   return { repo, comment: found };
 }

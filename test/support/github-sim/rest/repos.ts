@@ -40,7 +40,7 @@ export function registerRepos(router: Router): void {
   router.add("GET /repos/{owner}/{repo}/contents/{path+}", (ctx) => getContents(ctx));
   router.add("GET /repos/{owner}/{repo}/readme", async (ctx) => {
     const repo = ctx.repo(["contents", "read"]);
-    const commit = await commitFor(ctx, repo, ctx.query.ref);
+    const commit = await commitFor(repo, ctx.query.ref);
     const entry = (await repo.git.lsTree(commit, "")).find((e) => e.type === "blob" && /^readme(\.|$)/i.test(e.path));
     if (!entry) throw notFound();
     return getContents(ctx, entry.path);
@@ -73,7 +73,7 @@ export function registerRepos(router: Router): void {
 
   router.add("GET /repos/{owner}/{repo}/commits", async (ctx) => {
     const repo = ctx.repo(["contents", "read"]);
-    const head = await commitFor(ctx, repo, ctx.query.sha);
+    const head = await commitFor(repo, ctx.query.sha);
     const args = ["rev-list", "--max-count=1000", head];
     if (ctx.query.path) args.push("--", ctx.query.path);
     const shas = (await repo.git.text(args)).split("\n").filter(Boolean);
@@ -86,7 +86,7 @@ export function registerRepos(router: Router): void {
 
   router.add("GET /repos/{owner}/{repo}/commits/{ref+}", async (ctx) => {
     const repo = ctx.repo(["contents", "read"]);
-    const sha = await commitFor(ctx, repo, ctx.params.ref);
+    const sha = await commitFor(repo, ctx.params.ref);
     const info = await repo.git.commitInfo(sha);
     const files = await diffCommits(repo.git, info.parents[0] ?? emptyTree, sha);
     return ok({ ...ctx.sim.shapes.commit(repo, info), stats: stats(files), files: files.map((f) => fileJson(ctx, repo, sha, f)) });
@@ -96,8 +96,8 @@ export function registerRepos(router: Router): void {
     const repo = ctx.repo(["contents", "read"]);
     const m = /^(.+?)\.\.\.(.+)$/.exec(ctx.params.basehead!);
     if (!m) throw notFound();
-    const base = await commitFor(ctx, repo, m[1]);
-    const head = await commitFor(ctx, repo, m[2]);
+    const base = await commitFor(repo, m[1]);
+    const head = await commitFor(repo, m[2]);
     const mergeBase = await repo.git.mergeBase(base, head);
     const ahead = await repo.git.commitsBetween(base, head);
     const behind = await repo.git.commitsBetween(head, base);
@@ -182,7 +182,7 @@ export function registerRepos(router: Router): void {
 
   router.add("GET /repos/{owner}/{repo}/git/commits/{commit_sha}", async (ctx) => {
     const repo = ctx.repo(["contents", "read"]);
-    const sha = await commitFor(ctx, repo, ctx.params.commit_sha);
+    const sha = await commitFor(repo, ctx.params.commit_sha);
     const c = ctx.sim.shapes.commit(repo, await repo.git.commitInfo(sha)) as { commit: Json };
     return ok({ sha, ...c.commit, parents: (c as Json).parents, html_url: (c as Json).html_url });
   });
@@ -215,7 +215,7 @@ export function registerRepos(router: Router): void {
 const emptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 /** A ref, branch, tag or sha → commit sha (default branch when absent); 404/422 as GitHub. */
-export async function commitFor(ctx: RestContext, repo: SimRepo, ref: string | undefined, missing: "422" | "404" = "422"): Promise<string> {
+export async function commitFor(repo: SimRepo, ref: string | undefined, missing: "422" | "404" = "422"): Promise<string> {
   const name = ref && ref.length ? ref : repo.defaultBranch;
   const sha = await repo.git.resolve(name);
   if (sha) return sha;
@@ -232,7 +232,7 @@ export function base64Lines(buf: Buffer): string {
 async function getContents(ctx: RestContext, pathOverride?: string) {
   const repo = ctx.repo(["contents", "read"]);
   const path = (pathOverride ?? ctx.params.path ?? "").replace(/^\/+|\/+$/g, "");
-  const commit = await commitFor(ctx, repo, ctx.query.ref, "404");
+  const commit = await commitFor(repo, ctx.query.ref, "404");
   const ref = ctx.query.ref ?? repo.defaultBranch;
   const api = `${ctx.sim.urls.api}/repos/${repo.fullName}`;
   const entryJson = (e: { path: string; sha: string; type: string; size?: number }) => {

@@ -33,6 +33,8 @@ export interface SimEffects {
   emit(event: string, repo: SimRepo, sender: string, build: () => Promise<Json> | Json): void;
   /** Redeliver a logged delivery (the deliveries API). */
   redeliver(deliveryId: number): Promise<void>;
+  /** A push event's own fields (ref, before, after, commits, ...), read from the repo. */
+  pushFields(repo: SimRepo, ref: string, before: string, after: string, sender: string): Promise<Json>;
 }
 
 export interface SimServices {

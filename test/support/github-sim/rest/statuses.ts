@@ -13,7 +13,7 @@ const STATES = new Set(["error", "failure", "pending", "success"]);
 export function registerStatuses(router: Router): void {
   router.add("POST /repos/{owner}/{repo}/statuses/{sha}", async (ctx) => {
     const repo = ctx.repo(["statuses", "write"]);
-    const sha = await commitFor(ctx, repo, ctx.params.sha);
+    const sha = await commitFor(repo, ctx.params.sha);
     const state = ctx.string("state", { required: true })!;
     if (!STATES.has(state)) throw validationFailed({ resource: "Status", field: "state", code: "invalid" });
     const status: SimStatus = {
@@ -33,14 +33,14 @@ export function registerStatuses(router: Router): void {
 
   router.add("GET /repos/{owner}/{repo}/commits/{ref}/statuses", async (ctx) => {
     const repo = ctx.repo(["statuses", "read"]);
-    const sha = await commitFor(ctx, repo, ctx.params.ref);
+    const sha = await commitFor(repo, ctx.params.ref);
     const list = ctx.sim.state.statuses.filter((s) => s.repoId === repo.id && s.sha === sha).reverse();
     return ctx.page(list, (s) => statusJson(ctx.sim.shapes.user(s.creator), s));
   });
 
   router.add("GET /repos/{owner}/{repo}/commits/{ref}/status", async (ctx) => {
     const repo = ctx.repo(["statuses", "read"]);
-    const sha = await commitFor(ctx, repo, ctx.params.ref);
+    const sha = await commitFor(repo, ctx.params.ref);
     const latest = new Map<string, SimStatus>();
     for (const s of ctx.sim.state.statuses.filter((x) => x.repoId === repo.id && x.sha === sha)) latest.set(s.context, s);
     const statuses = [...latest.values()];
