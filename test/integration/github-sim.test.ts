@@ -639,7 +639,12 @@ describe("webhooks out and the deliveries API", () => {
 
   test("an unreachable app is logged as a failed delivery (status code 0)", async () => {
     const url = sim.webhooks.url;
-    sim.webhooks.url = "http://127.0.0.1:9/nowhere";
+    // A port that was just free: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    sim.webhooks.url = `http://127.0.0.1:${port}/nowhere`;
     try {
       const d = await sim.webhooks.installationCreated({ installationId: 41, sender: "alice" });
       expect(d).toMatchObject({ statusCode: 0, status: "failed to connect to host" });
