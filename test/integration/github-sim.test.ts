@@ -229,6 +229,25 @@ describe("git over smart HTTP", () => {
     expect(await sim.resolveRef(repo, `refs/pull/${pull.number}/head`)).toBe(sha);
   });
 
+  test("createRepo fromDir commits the directory minus .gitignored files; seeds keep modes and authors", async () => {
+    const dir = join(work, "fixture");
+    await mkdir(join(dir, "node_modules/x"), { recursive: true });
+    await writeFile(join(dir, ".gitignore"), "node_modules/\n");
+    await writeFile(join(dir, "node_modules/x/index.js"), "ignored\n");
+    await writeFile(join(dir, "index.js"), "module.exports = 1;\n");
+    const repo = await sim.createRepo({ owner: "acme", name: "from-dir", fromDir: dir, defaultBranch: "trunk", author: { name: "Ada", email: "ada@example.com" } });
+    expect(await sim.readFile(repo, "trunk", "index.js")).toBe("module.exports = 1;\n");
+    expect(await sim.readFile(repo, "trunk", "node_modules/x/index.js")).toBeUndefined();
+    const info = await repo.git.commitInfo((await sim.resolveRef(repo, "trunk"))!);
+    expect(info.author).toMatchObject({ name: "Ada", email: "ada@example.com" });
+    await sim.commit({ repo, branch: "trunk", files: { "run.sh": { content: "#!/bin/sh\n", mode: "100755" }, "index.js": null } });
+    const entries = await repo.git.lsTree("trunk", "");
+    expect(entries.map((e) => [e.path, e.mode])).toEqual([
+      [".gitignore", "100644"],
+      ["run.sh", "100755"],
+    ]);
+  });
+
   test("partial clone works (uploadpack.allowFilter)", async () => {
     const read = await app.tokenForRepo(INSTALLATION, sim.repo("acme/git").id, STEP_PERMISSIONS.checkout);
     const r = await git(["clone", "--quiet", "--filter=blob:none", url(read), join(work, "clone-filter")]);
