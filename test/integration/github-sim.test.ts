@@ -467,6 +467,17 @@ describe("pull request creation", () => {
     expect(sim.reactions.filter((r) => r.subject.type === "issue" && r.subject.number === issue.number)).toHaveLength(1);
   });
 
+  test("a comment body over 65,536 characters is a 422; exactly 65,536 is fine", async () => {
+    const repo = sim.repo("acme/pulls");
+    const issue = sim.createIssue({ repo, title: "big", user: "alice" });
+    const github = await app.forRepo(INSTALLATION, repo.id, STEP_PERMISSIONS.converse);
+    const big = await github.rest.issues.createComment({ owner: "acme", repo: "pulls", issue_number: issue.number, body: "x".repeat(65_537) }).catch((e: unknown) => e);
+    expect(statusOf(big)).toBe(422);
+    const fits = await github.rest.issues.createComment({ owner: "acme", repo: "pulls", issue_number: issue.number, body: "x".repeat(65_536) });
+    expect(fits.status).toBe(201);
+    expect(sim.commentsOn(repo, issue.number)).toHaveLength(1);
+  });
+
   test("comments page with Link headers, so octokit's paginate sees all of them", async () => {
     const repo = sim.repo("acme/pulls");
     const issue = sim.createIssue({ repo, title: "long thread", user: "alice" });
