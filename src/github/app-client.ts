@@ -40,13 +40,32 @@ export interface GitHubAppOptions {
   Octokit?: typeof ProbotOctokit;
 }
 
+/**
+ * Bounded waits on rate limits. Probot's defaults retry forever; a job should instead wait a
+ * little (GitHub asks for at least 60 s on a secondary limit without retry-after) a few times,
+ * then fail transiently and let BullMQ's backoff take over, so a rate-limit storm cannot pin a
+ * worker slot for an hour.
+ */
+export const RATE_LIMIT_POLICY = { maxRetries: 3, maxWaitSeconds: 300 };
+
+function throttleOptions(log: Logger) {
+  const decide = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
+    const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= RATE_LIMIT_POLICY.maxWaitSeconds;
+    log.warn({ kind, retryAfter, retryCount, retry, method: options.method, url: options.url }, "GitHub rate limit");
+    return retry;
+  };
+  return { onRateLimit: decide("primary"), onSecondaryRateLimit: decide("secondary") };
+}
+
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
   const log = options.log.child({ name: "github" });
+  const throttle = throttleOptions(log);
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,
     log,
+    throttle,
   }) as unknown as GitHub;
 
   const tokenForRepo = async (installationId: number, repoId: number, permissions: PermissionSet) => {
@@ -69,7 +88,7 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
         auth: { token },
         baseUrl: options.baseUrl,
         log,
-        throttle: { id: String(installationId) },
+        throttle: { ...throttle, id: String(installationId) },
       }) as unknown as GitHub;
     },
   };

@@ -66,6 +66,8 @@ export function nextStepOf(err: unknown): NextStep {
   const status = (err as { status?: unknown })?.status;
   if (typeof status === "number") {
     if (status === 429 || status >= 500) return "retry";
+    // A rate limit that outlasted the client's bounded waits: back off and retry the job.
+    if (status === 403 && /rate limit/i.test(errorMessage(err))) return "retry";
     if (status === 401 || status === 403 || status === 404 || status === 422) return "give-up";
   }
   const code = (err as { code?: unknown })?.code;

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { STEP_PERMISSIONS, createGitHubApp, RATE_LIMIT_POLICY } from "../../src/github/app-client.js";
+import { nextStepOf } from "../../src/shared/errors.js";
+import { createLogger } from "../../src/shared/log.js";
+import { redact } from "../../src/shared/redact.js";
+import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
+import { testPrivateKey } from "../support/keys.js";
+
+/**
+ * The worker's GitHub client against the simulator, with Probot's real retry and throttling
+ * plugins: least-privilege tokens, and rate limits waited out a bounded number of times.
+ */
+let sim: GitHubSim;
+let repoId: number;
+
+beforeAll(async () => {
+  sim = await startGitHubSim({ app: { id: 4321, privateKey: testPrivateKey(), webhookSecret: "whs-app-client" } });
+  const repo = await sim.createRepo({ owner: "acme", name: "client", files: { "README.md": "hi\n" } });
+  repoId = repo.id;
+  sim.installApp({ installationId: 51, repos: ["acme/client"] });
+});
+
+afterAll(async () => {
+  expect(sim.errors).toEqual([]);
+  await sim.stop();
+});
+
+const app = () =>
+  createGitHubApp({ appId: "4321", privateKey: testPrivateKey(), baseUrl: sim.apiUrl, log: createLogger({ level: "silent", redact }) });
+
+describe("createGitHubApp", () => {
+  test("T8: tokens name one repository and the step's permissions, never workflows", async () => {
+    const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
+    await github.rest.repos.get({ owner: "acme", repo: "client" });
+    const token = sim.tokens.at(-1)!;
+    expect(token.repositoryIds).toEqual([repoId]);
+    expect(token.requested).toMatchObject({ repository_ids: [repoId], permissions: STEP_PERMISSIONS.converse });
+    expect(token.permissions).not.toHaveProperty("workflows");
+    expect(token.permissions.contents).toBe("read");
+  });
+
+  test("a secondary rate limit is waited out, but only a bounded number of times; then the error says retry later", async () => {
+    const fault = sim.faults.add("GET /repos/{owner}/{repo}", { kind: "secondary-rate-limit", retryAfter: 1 }, { times: 10 });
+    const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
+    const started = Date.now();
+    const err = await github.rest.repos.get({ owner: "acme", repo: "client" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeDefined();
+    expect(fault.hits).toBe(RATE_LIMIT_POLICY.maxRetries + 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(RATE_LIMIT_POLICY.maxRetries * 1000 - 100);
+    expect(nextStepOf(err)).toBe("retry");
+    fault.cancel();
+  });
+
+  test("a short secondary limit passes after one wait", async () => {
+    sim.faults.add("GET /repos/{owner}/{repo}", { kind: "secondary-rate-limit", retryAfter: 1 }, { times: 1 });
+    const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
+    const { data } = await github.rest.repos.get({ owner: "acme", repo: "client" });
+    expect(data.full_name).toBe("acme/client");
+  });
+});
