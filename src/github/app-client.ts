@@ -23,8 +23,12 @@ export const STEP_PERMISSIONS = {
 } as const satisfies Record<string, PermissionSet>;
 
 export interface GitHubApp {
-  /** A REST client whose token covers one repository with the given permissions. */
-  forRepo(installationId: number, repoId: number, permissions: PermissionSet): Promise<GitHub>;
+  /**
+   * A REST client whose token covers one repository with the given permissions. With a
+   * `signal`, aborting it cancels the client's requests in flight (a stop or shutdown does not
+   * wait for a slow GitHub).
+   */
+  forRepo(installationId: number, repoId: number, permissions: PermissionSet, options?: { signal?: AbortSignal }): Promise<GitHub>;
   /** The raw installation token, for host-side git only (never the sandbox, payloads or logs). */
   tokenForRepo(installationId: number, repoId: number, permissions: PermissionSet): Promise<string>;
   /** A client authenticated as the app itself (JWT): app-level APIs only. */
@@ -82,14 +86,34 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   return {
     appClient: () => app,
     tokenForRepo,
-    async forRepo(installationId, repoId, permissions) {
+    async forRepo(installationId, repoId, permissions, clientOptions) {
       const token = await tokenForRepo(installationId, repoId, permissions);
-      return new Octokit({
+      const signal = clientOptions?.signal;
+      const client = new Octokit({
         auth: { token },
         baseUrl: options.baseUrl,
         log,
         throttle: { ...throttle, id: String(installationId) },
+        ...(signal ? { request: { signal } } : {}),
       }) as unknown as GitHub;
+      if (signal) {
+        // The outermost hook: an abort ends the call at once. Without it the retry plugin treats
+        // the aborted fetch as a 500 and retries it for 1 + 4 + 9 seconds.
+        client.hook.wrap("request", (request, requestOptions) => raceAbort(Promise.resolve(request(requestOptions)), signal));
+      }
+      return client;
     },
   };
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(new Error(`aborted: ${String(signal.reason)}`));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(`aborted: ${String(signal.reason)}`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -1,9 +1,9 @@
-import { parseRepoConfig, describeProblems, type LoadedRepoConfig } from "../config/repo-config.js";
+import { describeProblems, type LoadedRepoConfig } from "../config/repo-config.js";
 import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
 import { jobPayloadSchema, type JobKind, type JobPayload } from "../queue/payloads.js";
-import { CancelledError, IquestError, errorMessage, nextStepOf } from "../shared/errors.js";
+import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
@@ -84,58 +84,57 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const maxAttempts = job.opts.attempts ?? 1;
   const repo = splitFullName(payload.repo);
 
-  const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse);
-
-  // 👀 first: the cheapest visible sign that the request was heard. GitHub answers 200 for a
-  // reaction that already exists, so a re-run adds nothing.
-  if (payload.commentId) {
-    await github.rest.reactions.createForIssueComment({ ...repo, comment_id: payload.commentId, content: "eyes" });
-  } else if (payload.kind === "fix") {
-    await github.rest.reactions.createForIssue({ ...repo, issue_number: payload.issueNumber, content: "eyes" });
-  }
-
+  // Two clients with the same narrow token: the job's work is cancelled with the job, but the
+  // card must still be written after a cancel, so its client ignores the signal.
+  const cardGithub = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse);
+  const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse, { signal });
   const issueNumber = cardIssue(payload);
-  const sink = issueNumber ? createCommentSink(github, repo, issueNumber, jobId) : nullSink;
-  let config: LoadedRepoConfig;
-  try {
-    config = await loadRepoConfig(github, repo);
-  } catch (err) {
-    log.warn({ err }, "repo config unreadable; using defaults");
-    config = parseRepoConfig(undefined);
-  }
-  let state = initialCard(payload.kind, jobId, TITLES[payload.kind](payload));
-  if (config.problems.length > 0) {
-    state = addWarning(state, `\`.github/iquest.yml\` has problems:\n${describeProblems(config.problems)}`);
-  }
-  const card = new JobCard(sink, jobId, state, deps.redact, deps.progressIntervalMs);
-  await card.flush();
-
-  const ctx: JobContext = {
-    payload,
-    jobId,
-    attempt,
-    maxAttempts,
-    signal,
-    github,
-    app: deps.app,
-    repo,
-    config,
-    card,
-    log,
-    redact: deps.redact,
-  };
+  const sink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, jobId) : nullSink;
+  const card = new JobCard(sink, jobId, initialCard(payload.kind, jobId, TITLES[payload.kind](payload)), deps.redact, deps.progressIntervalMs);
+  let cardStarted = false;
 
   try {
+    // 👀 first: the cheapest visible sign that the request was heard. GitHub answers 200 for a
+    // reaction that already exists, so a re-run adds nothing.
+    if (payload.commentId) {
+      await github.rest.reactions.createForIssueComment({ ...repo, comment_id: payload.commentId, content: "eyes" });
+    } else if (payload.kind === "fix") {
+      await github.rest.reactions.createForIssue({ ...repo, issue_number: payload.issueNumber, content: "eyes" });
+    }
+    const config = await loadRepoConfig(github, repo);
+    if (config.problems.length > 0) {
+      await card.update((s) => addWarning(s, `\`.github/iquest.yml\` has problems:\n${describeProblems(config.problems)}`));
+    } else {
+      await card.flush();
+    }
+    cardStarted = true;
+
+    const ctx: JobContext = {
+      payload,
+      jobId,
+      attempt,
+      maxAttempts,
+      signal,
+      github,
+      app: deps.app,
+      repo,
+      config,
+      card,
+      log,
+      redact: deps.redact,
+    };
     const outcome = await deps.handlers[payload.kind](ctx);
     await card.update((s) => finishCard(s, outcome.tone, outcome.text));
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: outcome.tone });
     log.info({ outcome: outcome.tone }, "job finished");
     return outcome;
-  } catch (err) {
+  } catch (caught) {
+    // An aborted GitHub call or tool surfaces as an AbortError: report it as the cancel it is.
+    const err = signal.aborted && !(caught instanceof CancelledError) ? cancelledFromSignal(signal) : caught;
     if (err instanceof CancelledError && err.reason !== "shutdown") {
       const text =
         err.reason === "stop" ? "Cancelled by `/iquest stop`. Nothing was published." : "Superseded by a newer request.";
-      await card.update((s) => finishCard(s, "cancelled", text));
+      await card.update((s) => finishCard(s, "cancelled", text)).catch((e) => log.error({ err: e }, "card update failed"));
       deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "cancelled" });
       return { tone: "cancelled", text };
     }
@@ -145,9 +144,12 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     const willRetry = next === "retry" && attempt < maxAttempts;
     log.error({ err, attempt, maxAttempts, willRetry }, "job failed");
     if (willRetry) {
-      await card
-        .update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`))
-        .catch(() => {});
+      // Before the card exists, a retry stays quiet: the next attempt makes the card.
+      if (cardStarted) {
+        await card
+          .update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`))
+          .catch(() => {});
+      }
       throw new JobFailed(message, true);
     }
     const text =
