@@ -80,23 +80,28 @@ function decodeEntity(entity: string): string | undefined {
   return NAMED_HIDDEN_ENTITIES[body.toLowerCase()];
 }
 
-/** Split into segments that GitHub renders literally (code) and prose, so comments are only
- * stripped where they would be hidden. */
-function splitCode(text: string): Array<{ code: boolean; text: string }> {
-  const parts: Array<{ code: boolean; text: string }> = [];
-  // Fenced blocks (``` or ~~~, closed by the same fence or the end) and inline code spans.
-  // Err on the side of "not code": prose is cleaned, so a region we wrongly call prose only loses
-  // a visible comment, while a region we wrongly call code would keep a hidden one. Hence code
-  // spans may not cross a blank line, as in CommonMark.
-  const re = /(^|\n)([ \t]{0,3})(`{3,}|~{3,})[^\n]*\n[\s\S]*?(?:\n[ \t]{0,3}\3[`~]*[ \t]*(?=\n|$)|$)|(`+)(?:[^`\n]|\n(?![ \t]*\n))+?\4/g;
+/**
+ * One left-to-right scan for the constructs that decide what is hidden: fenced code blocks,
+ * inline code spans and HTML comments. Whichever starts first wins, as in CommonMark: a comment
+ * written inside code is shown literally (kept), and backticks inside a comment are hidden with
+ * it (removed). An unclosed comment runs to the end: GitHub hides the rest of the text.
+ *
+ * Err on the side of "not code": a region wrongly taken as prose only loses a visible comment,
+ * while a region wrongly taken as code would keep a hidden one. So code spans may not cross a
+ * blank line, as in CommonMark.
+ */
+const SCAN =
+  /((?:^|\n)[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n[\s\S]*?(?:\n[ \t]{0,3}\2[`~]*[ \t]*(?=\n|$)|$))|(<!--(?:[\s\S]*?-->|[\s\S]*$))|((`+)(?:[^`\n]|\n(?![ \t]*\n))+?\5)/g;
+
+function splitHidden(text: string): Array<{ kind: "prose" | "code" | "comment"; text: string }> {
+  const parts: Array<{ kind: "prose" | "code" | "comment"; text: string }> = [];
   let last = 0;
-  for (const m of text.matchAll(re)) {
-    const start = m.index + (m[1]?.length ?? 0);
-    if (start > last) parts.push({ code: false, text: text.slice(last, start) });
-    parts.push({ code: true, text: text.slice(start, m.index + m[0].length) });
+  for (const m of text.matchAll(SCAN)) {
+    if (m.index > last) parts.push({ kind: "prose", text: text.slice(last, m.index) });
+    parts.push({ kind: m[3] !== undefined ? "comment" : "code", text: m[0] });
     last = m.index + m[0].length;
   }
-  if (last < text.length) parts.push({ code: false, text: text.slice(last) });
+  if (last < text.length) parts.push({ kind: "prose", text: text.slice(last) });
   return parts;
 }
 
@@ -122,26 +127,17 @@ export function cleanUntrustedText(input: string): CleanedText {
   });
 
   // 3. HTML comments and markdown comment idioms, outside code.
-  let unclosed = false;
-  text = splitCode(text)
+  text = splitHidden(text)
     .map((part) => {
-      if (part.code || unclosed) return unclosed ? "" : part.text;
-      let t = part.text.replace(/<!--[\s\S]*?-->/g, () => {
+      if (part.kind === "code") return part.text;
+      if (part.kind === "comment") {
         removed.htmlComments++;
         return "";
-      });
-      const open = t.indexOf("<!--");
-      if (open >= 0) {
-        // GitHub hides everything after an unclosed comment, code blocks included.
-        removed.htmlComments++;
-        unclosed = true;
-        t = t.slice(0, open);
       }
-      t = t.replace(/^[ \t]{0,3}\[[^\]\n]*\]:[ \t]*(?:#|<>)(?:[ \t]+(?:\([^\n]*\)|"[^\n]*"|'[^\n]*'))?[ \t]*$/gm, () => {
+      return part.text.replace(/^[ \t]{0,3}\[[^\]\n]*\]:[ \t]*(?:#|<>)(?:[ \t]+(?:\([^\n]*\)|"[^\n]*"|'[^\n]*'))?[ \t]*$/gm, () => {
         removed.markdownComments++;
         return "";
       });
-      return t;
     })
     .join("");
 
