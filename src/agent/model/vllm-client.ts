@@ -246,7 +246,6 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
         const len = entry?.max_model_len;
         return typeof len === "number" && Number.isInteger(len) && len > 0 ? len : undefined;
       } catch (err) {
-        clearTimeout(timer);
         if (signal?.aborted) throw cancelledFromSignal(signal);
         // Unreachable or not reported: try the next URL; the first completion will say what is wrong.
         void err;
