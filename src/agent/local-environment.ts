@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { lstat, mkdir, readFile, realpath, writeFile } from "node:fs/promises";
+import { lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { realpath } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { Environment, ExecOptions, ExecResult } from "./environment.js";
 import { resolveWorkspacePath } from "./workspace-path.js";
@@ -45,16 +46,20 @@ export async function createLocalEnvironment(options: LocalEnvironmentOptions): 
   const inside = (real: string) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep);
 
   /** Lexical check, then the real path of the deepest existing part must stay inside the root:
-   * a symlink anywhere on the way that points out is refused. */
-  async function confine(path: string): Promise<string> {
+   * a symlink anywhere on the way that points out is refused.
+   *
+   * File calls here are synchronous on purpose: each is tens of microseconds on a workspace
+   * file, while an async call costs a thread-pool round trip (milliseconds on a loaded
+   * machine), and an editor action makes several. It blocks the loop only for the read itself. */
+  function confine(path: string): string {
     const lexical = resolveWorkspacePath(path, [root]);
     if (!lexical.ok) throw new WorkspaceEscapeError(path, lexical.error);
     const abs = join(root, lexical.relative);
     for (let probe = abs; ; probe = dirname(probe)) {
       let isLink = false;
       try {
-        isLink = (await lstat(probe)).isSymbolicLink();
-        const real = await realpath(probe);
+        isLink = lstatSync(probe).isSymbolicLink();
+        const real = realpathSync(probe);
         if (!inside(real)) throw new WorkspaceEscapeError(path, `resolves to ${real}, outside the workspace`);
         return abs;
       } catch (err) {
@@ -83,7 +88,7 @@ export async function createLocalEnvironment(options: LocalEnvironmentOptions): 
     if (execOptions.signal?.aborted) {
       return { exitCode: null, output: "", truncated: false, durationMs: 0, killed: "cancelled" };
     }
-    const cwd = execOptions.cwd ? await confine(execOptions.cwd) : root;
+    const cwd = execOptions.cwd ? confine(execOptions.cwd) : root;
     const cap = execOptions.maxOutputBytes ?? defaultCap;
     const headCap = Math.floor(cap / 2);
     const tailCap = cap - headCap;
@@ -171,13 +176,13 @@ export async function createLocalEnvironment(options: LocalEnvironmentOptions): 
     description: "local directory (no sandbox)",
     exec,
     async readFile(path: string) {
-      return readFile(await confine(path));
+      return readFileSync(confine(path));
     },
     async writeFile(path: string, data: string | Buffer) {
-      const abs = await confine(path);
+      const abs = confine(path);
       // Directories created here are new, so no symlink can sit in them.
-      await mkdir(dirname(abs), { recursive: true });
-      await writeFile(abs, data);
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, data);
     },
     async close() {
       closed = true;
