@@ -9,7 +9,8 @@ export const budgetsSchema = z.object({
   maxSteps: z.number().int().positive().default(100),
   /** Prompt plus completion tokens over all model calls, as the server reports them. */
   maxTotalTokens: z.number().int().positive().default(5_000_000),
-  maxWallClockMs: z.number().int().positive().default(60 * 60_000),
+  /** At most 24 days: a longer timer would overflow setTimeout and fire at once. */
+  maxWallClockMs: z.number().int().positive().max(2 ** 31 - 1).default(60 * 60_000),
 });
 
 export type Budgets = z.output<typeof budgetsSchema>;

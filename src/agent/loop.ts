@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf, type NextStep } from "../shared/errors.js";
+import { CancelledError, IquestError, PermanentError, cancelledFromSignal, errorMessage, nextStepOf, type NextStep } from "../shared/errors.js";
 import { selectAction, type Action } from "./action.js";
 import { budgetsSchema, exhaustedBudget, type BudgetName, type Budgets } from "./budgets.js";
 import { condenseHistory, defaultCondenseOptions, planCondensation, type CondenseOptions } from "./condense.js";
@@ -91,7 +91,13 @@ const MAX_OVERFLOWS = 3;
 
 export async function runAgent(options: AgentRunOptions): Promise<AgentResult> {
   const runId = options.runId ?? randomUUID();
-  const budgets = budgetsSchema.parse(options.budgets ?? {});
+  const parsedBudgets = budgetsSchema.safeParse(options.budgets ?? {});
+  if (!parsedBudgets.success) {
+    const message = `invalid budgets: ${parsedBudgets.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
+    const error = new PermanentError(message);
+    return { runId, outcome: { kind: "error", message, next: "give-up", error }, steps: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, durationMs: 0, condensations: 0 };
+  }
+  const budgets = parsedBudgets.data;
   const context: ContextOptions = { ...defaultCondenseOptions, ...options.context };
   const tools = options.tools ?? createDefaultTools();
   const specs: ToolSpec[] = tools.map((t) => t.spec);

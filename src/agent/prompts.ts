@@ -35,11 +35,12 @@ export async function loadPrompts(): Promise<PromptSet> {
 
 /**
  * Fill `{{key}}` placeholders. `{{#key}}…{{/key}}` keeps its body only when `key` is non-empty,
- * for optional sections such as the repo's own instructions. Values are inserted verbatim (no
+ * for optional sections such as the repo's own instructions; a newline right after either tag
+ * belongs to the tag, so sections can sit on lines of their own. Values are inserted verbatim (no
  * recursive expansion), so untrusted text cannot inject placeholders.
  */
 export function renderTemplate(template: string, vars: Readonly<Record<string, string | number | undefined>>): string {
-  const withSections = template.replace(/\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}\n?/g, (_m, key: string, body: string) => {
+  const withSections = template.replace(/\{\{#(\w+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g, (_m, key: string, body: string) => {
     if (!(key in vars)) throw new Error(`prompt template: no value for section "${key}"`);
     const v = vars[key];
     return v === undefined || v === "" ? "" : body;

@@ -480,3 +480,12 @@ describe("trajectory", () => {
     expect(text).toContain("I found [REDACTED] in the config");
   });
 });
+
+describe("options", () => {
+  test("invalid budgets: an error outcome, never a rejection, and no model call", async () => {
+    const h = await harness({ script: [submit()] });
+    const result = await h.run({ budgets: { maxSteps: 0 } });
+    expect(result.outcome).toMatchObject({ kind: "error", next: "give-up", message: expect.stringMatching(/invalid budgets: maxSteps/) });
+    expect(h.vllm.requests).toHaveLength(0);
+  });
+});

@@ -20,7 +20,7 @@ describe("prompt templates", () => {
 
   test("optional sections", () => {
     const t = "start\n{{#extra}}\nextra: {{extra}}\n{{/extra}}\nend";
-    expect(renderTemplate(t, { extra: "yes" })).toBe("start\n\nextra: yes\nend");
+    expect(renderTemplate(t, { extra: "yes" })).toBe("start\nextra: yes\nend");
     expect(renderTemplate(t, { extra: "" })).toBe("start\nend");
   });
 });
