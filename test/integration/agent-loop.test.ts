@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -465,6 +465,31 @@ describe("trajectory", () => {
     release!();
     expect((await pending).outcome.kind).toBe("submitted");
   });
+
+  test("kill -9 in the middle of step 4: steps 1–3 are on disk, whole", async () => {
+    const h = await harness({ script: [bash("echo one"), bash("echo two"), bash("echo three"), fault.hang()] });
+    const trajectory = join(h.repo, "..", `${Date.now()}-killed.jsonl`);
+    cleanups.push(() => rmSync(trajectory, { force: true }));
+    // `node --import tsx`, not the tsx CLI: the CLI runs the script in a grandchild that the
+    // kill would miss.
+    const child = spawn(process.execPath, ["--import", "tsx", join(process.cwd(), "test", "support", "agent-child-run.ts")], {
+      env: { PATH: process.env.PATH ?? "", AGENT_MODEL_URL: h.vllm.url, AGENT_REPO: h.repo, AGENT_TRAJECTORY: trajectory },
+      stdio: "ignore",
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 1000 && h.vllm.requests.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(h.vllm.requests).toHaveLength(4);
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    const { records, partialLastLine } = readTrajectory(trajectory);
+    expect(partialLastLine).toBe(false);
+    expect(records.map((r) => r.type)).toEqual(["run-start", "step", "step", "step"]);
+    expect(steps(records).map((s) => s.step)).toEqual([1, 2, 3]);
+    // Nothing was left running to write more.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readTrajectory(trajectory).records).toHaveLength(4);
+    expect(await processGone(child.pid!)).toBe(true);
+  }, 60_000);
 
   test("every string is redacted before it reaches the disk", async () => {
     const token = `ghp_${"a1B2c3D4".repeat(5)}`;
