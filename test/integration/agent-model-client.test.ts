@@ -250,6 +250,13 @@ describe("errors and retries", () => {
     expect((err as ModelUnavailableError).userMessage).toMatch(/MODEL_BASE_URL/);
   });
 
+  test("a dropped connection is retried", async () => {
+    const vllm = await fake({ script: [fault.drop(), say("ok")] });
+    const c = await client(vllm.url).complete(HISTORY, TOOLS);
+    expect(c.content).toBe("ok");
+    expect(vllm.requests.map((r) => r.answer)).toEqual(["drop", 200]);
+  });
+
   test("fails over from a dead URL to a live one, and stays there", async () => {
     const dead = await deadUrl();
     const vllm = await fake({ script: [say("one"), say("two")] });
