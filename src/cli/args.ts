@@ -1,0 +1,120 @@
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { parseBaseUrls } from "../agent/model/options.js";
+
+/** Wrong or missing arguments: print the message and the usage, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const USAGE = `Usage:
+  iquest-bot fix --repo PATH (--issue FILE | --issue-text TEXT) [options]
+  iquest-bot help
+
+Runs the agent on a local checkout to fix the issue, with no GitHub and no Redis. Commands run
+in the checkout itself (no sandbox): use it on a checkout you are willing to let a model edit.
+
+Options:
+  --repo PATH            the repository to work in
+  --issue FILE           read the task from FILE ("-" for standard input)
+  --issue-text TEXT      the task as text
+  --model-url URLS       OpenAI base URL(s) with /v1, comma-separated (default: $MODEL_BASE_URL
+                         or http://127.0.0.1:8000/v1)
+  --model NAME           model name (default: $MODEL_NAME or IQuestLab/IQuest-Coder-V1-40B-Thinking)
+  --protocol native|text tool-call protocol (default: $MODEL_TOOL_PROTOCOL or native)
+  --max-steps N          most model turns (default 50)
+  --trajectory FILE      write the run's trajectory (JSON lines) to FILE
+  --json                 print one JSON object with the result on stdout
+
+Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_TEMPERATURE,
+MODEL_TOP_P, MODEL_TOP_K, MODEL_MAX_TOKENS, MODEL_TIMEOUT_MS, MODEL_CONTEXT_WINDOW.
+
+Progress goes to stderr, one line per step. The result (outcome, diff, summary) goes to stdout.
+
+Exit codes:
+  0    submitted
+  1    error
+  2    bad arguments or configuration
+  3    budget exhausted (steps, tokens or time)
+  4    model unreachable
+  5    model refused the request (API key, model name)
+  130  interrupted
+`;
+
+const fixArgsSchema = z
+  .object({
+    repo: z.string({ error: "--repo PATH is required" }).min(1, "--repo PATH is required"),
+    issue: z.string().min(1).optional(),
+    "issue-text": z.string().optional(),
+    "model-url": z
+      .string()
+      .transform((v) => parseBaseUrls(v))
+      .pipe(z.array(z.string().regex(/^https?:\/\/\S+$/, "--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1")).min(1, "--model-url is empty"))
+      .optional(),
+    model: z.string().min(1).optional(),
+    protocol: z.enum(["native", "text"], { error: "--protocol is native or text" }).optional(),
+    "max-steps": z
+      .string()
+      .regex(/^\d+$/, "--max-steps takes a positive whole number")
+      .transform(Number)
+      .pipe(z.number().int().min(1, "--max-steps takes a positive whole number"))
+      .optional(),
+    trajectory: z.string().min(1).optional(),
+    json: z.boolean().default(false),
+  })
+  .refine((a) => (a.issue === undefined) !== (a["issue-text"] === undefined), {
+    error: "give the task with exactly one of --issue FILE or --issue-text TEXT",
+  });
+
+export interface FixArgs {
+  repo: string;
+  issueFile?: string;
+  issueText?: string;
+  modelUrls?: string[];
+  model?: string;
+  protocol?: "native" | "text";
+  maxSteps?: number;
+  trajectory?: string;
+  json: boolean;
+}
+
+export function parseFixArgs(argv: readonly string[]): FixArgs {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        repo: { type: "string" },
+        issue: { type: "string" },
+        "issue-text": { type: "string" },
+        "model-url": { type: "string" },
+        model: { type: "string" },
+        protocol: { type: "string" },
+        "max-steps": { type: "string" },
+        trajectory: { type: "string" },
+        json: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+  const parsed = fixArgsSchema.safeParse(values);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join("; "));
+  const a = parsed.data;
+  return {
+    repo: a.repo,
+    ...(a.issue !== undefined ? { issueFile: a.issue } : {}),
+    ...(a["issue-text"] !== undefined ? { issueText: a["issue-text"] } : {}),
+    ...(a["model-url"] ? { modelUrls: a["model-url"] } : {}),
+    ...(a.model ? { model: a.model } : {}),
+    ...(a.protocol ? { protocol: a.protocol } : {}),
+    ...(a["max-steps"] ? { maxSteps: a["max-steps"] } : {}),
+    ...(a.trajectory ? { trajectory: a.trajectory } : {}),
+    json: a.json,
+  };
+}

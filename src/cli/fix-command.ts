@@ -1,0 +1,188 @@
+import { readFile, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Environment } from "../agent/environment.js";
+import { createLocalEnvironment } from "../agent/local-environment.js";
+import { describeOutcome, runAgent, type AgentOutcome, type StepEvent } from "../agent/loop.js";
+import { ModelRequestError, ModelUnavailableError } from "../agent/model/errors.js";
+import { createVllmClient } from "../agent/model/vllm-client.js";
+import { loadPrompts } from "../agent/prompts.js";
+import { createDefaultTools } from "../agent/tools/default-tools.js";
+import { buildFixPrompts, detectTestCommand, readRepoInstructions } from "../agent/task-prompt.js";
+import { openTrajectoryFile, type TrajectorySink } from "../agent/trajectory.js";
+import type { Redact } from "../shared/redact.js";
+import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
+import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
+import { workingTreeDiff } from "./git-diff.js";
+import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** Everything the CLI needs from its process, passed in by src/main/cli.ts (or a test). */
+export interface CliContext {
+  stdout: Output;
+  stderr: Output;
+  /** Read for `--issue -`. */
+  stdin?: AsyncIterable<Buffer | string>;
+  cwd: string;
+  /** MODEL_* settings. */
+  modelEnv: CliModelEnv;
+  /** The complete environment for the agent's commands: PATH, HOME, LANG; no secrets. */
+  commandEnv: Readonly<Record<string, string>>;
+  /** Every string printed passes it (the API key, tokens the model may echo). */
+  redact: Redact;
+  /** Ctrl-C. */
+  signal?: AbortSignal;
+  /** The workspace for a repo path; default: a plain local directory (no sandbox). */
+  createEnvironment?: (root: string, commandEnv: Readonly<Record<string, string>>) => Promise<Environment>;
+  /** Per command run by the agent. */
+  commandTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_STEPS = 50;
+const DEFAULT_COMMAND_TIMEOUT_MS = 300_000;
+
+export async function runFixCommand(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
+  const out = (text: string) => ctx.stdout.write(ctx.redact(text));
+  const err = (text: string) => ctx.stderr.write(ctx.redact(text));
+
+  let args: FixArgs;
+  let task: string;
+  let repo: string;
+  let modelInput: ReturnType<typeof modelOptionsFrom>;
+  try {
+    args = parseFixArgs(argv);
+    repo = resolve(ctx.cwd, args.repo);
+    const info = await stat(repo).catch(() => undefined);
+    if (!info?.isDirectory()) throw new UsageError(`--repo ${args.repo}: not a directory`);
+    task = args.issueText ?? (await readIssue(args.issueFile!, ctx));
+    if (task.trim() === "") throw new UsageError("the task text is empty");
+    modelInput = modelOptionsFrom(ctx.modelEnv, args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`iquest-bot fix: ${e.message}\n\n${USAGE}`);
+    return EXIT_CODES.usage;
+  }
+
+  let trajectory: TrajectorySink | undefined;
+  if (args.trajectory) {
+    try {
+      trajectory = openTrajectoryFile(resolve(ctx.cwd, args.trajectory), { redact: ctx.redact });
+    } catch (e) {
+      err(`iquest-bot fix: --trajectory ${args.trajectory}: ${(e as Error).message}\n`);
+      return EXIT_CODES.usage;
+    }
+  }
+
+  const createEnvironment =
+    ctx.createEnvironment ?? ((root: string, commandEnv: Readonly<Record<string, string>>) => createLocalEnvironment({ root, baseEnv: commandEnv }));
+  const env = await createEnvironment(repo, ctx.commandEnv);
+  try {
+    const model = createVllmClient(modelInput);
+    const commandTimeoutMs = ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const prompts = await loadPrompts();
+    const fix = buildFixPrompts(prompts, {
+      task,
+      workdir: env.root,
+      repoInstructions: await readRepoInstructions(env),
+      testCommand: await detectTestCommand(env),
+      commandTimeoutMs,
+    });
+    const maxSteps = args.maxSteps ?? DEFAULT_MAX_STEPS;
+    err(
+      `iquest-bot fix: ${repo} (${env.description}); model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
+    );
+    if (fix.hiddenRemoved > 0) err(`iquest-bot fix: removed ${fix.hiddenRemoved} hidden item(s) (HTML comments, invisible characters) from the task\n`);
+
+    const result = await runAgent({
+      model,
+      environment: env,
+      systemPrompt: fix.systemPrompt,
+      taskPrompt: fix.taskPrompt,
+      tools: createDefaultTools({ bash: { timeoutMs: commandTimeoutMs } }),
+      budgets: { maxSteps },
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(trajectory ? { trajectory } : {}),
+      onStep: (event) => err(`${progressLine(event)}\n`),
+    });
+
+    const diff = await workingTreeDiff(repo, ctx.commandEnv).catch(() => undefined);
+    const summary = result.outcome.kind === "submitted" ? result.outcome.summary : undefined;
+    if (args.json) {
+      out(
+        `${JSON.stringify({
+          outcome: describeOutcome(result.outcome),
+          summary: summary ?? null,
+          diff: diff ?? null,
+          steps: result.steps,
+          usage: result.usage,
+          durationMs: Math.round(result.durationMs),
+          condensations: result.condensations,
+          runId: result.runId,
+          trajectory: args.trajectory ? resolve(ctx.cwd, args.trajectory) : null,
+        })}\n`,
+      );
+    } else {
+      out(`Outcome: ${outcomeText(result.outcome)}\n`);
+      out(`Steps: ${result.steps}, tokens: ${result.usage.totalTokens}, time: ${(result.durationMs / 1000).toFixed(1)} s\n`);
+      if (summary !== undefined) out(`\nSummary:\n${summary || "(the agent gave no summary)"}\n`);
+      if (diff === undefined) out("\n(not a git repository: no diff)\n");
+      else out(diff ? `\nDiff:\n${diff}` : "\nDiff: (no changes)\n");
+    }
+    return exitCodeFor(result.outcome);
+  } finally {
+    trajectory?.close();
+    await env.close();
+  }
+}
+
+async function readIssue(file: string, ctx: CliContext): Promise<string> {
+  if (file === "-") {
+    if (!ctx.stdin) throw new UsageError("--issue -: no standard input");
+    let text = "";
+    for await (const chunk of ctx.stdin) text += chunk.toString();
+    return text;
+  }
+  try {
+    return await readFile(resolve(ctx.cwd, file), "utf8");
+  } catch (e) {
+    throw new UsageError(`--issue ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function progressLine(e: StepEvent): string {
+  const width = String(e.maxSteps).length;
+  const where = `[step ${String(e.step).padStart(width)}/${e.maxSteps}]`;
+  const what = e.kind === "condensation" ? e.summary : `${e.tool ?? "-"}: ${e.summary}`;
+  const flag = e.isError ? " !" : "";
+  return `${where} ${what}${flag}  (${(e.elapsedMs / 1000).toFixed(1)} s, ${e.totalTokens.toLocaleString("en-US")} tokens)`;
+}
+
+function outcomeText(outcome: AgentOutcome): string {
+  switch (outcome.kind) {
+    case "submitted":
+      return "submitted";
+    case "budget-exhausted":
+      return `budget exhausted: ${outcome.budget} (limit ${outcome.limit}, used ${outcome.used})`;
+    case "cancelled":
+      return `cancelled (${outcome.reason})`;
+    case "error":
+      return `error: ${outcome.message}`;
+  }
+}
+
+export function exitCodeFor(outcome: AgentOutcome): ExitCode {
+  switch (outcome.kind) {
+    case "submitted":
+      return EXIT_CODES.submitted;
+    case "budget-exhausted":
+      return EXIT_CODES.budgetExhausted;
+    case "cancelled":
+      return EXIT_CODES.cancelled;
+    case "error":
+      if (outcome.error instanceof ModelUnavailableError) return EXIT_CODES.modelUnreachable;
+      if (outcome.error instanceof ModelRequestError) return EXIT_CODES.modelRefused;
+      return EXIT_CODES.error;
+  }
+}

@@ -1,0 +1,58 @@
+import { runCli } from "../cli/run-cli.js";
+import { createRedactor } from "../shared/redact.js";
+
+/**
+ * `iquest-bot` (bin/iquest-bot.js): the CLI's composition root, and the one place it reads the
+ * process environment. Everything else gets plain values.
+ *
+ * Ctrl-C cancels the run (the agent's running command is killed, the result so far is printed,
+ * exit 130); a second Ctrl-C exits at once.
+ */
+const env = process.env;
+const MODEL_KEYS = [
+  "MODEL_BASE_URL",
+  "MODEL_NAME",
+  "MODEL_API_KEY",
+  "MODEL_TOOL_PROTOCOL",
+  "MODEL_TEMPERATURE",
+  "MODEL_TOP_P",
+  "MODEL_TOP_K",
+  "MODEL_MAX_TOKENS",
+  "MODEL_TIMEOUT_MS",
+  "MODEL_CONTEXT_WINDOW",
+] as const;
+const modelEnv = Object.fromEntries(MODEL_KEYS.map((k) => [k, env[k]]));
+
+// The agent's commands get a short, fixed list: no tokens, keys or cloud credentials leak in.
+const COMMAND_KEYS = ["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "SHELL"] as const;
+const commandEnv: Record<string, string> = {};
+for (const key of COMMAND_KEYS) {
+  const value = env[key];
+  if (value !== undefined) commandEnv[key] = value;
+}
+commandEnv.TERM = "dumb";
+commandEnv.CI = "true"; // tools stay non-interactive
+
+const controller = new AbortController();
+let interrupted = false;
+process.on("SIGINT", () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  process.stderr.write("\niquest-bot: interrupted; stopping the agent (Ctrl-C again to quit at once)\n");
+  controller.abort("stop");
+});
+process.on("SIGTERM", () => controller.abort("shutdown"));
+
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  cwd: process.cwd(),
+  modelEnv,
+  commandEnv,
+  redact: createRedactor([env.MODEL_API_KEY]),
+  signal: controller.signal,
+});
+process.exitCode = code;
+// Exit even if a keep-alive socket lingers; unref'd, so it never delays a clean exit.
+setTimeout(() => process.exit(code), 2000).unref();
