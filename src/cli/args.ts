@@ -23,14 +23,18 @@ Options:
   --issue-text TEXT      the task as text
   --model-url URLS       OpenAI base URL(s) with /v1, comma-separated (default: $MODEL_BASE_URL
                          or http://127.0.0.1:8000/v1)
-  --model NAME           model name (default: $MODEL_NAME or IQuestLab/IQuest-Coder-V1-40B-Thinking)
+  --profile NAME         model profile: thinking, instruct, or one from $MODEL_PROFILES_FILE
+                         (default: the profile mapped to fix jobs, normally thinking)
+  --model NAME           model name, overriding the profile's (default: the profile's; for
+                         thinking, $MODEL_NAME or IQuestLab/IQuest-Coder-V1-40B-Thinking)
   --protocol native|text tool-call protocol (default: $MODEL_TOOL_PROTOCOL or native)
   --max-steps N          most model turns (default 50)
   --trajectory FILE      write the run's trajectory (JSON lines) to FILE
   --json                 print one JSON object with the result on stdout
 
 Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_TEMPERATURE,
-MODEL_TOP_P, MODEL_TOP_K, MODEL_MAX_TOKENS, MODEL_TIMEOUT_MS, MODEL_CONTEXT_WINDOW.
+MODEL_TOP_P, MODEL_TOP_K, MODEL_MAX_TOKENS, MODEL_TIMEOUT_MS, MODEL_CONTEXT_WINDOW (these shape the
+thinking profile), MODEL_PROFILES_FILE, MODEL_PROFILE_FIX.
 
 Progress goes to stderr, one line per step. The result (outcome, diff, summary) goes to stdout.
 
@@ -55,6 +59,7 @@ const fixArgsSchema = z
       .pipe(z.array(z.string().regex(/^https?:\/\/\S+$/, "--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1")).min(1, "--model-url is empty"))
       .optional(),
     model: z.string().min(1).optional(),
+    profile: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "--profile takes a profile name such as thinking or instruct").optional(),
     protocol: z.enum(["native", "text"], { error: "--protocol is native or text" }).optional(),
     "max-steps": z
       .string()
@@ -75,6 +80,7 @@ export interface FixArgs {
   issueText?: string;
   modelUrls?: string[];
   model?: string;
+  profile?: string;
   protocol?: "native" | "text";
   maxSteps?: number;
   trajectory?: string;
@@ -94,6 +100,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
         "issue-text": { type: "string" },
         "model-url": { type: "string" },
         model: { type: "string" },
+        profile: { type: "string" },
         protocol: { type: "string" },
         "max-steps": { type: "string" },
         trajectory: { type: "string" },
@@ -112,6 +119,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
     ...(a["issue-text"] !== undefined ? { issueText: a["issue-text"] } : {}),
     ...(a["model-url"] ? { modelUrls: a["model-url"] } : {}),
     ...(a.model ? { model: a.model } : {}),
+    ...(a.profile ? { profile: a.profile } : {}),
     ...(a.protocol ? { protocol: a.protocol } : {}),
     ...(a["max-steps"] ? { maxSteps: a["max-steps"] } : {}),
     ...(a.trajectory ? { trajectory: a.trajectory } : {}),

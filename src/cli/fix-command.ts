@@ -50,7 +50,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
   let args: FixArgs;
   let task: string;
   let repo: string;
-  let modelInput: ReturnType<typeof modelOptionsFrom>;
+  let chosen: ReturnType<typeof modelOptionsFrom>;
   try {
     args = parseFixArgs(argv);
     repo = resolve(ctx.cwd, args.repo);
@@ -58,7 +58,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     if (!info?.isDirectory()) throw new UsageError(`--repo ${args.repo}: not a directory`);
     task = args.issueText ?? (await readIssue(args.issueFile!, ctx));
     if (task.trim() === "") throw new UsageError("the task text is empty");
-    modelInput = modelOptionsFrom(ctx.modelEnv, args);
+    chosen = modelOptionsFrom(ctx.modelEnv, args);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`iquest-bot fix: ${e.message}\n\n${USAGE}`);
@@ -79,7 +79,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     ctx.createEnvironment ?? ((root: string, commandEnv: Readonly<Record<string, string>>) => createLocalEnvironment({ root, baseEnv: commandEnv }));
   const env = await createEnvironment(repo, ctx.commandEnv);
   try {
-    const model = createVllmClient(modelInput);
+    const model = createVllmClient(chosen.input);
     const commandTimeoutMs = ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const prompts = await loadPrompts();
     const fix = buildFixPrompts(prompts, {
@@ -91,7 +91,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     });
     const maxSteps = args.maxSteps ?? DEFAULT_MAX_STEPS;
     err(
-      `iquest-bot fix: ${repo} (${env.description}); model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
+      `iquest-bot fix: ${repo} (${env.description}); profile ${chosen.profile}: model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
     );
     if (fix.hiddenRemoved > 0) err(`iquest-bot fix: removed ${fix.hiddenRemoved} hidden item(s) (HTML comments, invisible characters) from the task\n`);
 
@@ -113,6 +113,8 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       out(
         `${JSON.stringify({
           outcome: describeOutcome(result.outcome),
+          profile: chosen.profile,
+          model: model.model,
           summary: summary ?? null,
           diff: diff ?? null,
           steps: result.steps,

@@ -43,6 +43,8 @@ export const envSchema = z.object({
   MODEL_BASE_URL: z.string().default("http://127.0.0.1:8000/v1"),
   MODEL_NAME: z.string().default("IQuestLab/IQuest-Coder-V1-40B-Thinking"),
   MODEL_API_KEY: optionalString,
+  /** YAML or JSON file of model profiles (see docs/CONFIG.md); the MODEL_* values shape `thinking`. */
+  MODEL_PROFILES_FILE: optionalString,
   // --- Workspace ---
   DATA_DIR: z.string().default(".data"),
   WORKSPACE_DIR: optionalString,

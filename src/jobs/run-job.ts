@@ -8,6 +8,7 @@ import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
 import { JobCard, createCommentSink, nullSink } from "./card-publisher.js";
+import type { ModelSetup } from "./model-for-job.js";
 import { addWarning, finishCard, initialCard, type CardTone } from "./job-card.js";
 
 /** Everything a job handler gets: ids, a narrow GitHub client, the repo config and its card. */
@@ -24,6 +25,7 @@ export interface JobContext {
   card: JobCard;
   log: Logger;
   redact: Redact;
+  models: ModelSetup;
 }
 
 export interface JobOutcome {
@@ -38,6 +40,7 @@ export interface WorkerDeps {
   handlers: Record<JobKind, JobHandler>;
   redact: Redact;
   log: Logger;
+  models: ModelSetup;
   metrics?: Metrics;
   progressIntervalMs?: number;
 }
@@ -122,6 +125,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       card,
       log,
       redact: deps.redact,
+      models: deps.models,
     };
     const outcome = await deps.handlers[payload.kind](ctx);
     await card.update((s) => finishCard(s, outcome.tone, outcome.text));

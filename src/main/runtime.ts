@@ -1,5 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { loadEnv, secretsOf, type Env } from "../config/env.js";
+import { loadModelProfiles } from "../config/model-profiles.js";
+import type { ModelSetup } from "../jobs/model-for-job.js";
 import { StartupError } from "../shared/errors.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import { createRedactor, type Redact } from "../shared/redact.js";
@@ -9,6 +11,7 @@ export interface Runtime {
   env: Env;
   redact: Redact;
   log: Logger;
+  models: ModelSetup;
 }
 
 /**
@@ -18,9 +21,31 @@ export interface Runtime {
 export function loadRuntime(name: string): Runtime {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const env = loadEnv(process.env);
-  const redact = createRedactor(secretsOf(env));
+  const models = loadModels(env, process.env);
+  const redact = createRedactor([...secretsOf(env), ...models.apiKeys.values()]);
   const log = createLogger({ level: env.LOG_LEVEL, redact, name });
-  return { env, redact, log };
+  return { env, redact, log, models };
+}
+
+/** Model profiles from MODEL_* and MODEL_PROFILES_FILE, with each profile's key from its env variable. */
+export function loadModels(env: Env, source: Record<string, string | undefined>): ModelSetup {
+  let file: { path: string; text: string } | undefined;
+  if (env.MODEL_PROFILES_FILE) {
+    try {
+      file = { path: env.MODEL_PROFILES_FILE, text: readFileSync(env.MODEL_PROFILES_FILE, "utf8") };
+    } catch (err) {
+      throw new StartupError(`MODEL_PROFILES_FILE=${env.MODEL_PROFILES_FILE} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  const profiles = loadModelProfiles(source, file);
+  const apiKeys = new Map<string, string>();
+  for (const p of profiles.profiles.values()) {
+    if (!p.apiKeyEnv) continue;
+    const key = source[p.apiKeyEnv];
+    if (!key) throw new StartupError(`model profile "${p.name}" takes its API key from ${p.apiKeyEnv}, which is not set`);
+    apiKeys.set(p.name, key);
+  }
+  return { profiles, apiKeys };
 }
 
 /** Run a process entry point: a StartupError prints its message and exits 1, without a stack. */

@@ -7,10 +7,12 @@ import { loadRepoConfig } from "../github/repo-config.js";
 import { createWebServer, type HealthReport, type Route } from "../http/server.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { QueueEnqueuer, closeQueues, createQueues, type JobEnqueuer } from "../queue/enqueue.js";
+import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
 import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
 import { createApp } from "../webhooks/app.js";
 import { createCachedConfigLoader } from "../webhooks/config-cache.js";
+import { loadModels } from "./runtime.js";
 import { singleFlight } from "../webhooks/single-flight.js";
 
 export interface WebHandle {
@@ -27,6 +29,8 @@ export interface StartWebOptions {
   /** Tests pass an Octokit with retry/throttle off. */
   Octokit?: typeof ProbotOctokit;
   routes?: Route[];
+  /** Model profiles, for /healthz?deep=1 (default: the built-ins). */
+  models?: ModelSetup;
 }
 
 /** Compose the web process: Redis (producer), queues, Probot with our handlers, HTTP server. */
@@ -79,9 +83,20 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
   });
   const webhooks = await createNodeMiddleware(appFn, { probot, webhooksPath: env.WEBHOOK_PATH });
 
-  const health = async (_deep: boolean): Promise<HealthReport> => {
+  const models = options.models ?? loadModels(env, {});
+  const health = async (deep: boolean): Promise<HealthReport> => {
     const redisOk = await pingRedis(redis);
-    return { ok: redisOk, checks: { redis: { ok: redisOk, ...(redisOk ? {} : { detail: "Redis did not answer PING" }) } } };
+    const checks: HealthReport["checks"] = { redis: { ok: redisOk, ...(redisOk ? {} : { detail: "Redis did not answer PING" }) } };
+    if (deep) {
+      // Each model profile by name: an operator sees which model is down, not just "unhealthy".
+      for (const p of await checkProfiles(models)) {
+        checks[`model:${p.profile}`] = {
+          ok: p.ok,
+          detail: p.ok ? `${p.model} is served` : p.endpoints.map((e) => e.detail).join("; "),
+        };
+      }
+    }
+    return { ok: Object.values(checks).every((c) => c.ok), checks };
   };
   const server = createWebServer({
     webhookPath: env.WEBHOOK_PATH,

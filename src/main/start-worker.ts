@@ -5,9 +5,11 @@ import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
 import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
+import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
 import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
+import { loadModels } from "./runtime.js";
 
 export interface WorkerHandle {
   close(graceMs?: number): Promise<void>;
@@ -26,6 +28,8 @@ export interface StartWorkerOptions {
   stalledIntervalMs?: number;
   progressIntervalMs?: number;
   metrics?: Metrics;
+  /** Model profiles (default: the built-ins). */
+  models?: ModelSetup;
 }
 
 /** Compose the worker process: Redis (worker + subscriber), the GitHub app client, job cores. */
@@ -50,6 +54,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     Octokit: options.Octokit,
   });
   const metrics = options.metrics ?? createMetrics();
+  const models = options.models ?? loadModels(env, {});
+  // Report down profiles by name at start-up; jobs that need one fail with a card that says so.
+  void checkProfiles(models).then((results) => {
+    for (const r of results) {
+      if (r.ok) log.info({ profile: r.profile, model: r.model }, "model profile is up");
+      else log.warn({ profile: r.profile, model: r.model, detail: r.endpoints.map((e) => e.detail).join("; ") }, "model profile is DOWN");
+    }
+  });
   const handlers: Record<JobKind, JobHandler> = {
     fix: notBuiltYet("fix"),
     review: notBuiltYet("review"),
@@ -66,7 +78,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     stalledIntervalMs: options.stalledIntervalMs,
     process: (job, signal) =>
       processJob(
-        { app, handlers, redact: options.redact, log, metrics, progressIntervalMs: options.progressIntervalMs },
+        { app, handlers, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
         job,
         signal,
       ),

@@ -4,9 +4,9 @@ import { startWorker } from "./start-worker.js";
 
 /** `npm run start:worker`: job workers alone. SIGTERM drains within SHUTDOWN_GRACE_MS. */
 runMain(async () => {
-  const { env, log, redact } = loadRuntime("iquest-worker");
+  const { env, log, redact, models } = loadRuntime("iquest-worker");
   if (!env.REDIS_URL) throw new StartupError("start:worker needs REDIS_URL");
   if (!env.APP_ID) throw new StartupError("start:worker needs APP_ID and PRIVATE_KEY(_PATH)");
-  const worker = await startWorker({ env, log, redact, redisUrl: env.REDIS_URL });
+  const worker = await startWorker({ env, log, redact, models, redisUrl: env.REDIS_URL });
   onShutdown(log, () => worker.close());
 });
