@@ -45,7 +45,7 @@ afterEach(async () => {
 
 function twoServerSetup(jobs: string): ModelSetup {
   return {
-    profiles: loadModelProfiles({ MODEL_BASE_URL: thinking.url }, { path: file, text: `profiles:\n  instruct:\n    baseUrls: [${instruct.url}]\njobs:\n${jobs}` }),
+    profiles: loadModelProfiles({ MODEL_BASE_URL: thinking.url }, { path: "profiles.yaml", text: `profiles:\n  instruct:\n    baseUrls: [${instruct.url}]\njobs:\n${jobs}` }),
     apiKeys: new Map(),
   };
 }
