@@ -21,6 +21,7 @@ import { acquireLock, tryLock, type Lock } from "./lock.js";
  *   jobs/<job>-<rand>/home              the sandbox's HOME (venvs, npm cache), persists per job
  *   jobs/<job>-<rand>/host              host-private: the checkout index publish starts from
  *   uids/<uid>.lock                     the sandbox uid pool (root workers only)
+ *   install-cache/<key>/<hash>          dependency installs by lock-file hash (install-cache.ts)
  *
  * Why not a `git worktree` of the mirror for the sandbox: a worktree's `.git` is a file that
  * points into the mirror, and the mirror holds the whole history (later commits included), other
@@ -113,6 +114,8 @@ export interface WorkspaceManager {
   withRepoLock<T>(repo: RepoRef, fn: () => Promise<T>): Promise<T>;
   mirrorDirOf(repo: RepoRef): string;
   remoteUrlOf(repo: RepoRef): string;
+  /** Host directory for this repository's dependency-install cache (install-cache.ts). */
+  installCacheDirOf(repo: RepoRef): string;
   /** Remove job directories of dead jobs and leftover trash. Returns what was removed. */
   sweep(): Promise<string[]>;
   /** Evict least recently used mirrors until under the cap. Returns the evicted keys. */
@@ -137,6 +140,7 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     uids: join(root, "uids"),
     trash: join(root, "trash"),
     gitHome: join(root, "git-home"),
+    installCache: join(root, "install-cache"),
   };
   const protocols = protocolsFor(options.gitBaseUrl);
   const git = options.git ?? createGit({ homeDir: dirs.gitHome, protocols });
@@ -452,5 +456,6 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     }
   }
 
-  return { root, git, protocols, checkout, withRepoLock, mirrorDirOf, remoteUrlOf, sweep, evict };
+  const installCacheDirOf = (repo: RepoRef) => join(dirs.installCache, keyOf(repo));
+  return { root, git, protocols, checkout, withRepoLock, mirrorDirOf, remoteUrlOf, installCacheDirOf, sweep, evict };
 }
