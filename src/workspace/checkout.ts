@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmod, copyFile, mkdir, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../shared/log.js";
 import { gitAuthEnv, remoteUrlFor, resolveToken, tokenForms, type GitProtocol, type TokenSource } from "./credentials.js";
 import { CommitNotFoundError } from "./errors.js";
@@ -164,9 +164,22 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
   const ensureLayout = () =>
     (layoutReady ??= (async () => {
       for (const d of Object.values(dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
-      // Jobs' directories must be traversable by the sandbox uid (it owns work/ and home/).
+      // Jobs' directories must be traversable by the sandbox uid (it owns work/ and home/), and so
+      // must every directory above WORKSPACE_DIR, or bwrap (running as that uid) cannot bind them.
       await chmod(dirs.jobs, 0o711);
       await chmod(root, 0o711);
+      if (isRoot && uidRange) {
+        for (let dir = dirname(resolve(root)); ; dir = dirname(dir)) {
+          const st = await stat(dir);
+          if ((st.mode & 0o001) === 0) {
+            throw new Error(
+              `${dir} (above WORKSPACE_DIR) is not searchable by other users, so the sandbox uids cannot reach ` +
+                `the job directories: run \`chmod o+x ${dir}\` or choose another WORKSPACE_DIR`,
+            );
+          }
+          if (dir === dirname(dir)) break;
+        }
+      }
     })());
 
   async function withRepoLock<T>(repo: RepoRef, fn: () => Promise<T>): Promise<T> {
