@@ -143,7 +143,9 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
     // 2. …and hold only the bot's commits.
     if (current) {
       await git([...M, "fetch", "--quiet", "--prune", "--no-tags", request.remoteUrl, "+refs/heads/*:refs/heads/*"], call);
-      const log = await git([...M, "log", "--format=%H%x00%an <%ae>%x00%ae%x00%ce", current, "--not", `--exclude=${ref}`, "--branches"]);
+      // Commits on the bot branch that no other branch has. (`--exclude` for `--branches` takes
+      // the name without "refs/heads/".)
+      const log = await git([...M, "log", "--format=%H%x00%an <%ae>%x00%ae%x00%ce", current, "--not", `--exclude=${request.branch}`, "--branches"]);
       const foreign = log.stdout
         .split("\n")
         .filter(Boolean)
