@@ -137,6 +137,8 @@ function tap(out: string): Partial | null {
   if (!tests || !pass || !fail) return null;
   const failing: string[] = [];
   const stack: string[] = [];
+  // A suite's own "not ok" only repeats its children's failures: count leaves only.
+  const hasChildren: boolean[] = [];
   for (const line of out.split("\n")) {
     const sub = /^(\s*)# Subtest: (.+)$/.exec(line);
     if (sub) {
@@ -145,10 +147,13 @@ function tap(out: string): Partial | null {
       stack[depth] = sub[2]!.trim();
       continue;
     }
-    const m = /^(\s*)not ok \d+ - (.+?)(?:\s+#\s.*)?$/.exec(line);
+    const m = /^(\s*)(not ok|ok) \d+ - (.+?)(?:\s+#\s.*)?$/.exec(line);
     if (m) {
       const depth = m[1]!.length / 4;
-      failing.push([...stack.slice(0, depth), m[2]!.trim()].join(" > "));
+      const isParent = hasChildren[depth + 1] === true;
+      hasChildren[depth + 1] = false;
+      hasChildren[depth] = true;
+      if (m[2] === "not ok" && !isParent) failing.push([...stack.slice(0, depth), m[3]!.trim()].join(" > "));
     }
   }
   // Spec reporter: "✖ name (1.2ms)" under "✖ failing tests:".
@@ -182,8 +187,8 @@ function pytest(out: string): Partial | null {
 }
 
 function goTest(out: string): Partial | null {
-  const pkgLines = [...out.matchAll(/^(ok|FAIL)\s+(\S+)\s/gm)];
-  if (!pkgLines.length || !/^(?:ok|FAIL|---|=== RUN|\?)\s/m.test(out)) return null;
+  // Package lines are tab-separated: "ok  \tpkg\t0.01s", "FAIL\tpkg\t0.01s", "FAIL\tpkg [build failed]".
+  if (!/^(?:ok|FAIL)\s*\t\S+(?:\t|\s+\[)/m.test(out)) return null;
   const failing: string[] = [];
   let pending: string[] = [];
   let passes = 0;
@@ -199,7 +204,7 @@ function goTest(out: string): Partial | null {
       sawVerbose = true;
       continue;
     }
-    const p = /^(ok|FAIL)\s+(\S+)(?:\s+(\[build failed\]|\[setup failed\]))?/.exec(line);
+    const p = /^(ok|FAIL)\s*\t(\S+)(?:\s+(\[build failed\]|\[setup failed\]))?/.exec(line);
     if (p) {
       if (p[1] === "FAIL") {
         if (p[3]) failing.push(`${p[2]} ${p[3]}`);

@@ -25,7 +25,7 @@ export function gitSync(args: string[], cwd?: string, env: Record<string, string
   return execFileSync("git", args, { cwd, env: { ...GIT_ENV, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
-export type FileChanges = Record<string, string | null>;
+export type FileChanges = Record<string, string | Buffer | null>;
 
 export interface TestRemote {
   base: string;
