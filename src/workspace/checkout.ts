@@ -283,27 +283,38 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     auth: Record<string, string>,
     secrets: string[],
   ) {
-    // 1. Files: a private index, and read-tree -u, which batches the partial clone's blob fetch.
-    await git(["--git-dir", mirror, "--work-tree", paths.worktree, "read-tree", "-u", "--reset", req.commit], {
-      env: { ...auth, GIT_INDEX_FILE: paths.checkoutIndex },
-      secrets,
-      signal: req.signal,
-    });
-    // 2. The sandbox's own repository: one commit, its tree and blobs, shallow, nothing else.
     const format = (await git(["--git-dir", mirror, "rev-parse", "--show-object-format"])).stdout.trim() || "sha1";
     const branch = req.localBranch ?? "iquest/work";
     if (!SAFE_BRANCH.test(branch) || branch.includes("..") || branch.endsWith(".lock")) throw new Error(`invalid local branch ${branch}`);
+    // 1. The commit's objects, and the blobs the partial mirror lacks: fetched in one batch (the
+    //    same request git makes for a lazy fetch), so nothing below goes to the network.
+    const listing = await git(["--git-dir", mirror, "rev-list", "--objects", "--no-object-names", "--no-walk", "--missing=print", req.commit]);
+    const objects = listing.stdout.split("\n").filter(Boolean);
+    const missing = objects.filter((o) => o.startsWith("?")).map((o) => o.slice(1));
+    if (missing.length) {
+      await git(
+        ["--git-dir", mirror, "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin"],
+        { input: `${missing.join("\n")}\n`, env: auth, secrets, signal: req.signal },
+      );
+    }
     await git(["init", "--quiet", "--template=", `--object-format=${format}`, "-b", branch, paths.worktree]);
-    const objects = await git(["--git-dir", mirror, "rev-list", "--objects", "--no-walk", req.commit], {
-      env: auth,
-      secrets,
-    });
     const gitDir = join(paths.worktree, ".git");
-    await git.pipe(
-      ["--git-dir", mirror, "pack-objects", "--stdout", "--quiet", "--window=0"],
-      ["--git-dir", gitDir, "index-pack", "--stdin"],
-      { input: objects.stdout, env: auth, secrets, signal: req.signal },
-    );
+    // 2. In parallel: the files (a private index; read-tree -u), and the sandbox's own repository,
+    //    which gets exactly this commit, its trees and its blobs as one pack written by
+    //    pack-objects with its index (no history, no later commits, nothing to fetch).
+    await Promise.all([
+      git(["--git-dir", mirror, "--work-tree", paths.worktree, "-c", "checkout.workers=0", "read-tree", "-u", "--reset", req.commit], {
+        env: { ...auth, GIT_INDEX_FILE: paths.checkoutIndex },
+        secrets,
+        signal: req.signal,
+      }),
+      git(["--git-dir", mirror, "pack-objects", "--quiet", "--window=0", join(gitDir, "objects", "pack", "pack")], {
+        input: `${objects.map((o) => o.replace(/^\?/, "")).join("\n")}\n`,
+        env: auth,
+        secrets,
+        signal: req.signal,
+      }),
+    ]);
     await writeFile(join(gitDir, "shallow"), `${req.commit}\n`);
     await git(["--git-dir", gitDir, "update-ref", `refs/heads/${branch}`, req.commit]);
     // ctime changes when the tree is handed to the sandbox uid; content and mtime do not.
