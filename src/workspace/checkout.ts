@@ -258,7 +258,7 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
         signal: req.signal,
       });
     }
-    if (await hasCommit(mirror, req.commit)) return maybeRepack(mirror);
+    if (await hasCommit(mirror, req.commit)) return;
     // Not on any branch (e.g. a PR head from a fork): GitHub serves reachable commits by id.
     await git(["--git-dir", mirror, "fetch", "--quiet", "--no-tags", "origin", req.commit], {
       env: auth,
@@ -267,13 +267,16 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
       okExitCodes: [1, 128],
     });
     if (!(await hasCommit(mirror, req.commit))) throw new CommitNotFoundError(req.commit, `${req.repo.owner}/${req.repo.name}`);
-    await maybeRepack(mirror);
   }
 
-  /** Each fetch adds a pack; keep their number bounded (auto-gc is off, we hold the lock). */
+  /**
+   * Each fetch adds a pack and each publish adds loose objects; auto-gc is off (it would run
+   * detached, outside our lock), so collect here, holding the lock, when either piles up.
+   */
   async function maybeRepack(mirror: string) {
-    const packs = (await readdir(join(mirror, "objects", "pack")).catch(() => [] as string[])).filter((n) => n.endsWith(".pack"));
-    if (packs.length > 40) await git(["--git-dir", mirror, "gc", "--quiet"]);
+    const counts = await git(["--git-dir", mirror, "count-objects", "-v"]);
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(counts.stdout)?.[1] ?? 0);
+    if (field("packs") > 40 || field("count") > 5000) await git(["--git-dir", mirror, "gc", "--quiet"]);
   }
 
   async function materialize(
@@ -454,6 +457,7 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
         const { mirror, fresh } = await ensureMirror(req.repo, auth, secrets, req.signal);
         await ensureCommit(req, mirror, fresh, auth, secrets);
         await materialize(req, mirror, paths, auth, secrets);
+        await maybeRepack(mirror);
         return mirror;
       });
       if (uid) await chownTree([paths.worktree, paths.home], uid.uid, uid.uid);

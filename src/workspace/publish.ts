@@ -1,10 +1,10 @@
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile, lstat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../shared/log.js";
 import type { JobCheckout, WorkspaceManager } from "./checkout.js";
 import { checkRemoteUrl, gitAuthEnv, resolveToken, tokenForms, type GitProtocol, type TokenSource } from "./credentials.js";
-import { BranchMovedError, ForbiddenChangeError, ForbiddenPushError, GitCommandError, HumanCommitsError } from "./errors.js";
+import { BranchMovedError, ForbiddenChangeError, ForbiddenPushError, GitCommandError, HumanCommitsError, type Violation } from "./errors.js";
 import { OBJECT_ID, type Git } from "./git.js";
 import { branchProblem, checkChangedFiles, parsePushStatus, parseRawDiff, scanAddedLines, type ChangedFile } from "./publish-policy.js";
 
@@ -161,6 +161,17 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
     await copyFile(request.checkoutIndex, index);
     await writeFile(excludes, [...DEFAULT_EXCLUDES, ...(request.exclude ?? [])].join("\n") + "\n");
     const W = [...M, "--work-tree", request.worktree, "-c", "core.trustctime=false", "-c", `core.excludesFile=${excludes}`];
+    const maxFileBytes = request.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    // Oversized files are refused before `git add` would copy them into the mirror.
+    const candidates = await git([...W, "ls-files", "-z", "--modified", "--others", "--exclude-standard"], { env: { GIT_INDEX_FILE: index } });
+    const oversized: Violation[] = [];
+    for (const path of new Set(candidates.stdout.split("\0").filter(Boolean))) {
+      const st = await lstat(join(request.worktree, path)).catch(() => undefined);
+      if (st?.isFile() && st.size > maxFileBytes) {
+        oversized.push({ kind: "too-large", path, detail: `file is ${st.size} bytes, over the ${maxFileBytes}-byte limit` });
+      }
+    }
+    if (oversized.length) throw new ForbiddenChangeError(oversized);
     try {
       await git([...W, "add", "--all", "--", "."], { env: { GIT_INDEX_FILE: index }, signal: request.signal });
     } catch (err) {
@@ -185,7 +196,6 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
       const sizeOf = new Map(sizes.stdout.split("\n").map((l) => l.split(" ") as [string, string]));
       for (const f of blobs) f.size = Number(sizeOf.get(f.newSha) ?? 0);
     }
-    const maxFileBytes = request.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     const violations = checkChangedFiles(files, { maxFileBytes });
     const scannable = blobs.filter((f) => (f.size ?? 0) <= maxFileBytes).map((f) => f.path);
     if (scannable.length) {

@@ -202,7 +202,8 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     if (opts.network && !options.allowNetwork) {
       throw new SandboxPolicyError("network access is disabled for this job's sandbox (only the setup phase may use it, when configured)");
     }
-    const timeoutMs = Math.max(1, Math.min(opts.timeoutMs, limits.maxTimeoutMs));
+    if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) throw new SandboxPolicyError(`invalid timeoutMs ${opts.timeoutMs}`);
+    const timeoutMs = Math.min(opts.timeoutMs, limits.maxTimeoutMs);
     const maxOutput = opts.maxOutputBytes ?? limits.maxOutputBytes;
     const cwdRel = relativeCwd(opts.cwd);
     const env = { ...baseEnv };
