@@ -65,10 +65,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await sandbox?.close();
-  await jobA?.remove();
-  await jobB?.remove();
-  await redis?.destroy();
+  // Each step on its own, so one failure cannot leak the others (a Redis server, a checkout).
+  for (const step of [() => sandbox?.close(), () => jobA?.remove(), () => jobB?.remove(), () => redis?.destroy()]) {
+    await Promise.resolve()
+      .then(step)
+      .catch(() => {});
+  }
   remote?.cleanup();
   for (const [k, v] of Object.entries(savedEnv)) {
     if (v === undefined) delete process.env[k];
