@@ -126,6 +126,20 @@ const GIB = 1024 ** 3;
 const SAFE_REF = /^refs\/(?:heads|pull|tags)\/[A-Za-z0-9._/-]+$/;
 const SAFE_BRANCH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
+/**
+ * Check out, run `fn`, and remove the checkout whatever happens: the shape every job should use,
+ * so a failed or cancelled job never leaves its directory behind (a crashed worker's leftovers
+ * are swept by the next checkout).
+ */
+export async function withCheckout<T>(manager: WorkspaceManager, request: CheckoutRequest, fn: (checkout: JobCheckout) => Promise<T>): Promise<T> {
+  const checkout = await manager.checkout(request);
+  try {
+    return await fn(checkout);
+  } finally {
+    await checkout.remove();
+  }
+}
+
 export function protocolsFor(gitBaseUrl: string): GitProtocol[] {
   const scheme = new URL(gitBaseUrl).protocol.replace(/:$/, "");
   if (scheme !== "https" && scheme !== "http" && scheme !== "file") throw new Error(`unsupported git URL scheme: ${scheme}`);

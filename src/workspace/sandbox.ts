@@ -64,7 +64,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   openFiles: 4096,
   maxOutputBytes: 1024 ** 2,
   hardOutputBytes: 64 * 1024 ** 2,
-  minFreeDiskBytes: 2 * 1024 ** 3,
+  minFreeDiskBytes: 1024 ** 3,
   maxTimeoutMs: 2 * 60 * 60_000,
 };
 
@@ -109,14 +109,16 @@ const MEMORY_PATTERNS =
 const FORK_PATTERNS = /fork: (?:retry: )?Resource temporarily unavailable|Cannot fork|can't fork|EAGAIN.*(?:spawn|fork)|Resource temporarily unavailable.*fork/i;
 const VALID_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Is bubblewrap present and able to create namespaces here? */
-export async function probeBubblewrap(bwrapPath = "bwrap"): Promise<{ ok: true } | { ok: false; reason: string }> {
+/**
+ * Is bubblewrap present and able to create namespaces here, for the user commands will run as?
+ * `asUser` probes through the same `setpriv` switch exec uses (a host may allow user namespaces
+ * to root only).
+ */
+export async function probeBubblewrap(bwrapPath = "bwrap", asUser?: { uid: number; gid: number }): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
-    const r = await runProcess(
-      bwrapPath,
-      ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", ...(await hostRootLayout()), "--", "/usr/bin/env", "true"],
-      { env: { PATH: SYSTEM_PATH }, timeoutMs: 10_000 },
-    );
+    const prefix = asUser ? ["setpriv", `--reuid=${asUser.uid}`, `--regid=${asUser.gid}`, "--clear-groups", "--no-new-privs", "--"] : [];
+    const argv = [...prefix, bwrapPath, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/usr", "/usr", ...(await hostRootLayout()), "--", "/usr/bin/env", "true"];
+    const r = await runProcess(argv[0]!, argv.slice(1), { env: { PATH: SYSTEM_PATH }, timeoutMs: 10_000 });
     if (r.code === 0) return { ok: true };
     return { ok: false, reason: `bwrap cannot start (exit ${r.code}): ${r.stderr.toString().trim().slice(0, 300)}` };
   } catch (err) {
@@ -127,13 +129,9 @@ export async function probeBubblewrap(bwrapPath = "bwrap"): Promise<{ ok: true }
 export async function createSandbox(options: SandboxOptions): Promise<SandboxEnvironment> {
   const limits: SandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
   const isolated = options.mode === "bwrap";
-  if (isolated) {
-    const probe = await probeBubblewrap(options.bwrapPath);
-    if (!probe.ok) throw new SandboxUnavailableError(probe.reason);
-  } else if (options.mode !== "none") {
+  if (options.mode !== "bwrap" && options.mode !== "none") {
     throw new SandboxUnavailableError(`unknown sandbox mode "${String(options.mode)}"`);
   }
-  await access(options.worktree, fsConstants.R_OK);
   const isRoot = process.getuid?.() === 0;
   const uid = options.uid ?? null;
   const gid = options.gid ?? uid;
@@ -141,6 +139,11 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     throw new SandboxUnavailableError("a sandbox uid was given but the worker is not root, so it cannot switch users");
   }
   const switchUser = uid !== null && isRoot && uid !== 0;
+  if (isolated) {
+    const probe = await probeBubblewrap(options.bwrapPath, switchUser ? { uid: uid!, gid: gid! } : undefined);
+    if (!probe.ok) throw new SandboxUnavailableError(probe.reason);
+  }
+  await access(options.worktree, fsConstants.R_OK);
 
   const stateDir = await mkdtemp(join(tmpdir(), "iquest-sandbox-"));
   await chmod(stateDir, 0o755);

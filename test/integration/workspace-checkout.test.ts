@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createWorkspaceManager, type RepoRef, type WorkspaceManager } from "../../src/workspace/checkout.js";
+import { createWorkspaceManager, withCheckout, type RepoRef, type WorkspaceManager } from "../../src/workspace/checkout.js";
 import { GitCommandError } from "../../src/workspace/errors.js";
 import { tryLock } from "../../src/workspace/lock.js";
 import { startGitHttpServer, type GitHttpServer } from "../support/workspace-git-http.js";
@@ -128,6 +128,19 @@ describe("checkout", () => {
     expect(inJob(job.worktree, ["rev-parse", "HEAD"])).toBe(pr);
     await job.remove();
     await expect(manager.checkout({ repo: REPO, commit: pr, jobId: "bad", token: "ghs_x", fetchRefs: ["refs/../../etc"] })).rejects.toThrow(/refusing/);
+  });
+
+  test("withCheckout removes the checkout when the job fails", async () => {
+    let dir = "";
+    await expect(
+      withCheckout(manager, { repo: REPO, commit: shas[0]!, jobId: "failing", token: "ghs_x" }, async (job) => {
+        dir = job.dir;
+        expect(existsSync(join(job.worktree, "VERSION"))).toBe(true);
+        throw new Error("agent crashed");
+      }),
+    ).rejects.toThrow("agent crashed");
+    expect(dir).not.toBe("");
+    expect(existsSync(dir)).toBe(false);
   });
 
   test("remove() frees the job's locks and directory, and is idempotent", async () => {
