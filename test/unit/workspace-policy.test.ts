@@ -187,8 +187,8 @@ describe("hardened host git (T9)", () => {
       await git(["-C", repo, "status"]);
       expect(readdirSync(markers)).toEqual([]);
       // Control: plain git honours the planted configuration.
-      execFileSync("git", ["-C", repo, ...who, "commit", "-q", "--allow-empty", "-m", "y"], { env });
-      execFileSync("git", ["-C", repo, "status"], { env });
+      execFileSync("git", ["-C", repo, ...who, "commit", "-q", "--allow-empty", "-m", "y"], { env, stdio: "pipe" });
+      execFileSync("git", ["-C", repo, "status"], { env, stdio: "pipe" });
       expect(readdirSync(markers)).toEqual(expect.arrayContaining(["fsmonitor", "post-commit", "pre-commit"]));
       // And ext:: is refused by the transport allow-list.
       await expect(git(["ls-remote", "ext::sh -c touch% /tmp/iquest-ext-marker"])).rejects.toThrow(/not allowed/);
