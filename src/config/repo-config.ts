@@ -78,6 +78,14 @@ export const repoConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Override test discovery (src/workspace/test-detect.ts): shell commands run in the sandbox. */
+    tests: z
+      .object({
+        setup: z.string().trim().min(1).max(2000).optional(),
+        command: z.string().trim().min(1).max(2000).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -133,7 +141,7 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
   if (typeof data !== "object" || Array.isArray(data)) {
     return {
       config: defaultRepoConfig(),
-      problems: [{ key: "", line: 1, message: "the file must be a mapping of keys (fix, review, upgrade)" }],
+      problems: [{ key: "", line: 1, message: "the file must be a mapping of keys (fix, review, upgrade, tests)" }],
       source: "file",
     };
   }

@@ -7,30 +7,34 @@
 
 const MASK = "[REDACTED]";
 
-const PATTERNS: ReadonlyArray<[RegExp, string]> = [
+// [pattern, replacement, name]. A name marks the pattern as precise enough for `findSecrets`
+// (scanning code the bot is about to publish); unnamed ones are redaction-only, because they
+// also match ordinary prose or code.
+const PATTERNS: ReadonlyArray<[RegExp, string, string?]> = [
   // PEM private keys (RSA, EC, OPENSSH, PKCS#8), whole block.
-  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, MASK],
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, MASK, "private key"],
   // Credentials in URLs: https://x-access-token:TOKEN@host, https://user:pass@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/:@'"]+:[^\s/@'"]+@/gi, `$1${MASK}@`],
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/:@'"]+:[^\s/@'"]+@/gi, `$1${MASK}@`, "credentials in a URL"],
   // GitHub tokens: classic and new long server tokens (ghs_ may be ~520 chars with . and -).
-  [/\bgh[pousr]_[A-Za-z0-9_.-]{20,}/g, MASK],
-  [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, MASK],
+  [/\bgh[pousr]_[A-Za-z0-9_.-]{20,}/g, MASK, "GitHub token"],
+  [/\bgithub_pat_[A-Za-z0-9_]{20,}/g, MASK, "GitHub token"],
   // Authorization headers.
-  [/\b(authorization\s*[:=]\s*)(?:bearer|token|basic)\s+[^\s'"]+/gi, `$1${MASK}`],
+  [/\b(authorization\s*[:=]\s*)(?:bearer|token|basic)\s+[^\s'"]+/gi, `$1${MASK}`, "Authorization header"],
   [/\b(bearer|token)\s+[A-Za-z0-9_.\-=]{20,}/gi, `$1 ${MASK}`],
   // JWTs (GitHub app JWTs, other bearer tokens).
-  [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, MASK],
+  [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, MASK, "JWT"],
   // Common vendor keys: OpenAI-style, AWS access key ids, Slack, Google.
-  [/\bsk-[A-Za-z0-9_-]{20,}/g, MASK],
-  [/\bAKIA[0-9A-Z]{16}\b/g, MASK],
-  [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, MASK],
-  [/\bAIza[0-9A-Za-z_-]{35}\b/g, MASK],
+  [/\bsk-[A-Za-z0-9_-]{20,}/g, MASK, "API key"],
+  [/\bAKIA[0-9A-Z]{16}\b/g, MASK, "AWS access key"],
+  [/\bxox[abposr]-[A-Za-z0-9-]{10,}/g, MASK, "Slack token"],
+  [/\bAIza[0-9A-Za-z_-]{35}\b/g, MASK, "Google API key"],
   // Generic "api_key=...", "secret: ...", "password=..." assignments whose value looks like a
   // secret (12+ characters with a digit, no call syntax), so ordinary code such as `apiKey = getKey()`
   // in a review suggestion is left alone.
   [
     /\b([A-Za-z0-9_]*(?:api[_-]?key|secret|password|passwd|private[_-]?key|access[_-]?token|auth[_-]?token)[A-Za-z0-9_]*["']?\s*[:=]\s*["']?)(?=[^\s"'`,;()]*\d)[^\s"'`,;()]{12,}/gi,
     `$1${MASK}`,
+    "secret assignment",
   ],
 ];
 
@@ -68,4 +72,16 @@ export function redactDeep<T>(value: T, r: Redact = redact): T {
     return out as T;
   }
   return value;
+}
+
+/**
+ * The kinds of secret found in `text` (empty when none), using only the precise patterns plus
+ * `known` exact values. For checking content the bot is about to publish: the caller reports the
+ * kind and the place, never the match itself.
+ */
+export function findSecrets(text: string, known: ReadonlyArray<string | undefined> = []): string[] {
+  const found = new Set<string>();
+  for (const secret of known) if (typeof secret === "string" && secret.length >= 6 && text.includes(secret)) found.add("known secret");
+  for (const [re, , name] of PATTERNS) if (name && text.search(re) !== -1) found.add(name);
+  return [...found];
 }

@@ -1,0 +1,214 @@
+import type { RunnerKind } from "./test-parse.js";
+
+/**
+ * How to install dependencies and run the tests, read from the repository's files. The result
+ * is a plan of shell commands that run inside the sandbox; `.github/iquest.yml` can override
+ * either command (`tests.setup`, `tests.command`).
+ *
+ * Order when several ecosystems are present: the config override, then npm/yarn/pnpm (when
+ * package.json has a real `test` script), Python (pytest), Go, Rust, Maven, Gradle, and last
+ * `make test`. Only the first match runs; a polyglot repository should set `tests.command`.
+ */
+
+export type Ecosystem = "node" | "python" | "go" | "rust" | "maven" | "gradle" | "make" | "custom";
+
+/** What an install produces, relative to the worktree or to the sandbox HOME. */
+export interface CachePath {
+  base: "workspace" | "home";
+  path: string;
+}
+
+export interface TestPlan {
+  ecosystem: Ecosystem;
+  /** Dependency install (runs with network when the config allows it). */
+  setup?: string;
+  test: string;
+  /** Parser to try first; all parsers are tried anyway. */
+  runnerHint?: RunnerKind;
+  /** Files whose content keys the install cache. */
+  lockFiles: string[];
+  cachePaths: CachePath[];
+  source: "detected" | "config";
+  /** One line for the job card: why this plan. */
+  reason: string;
+}
+
+export interface TestOverrides {
+  setup?: string;
+  test?: string;
+}
+
+/** Reads a file relative to the worktree; undefined when it does not exist (Environment.readFile). */
+export type ReadRepoFile = (path: string) => Promise<Buffer | undefined>;
+
+export function readerFor(env: { readFile(path: string): Promise<Buffer> }): ReadRepoFile {
+  return async (path) => {
+    try {
+      return await env.readFile(path);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+const NPM_PLACEHOLDER = /no test specified/;
+
+export async function detectTestPlan(read: ReadRepoFile, overrides: TestOverrides = {}): Promise<TestPlan | null> {
+  const detected = await detect(read);
+  if (overrides.test) {
+    return {
+      ecosystem: detected?.ecosystem ?? "custom",
+      setup: overrides.setup ?? detected?.setup,
+      test: overrides.test,
+      runnerHint: detected?.runnerHint,
+      lockFiles: detected?.lockFiles ?? [],
+      cachePaths: detected?.cachePaths ?? [],
+      source: "config",
+      reason: "`tests.command` in .github/iquest.yml",
+    };
+  }
+  if (detected && overrides.setup) return { ...detected, setup: overrides.setup, source: "config", reason: `${detected.reason}; setup from .github/iquest.yml` };
+  return detected;
+}
+
+async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
+  const text = async (p: string) => (await read(p))?.toString("utf8");
+  const exists = async (p: string) => (await read(p)) !== undefined;
+
+  // --- Node: npm, yarn, pnpm ---
+  const pkgText = await text("package.json");
+  if (pkgText) {
+    let pkg: { scripts?: Record<string, string>; packageManager?: string } = {};
+    try {
+      pkg = JSON.parse(pkgText);
+    } catch {
+      // unparsable package.json: not a usable node plan
+    }
+    const script = pkg.scripts?.test;
+    if (typeof script === "string" && script.trim() && !NPM_PLACEHOLDER.test(script)) {
+      const pm = pkg.packageManager?.split("@")[0];
+      let manager: "npm" | "yarn" | "pnpm" = "npm";
+      let lock: string | undefined;
+      if (pm === "pnpm" || (await exists("pnpm-lock.yaml"))) {
+        manager = "pnpm";
+        lock = "pnpm-lock.yaml";
+      } else if (pm === "yarn" || (await exists("yarn.lock"))) {
+        manager = "yarn";
+        lock = "yarn.lock";
+      } else if (await exists("package-lock.json")) {
+        lock = "package-lock.json";
+      } else if (await exists("npm-shrinkwrap.json")) {
+        lock = "npm-shrinkwrap.json";
+      }
+      const hasLock = lock !== undefined && (await exists(lock));
+      const setup =
+        manager === "pnpm"
+          ? hasLock ? "pnpm install --frozen-lockfile" : "pnpm install"
+          : manager === "yarn"
+            ? (await exists(".yarnrc.yml")) ? "yarn install --immutable" : hasLock ? "yarn install --frozen-lockfile" : "yarn install"
+            : hasLock ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund";
+      const hint: RunnerKind | undefined = /\bvitest\b/.test(script)
+        ? "vitest"
+        : /\bjest\b/.test(script)
+          ? "jest"
+          : /\bmocha\b/.test(script)
+            ? "mocha"
+            : /node\s+(?:[^|;&]*\s)?--test\b|\btap\b|\bava\b/.test(script)
+              ? "tap"
+              : undefined;
+      return {
+        ecosystem: "node",
+        setup,
+        test: `${manager} test`,
+        runnerHint: hint,
+        lockFiles: [...(hasLock ? [lock!] : []), "package.json"],
+        cachePaths: [{ base: "workspace", path: "node_modules" }],
+        source: "detected",
+        reason: `package.json \`test\` script${hint ? ` (${hint})` : ""} with ${manager}${hasLock ? ` and ${lock}` : ", no lock file"}`,
+      };
+    }
+  }
+
+  // --- Python: pytest ---
+  const reqFiles = (await Promise.all(["requirements.txt", "requirements-dev.txt", "requirements-test.txt", "requirements/test.txt", "requirements/dev.txt"].map(async (f) => ((await exists(f)) ? f : undefined)))).filter(
+    (f): f is string => !!f,
+  );
+  const pyproject = await text("pyproject.toml");
+  const pyMarkers = await Promise.all(["setup.py", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py"].map(exists));
+  if (reqFiles.length || pyproject !== undefined || pyMarkers.some(Boolean)) {
+    const installable = pyproject !== undefined && /^\s*\[(?:project|tool\.poetry)\]/m.test(pyproject) ? true : pyMarkers[0]!;
+    const installs = [...reqFiles.map((f) => `-r ${f}`), ...(installable ? ["-e ."] : [])];
+    const setup = installs.length
+      ? `python3 -m venv --system-site-packages "$HOME/.venv" && "$HOME/.venv/bin/python" -m pip install -q ${installs.join(" ")}`
+      : undefined;
+    return {
+      ecosystem: "python",
+      setup,
+      test: "python3 -m pytest -rfE -p no:cacheprovider",
+      runnerHint: "pytest",
+      lockFiles: [...reqFiles, ...(pyproject !== undefined ? ["pyproject.toml"] : []), ...(pyMarkers[0] ? ["setup.py"] : []), ...(pyMarkers[1] ? ["setup.cfg"] : [])],
+      cachePaths: setup ? [{ base: "home", path: ".venv" }] : [],
+      source: "detected",
+      reason: `Python project (${[...reqFiles, pyproject !== undefined ? "pyproject.toml" : ""].filter(Boolean).join(", ") || "pytest config"}): pytest`,
+    };
+  }
+
+  if (await exists("go.mod")) {
+    return {
+      ecosystem: "go",
+      setup: "go mod download",
+      test: "go test ./...",
+      runnerHint: "go",
+      lockFiles: ["go.mod", ...((await exists("go.sum")) ? ["go.sum"] : [])],
+      cachePaths: [{ base: "home", path: "go/pkg/mod" }],
+      source: "detected",
+      reason: "go.mod: go test ./...",
+    };
+  }
+  if (await exists("Cargo.toml")) {
+    return {
+      ecosystem: "rust",
+      setup: "cargo fetch",
+      test: "cargo test",
+      runnerHint: "cargo",
+      lockFiles: ["Cargo.toml", ...((await exists("Cargo.lock")) ? ["Cargo.lock"] : [])],
+      cachePaths: [{ base: "home", path: ".cargo/registry" }],
+      source: "detected",
+      reason: "Cargo.toml: cargo test",
+    };
+  }
+  if (await exists("pom.xml")) {
+    const mvn = (await exists("mvnw")) ? "./mvnw" : "mvn";
+    return {
+      ecosystem: "maven",
+      setup: `${mvn} -B -q dependency:go-offline`,
+      test: `${mvn} -B test`,
+      runnerHint: "maven",
+      lockFiles: ["pom.xml"],
+      cachePaths: [{ base: "home", path: ".m2/repository" }],
+      source: "detected",
+      reason: "pom.xml: maven test",
+    };
+  }
+  const gradleFile = (await exists("build.gradle.kts")) ? "build.gradle.kts" : (await exists("build.gradle")) ? "build.gradle" : undefined;
+  if (gradleFile) {
+    const gradle = (await exists("gradlew")) ? "./gradlew" : "gradle";
+    return {
+      ecosystem: "gradle",
+      setup: `${gradle} --console=plain testClasses`,
+      test: `${gradle} --console=plain test`,
+      runnerHint: "gradle",
+      lockFiles: [gradleFile, ...((await exists("gradle.lockfile")) ? ["gradle.lockfile"] : [])],
+      cachePaths: [{ base: "home", path: ".gradle" }],
+      source: "detected",
+      reason: `${gradleFile}: gradle test`,
+    };
+  }
+  for (const mk of ["Makefile", "makefile", "GNUmakefile"]) {
+    const body = await text(mk);
+    if (body && /^test\s*:/m.test(body)) {
+      return { ecosystem: "make", test: "make test", lockFiles: [], cachePaths: [], source: "detected", reason: `${mk} has a test target` };
+    }
+  }
+  return null;
+}
