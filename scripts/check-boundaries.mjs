@@ -1,5 +1,6 @@
 // The import rules of docs/ARCHITECTURE.md, checked on every `npm test`:
 // - imports flow one way: webhooks → queue; jobs → agent, workspace, github; main composes all;
+// - rules/ (pure decisions) and shared/ are leaves everyone may use;
 // - the agent knows nothing of GitHub, BullMQ or Probot;
 // - only src/main reads process.env;
 // - no import cycles between modules.
@@ -18,6 +19,8 @@ const files = [];
 
 // area → areas it must not import from
 const FORBIDDEN = {
+  // Pure decision rules (commands, who may trigger) shared by the web side and the jobs.
+  rules: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli"],
   shared: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli", "web"],
   config: ["webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli"],
   agent: ["webhooks", "queue", "jobs", "workspace", "github", "http", "main", "web"],

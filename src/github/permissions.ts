@@ -1,9 +1,9 @@
 import type { GitHub, RepoName } from "./types.js";
 import { statusOf } from "./types.js";
 
-export type PermissionResult =
-  | { ok: true; permission: string; roleName?: string }
-  | { ok: false; reason: string };
+import type { PermissionResult } from "../rules/triggers.js";
+
+export type { PermissionResult };
 
 /**
  * The actor's permission on the repository, asked live (never cached from the payload, which

@@ -26,7 +26,20 @@ const base = {
 };
 
 export const fixPayloadSchema = z
-  .object({ kind: z.literal("fix"), ...base, issueNumber: positiveId })
+  .object({
+    kind: z.literal("fix"),
+    ...base,
+    issueNumber: positiveId,
+    /**
+     * "issue": a fix from the issue (label or /iquest fix). "feedback": another round on the bot's
+     * PR, asked for by `/iquest <feedback>` (commentId) or a review requesting changes (reviewId).
+     * "check": repair a failing check run on the bot's PR (checkRunId).
+     */
+    mode: z.enum(["issue", "feedback", "check"]).optional(),
+    prNumber: positiveId.optional(),
+    reviewId: positiveId.optional(),
+    checkRunId: positiveId.optional(),
+  })
   .strict();
 
 export const reviewPayloadSchema = z

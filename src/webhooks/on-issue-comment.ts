@@ -1,8 +1,8 @@
 import type { Context } from "probot";
-import { helpText, parseCommand, unknownCommandText } from "./commands.js";
+import { helpText, parseCommand, unknownCommandText } from "../rules/commands.js";
 import { deliveryInfo } from "./context.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
-import { decideActor, isBot } from "./triggers.js";
+import { decideActor, isBot } from "../rules/triggers.js";
 
 /**
  * `/iquest <command>` in a new comment. Only writers get anything done; a command from anyone

@@ -1,7 +1,7 @@
 import type { Context } from "probot";
 import { deliveryInfo } from "./context.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
-import { decideActor, isBot } from "./triggers.js";
+import { decideActor, isBot } from "../rules/triggers.js";
 
 /** `issues.labeled` with the repo's fix label (default `iquest:fix`) by a writer → a fix job. */
 export async function onIssuesLabeled(ctx: Context<"issues.labeled">, deps: HandlerDeps): Promise<Outcome> {

@@ -1,7 +1,7 @@
 import type { Context } from "probot";
 import { deliveryInfo } from "./context.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
-import { isBot } from "./triggers.js";
+import { isBot } from "../rules/triggers.js";
 
 type PullRequestEvent =
   | "pull_request.opened"

@@ -67,6 +67,12 @@ export interface PublishRequest {
   exclude?: readonly string[];
   /** Exact secret values that must never be published (e.g. the process's own secrets). */
   knownSecrets?: readonly string[];
+  /**
+   * Build on top of commits the bot did not make instead of refusing. Only for runs a writer
+   * explicitly asked for on the bot's PR (`/iquest <feedback>`): the push is still a plain
+   * fast-forward, so their commits stay in the history.
+   */
+  allowHumanCommits?: boolean;
   signal?: AbortSignal;
 }
 
@@ -106,6 +112,7 @@ const requestSchema = z
     maxFileBytes: z.number().int().positive().optional(),
     exclude: z.array(z.string()).optional(),
     knownSecrets: z.array(z.string()).optional(),
+    allowHumanCommits: z.boolean().optional(),
     signal: z.any().optional(),
   })
   .strict();
@@ -142,17 +149,8 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
 
     // 2. …and hold only the bot's commits.
     if (current) {
-      await git([...M, "fetch", "--quiet", "--prune", "--no-tags", request.remoteUrl, "+refs/heads/*:refs/heads/*"], call);
-      // Commits on the bot branch that no other branch has. (`--exclude` for `--branches` takes
-      // the name without "refs/heads/".)
-      const log = await git([...M, "log", "--format=%H%x00%an <%ae>%x00%ae%x00%ce", current, "--not", `--exclude=${request.branch}`, "--branches"]);
-      const foreign = log.stdout
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => l.split("\0"))
-        .filter(([, , ae, ce]) => ae !== request.identity.email || ce !== request.identity.email)
-        .map(([sha, author]) => ({ sha: sha!, author: author! }));
-      if (foreign.length) throw new HumanCommitsError(request.branch, foreign);
+      const foreign = await foreignCommits(git, request.mirrorDir, request.remoteUrl, request.branch, current, request.identity.email, call);
+      if (foreign.length && !request.allowHumanCommits) throw new HumanCommitsError(request.branch, foreign);
     }
 
     // 3. A tree from the worktree's content, through a host-private index.
@@ -234,6 +232,32 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
   });
 }
 
+/**
+ * Commits on the remote bot branch (at `head`) that no other branch has and that the bot did not
+ * author and commit: a human's work, which is never overwritten. Fetches the remote's branches
+ * into the mirror first.
+ */
+export async function foreignCommits(
+  git: Git,
+  mirrorDir: string,
+  remoteUrl: string,
+  branch: string,
+  head: string,
+  botEmail: string,
+  call: { env: Record<string, string>; secrets: readonly string[]; signal?: AbortSignal },
+): Promise<Array<{ sha: string; author: string }>> {
+  const M = ["--git-dir", mirrorDir];
+  await git([...M, "fetch", "--quiet", "--prune", "--no-tags", remoteUrl, "+refs/heads/*:refs/heads/*"], call);
+  // (`--exclude` for `--branches` takes the name without "refs/heads/".)
+  const log = await git([...M, "log", "--format=%H%x00%an <%ae>%x00%ae%x00%ce", head, "--not", `--exclude=${branch}`, "--branches"]);
+  return log.stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split("\0"))
+    .filter(([, , ae, ce]) => ae !== botEmail || ce !== botEmail)
+    .map(([sha, author]) => ({ sha: sha!, author: author! }));
+}
+
 /** The remote branch's current sha, or null when it does not exist. */
 export async function remoteBranchSha(
   git: Git,
@@ -269,6 +293,24 @@ export function publishCheckout(
       baseCommit: checkout.commit,
       remoteUrl: checkout.remoteUrl,
     },
+  );
+}
+
+/** Human commits on a remote bot branch, checked before a job spends its model budget. */
+export async function readForeignCommits(
+  manager: WorkspaceManager,
+  checkout: JobCheckout,
+  branch: string,
+  head: string,
+  botEmail: string,
+  token: TokenSource,
+): Promise<Array<{ sha: string; author: string }>> {
+  const t = await resolveToken(token);
+  return manager.withRepoLock(checkout.repo, () =>
+    foreignCommits(manager.git, checkout.mirrorDir, checkout.remoteUrl, branch, head, botEmail, {
+      env: gitAuthEnv(checkout.remoteUrl, t),
+      secrets: tokenForms(t),
+    }),
   );
 }
 

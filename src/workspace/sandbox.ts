@@ -95,6 +95,8 @@ export interface SandboxOptions {
 export interface SandboxEnvironment extends Environment {
   /** True under bubblewrap. */
   readonly isolated: boolean;
+  /** The worktree as commands see it (/workspace in the sandbox; the host path without one). */
+  readonly workdir: string;
   /** For the job card when commands are not isolated. */
   readonly warning?: string;
   readonly limits: SandboxLimits;
@@ -375,6 +377,7 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
   const owner = switchUser ? { uid: uid!, gid: gid! } : null;
   return {
     root: options.worktree,
+    workdir: workInside,
     description: isolated ? "bwrap sandbox" : "local directory (no sandbox)",
     isolated,
     limits,

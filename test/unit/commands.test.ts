@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { helpText, parseCommand, unknownCommandText } from "../../src/webhooks/commands.js";
+import { helpText, parseCommand, unknownCommandText } from "../../src/rules/commands.js";
 
 describe("parseCommand", () => {
   test.each([

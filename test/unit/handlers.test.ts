@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
 import nock from "nock";
-import { helpText } from "../../src/webhooks/commands.js";
+import { helpText } from "../../src/rules/commands.js";
 import {
   API,
   REPO_PATH,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import type { PermissionResult } from "../../src/github/permissions.js";
-import { decideActor, isBot } from "../../src/webhooks/triggers.js";
+import { decideActor, isBot } from "../../src/rules/triggers.js";
 
 const human = { login: "alice", type: "User" };
 

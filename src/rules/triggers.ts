@@ -1,4 +1,7 @@
-import type { PermissionResult } from "../github/permissions.js";
+/** The actor's permission on the repo as GitHub answered it, or why it could not be asked. */
+export type PermissionResult =
+  | { ok: true; permission: string; roleName?: string }
+  | { ok: false; reason: string };
 
 /**
  * Who may trigger work: pure rules, tested row by row against threat T5.

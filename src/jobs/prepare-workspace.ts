@@ -1,0 +1,119 @@
+import type { RepoConfig } from "../config/repo-config.js";
+import { STEP_PERMISSIONS } from "../github/app-client.js";
+import { cancelledFromSignal } from "../shared/errors.js";
+import type { JobCheckout } from "../workspace/checkout.js";
+import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
+import { detectTestPlan, readerFor, runSetup, runTests, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
+import { addWarning, setPhase } from "./job-card.js";
+import type { JobContext } from "./run-job.js";
+import type { JobServices } from "./services.js";
+import { describeTestRun } from "./test-summary.js";
+
+/**
+ * The "prepare" half every job shares: a checkout of the exact commit (read-only token, minted
+ * for this step), a sandbox over it, the test plan, setup, and the baseline test run. Card
+ * phases tick as it goes. The caller owns the result and must call `close()` in a `finally`.
+ */
+export interface PreparedWorkspace {
+  checkout: JobCheckout;
+  env: SandboxEnvironment;
+  plan: TestPlan | null;
+  setup?: SetupResult;
+  baseline?: TestRun;
+  close(): Promise<void>;
+}
+
+export interface PrepareOptions {
+  commit: string;
+  /** Refs to fetch if the commit is not in the mirror yet (e.g. refs/pull/7/head). */
+  fetchRefs?: readonly string[];
+  localBranch?: string;
+  /** Card phase names; `baseline` absent skips the baseline run. */
+  phases: { checkout: string; baseline?: string };
+  /** Network during setup (dependency install) only; never for untrusted code. */
+  setupNetwork: boolean;
+  /** Install cache: off for untrusted code (a PR could poison the cache for later jobs). */
+  useInstallCache: boolean;
+  tests?: RepoConfig["tests"];
+}
+
+export async function prepareWorkspace(ctx: JobContext, services: JobServices, options: PrepareOptions): Promise<PreparedWorkspace> {
+  const { payload, card, signal } = ctx;
+  await card.update((s) => setPhase(s, options.phases.checkout, "running"));
+  const [owner, name] = payload.repo.split("/") as [string, string];
+  const checkout = await services.workspace.checkout({
+    repo: { owner, name, id: payload.repoId },
+    commit: options.commit,
+    jobId: ctx.jobId,
+    // A fresh read-only token for this step, minted when git needs it.
+    token: () => ctx.app.tokenForRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.checkout),
+    ...(options.fetchRefs ? { fetchRefs: options.fetchRefs } : {}),
+    ...(options.localBranch ? { localBranch: options.localBranch } : {}),
+    signal,
+  });
+  let env: SandboxEnvironment | undefined;
+  try {
+    env = await createSandbox({
+      mode: services.sandbox.mode,
+      worktree: checkout.worktree,
+      home: checkout.home,
+      uid: checkout.uid,
+      gid: checkout.gid,
+      allowNetwork: options.setupNetwork,
+      redact: ctx.redact,
+    });
+    if (env.warning) await card.update((s) => addWarning(s, env!.warning!));
+    await card.update((s) => setPhase(s, options.phases.checkout, "done", `\`${options.commit.slice(0, 12)}\``));
+    if (signal.aborted) throw cancelledFromSignal(signal);
+
+    const plan = await detectTestPlan(readerFor(env), options.tests ?? {});
+    let setup: SetupResult | undefined;
+    let baseline: TestRun | undefined;
+    if (options.phases.baseline) {
+      const phase = options.phases.baseline;
+      if (!plan) {
+        await card.update((s) => setPhase(s, phase, "skipped", "no test command found; set `tests.command` in `.github/iquest.yml`"));
+      } else {
+        await card.update((s) => setPhase(s, phase, "running", plan.reason));
+        setup = await runSetup(env, plan, {
+          timeoutMs: services.sandbox.setupTimeoutMs,
+          network: options.setupNetwork,
+          signal,
+          ...(options.useInstallCache
+            ? {
+                cache: {
+                  dir: services.workspace.installCacheDirOf(checkout.repo),
+                  worktree: checkout.worktree,
+                  home: checkout.home,
+                  owner: checkout.uid === null ? null : { uid: checkout.uid, gid: checkout.gid ?? checkout.uid },
+                },
+              }
+            : {}),
+        });
+        if (!setup.ok) {
+          await card.update((s) =>
+            addWarning(s, `Setup (\`${plan.setup}\`) failed with exit code ${setup!.exitCode}${setup!.killed ? ` (${setup!.killed})` : ""}; tests may fail for that reason.`),
+          );
+        }
+        baseline = await runTests(env, plan, { timeoutMs: services.sandbox.testTimeoutMs, signal });
+        await card.update((s) => setPhase(s, phase, "done", describeTestRun(baseline!)));
+      }
+    }
+    const sandbox = env;
+    return {
+      checkout,
+      env: sandbox,
+      plan,
+      ...(setup ? { setup } : {}),
+      ...(baseline ? { baseline } : {}),
+      async close() {
+        await sandbox.close().catch(() => {});
+        await checkout.remove();
+      },
+    };
+  } catch (err) {
+    await env?.close().catch(() => {});
+    await checkout.remove();
+    throw err;
+  }
+}
