@@ -49,6 +49,11 @@ export const envSchema = z.object({
   DATA_DIR: z.string().default(".data"),
   WORKSPACE_DIR: optionalString,
   SANDBOX: z.enum(["bwrap", "none"]).default("bwrap"),
+  /** Limits for the repo's test and setup commands inside the sandbox. */
+  TEST_TIMEOUT_MS: intFrom(15 * 60_000, 1000),
+  SETUP_TIMEOUT_MS: intFrom(20 * 60_000, 1000),
+  /** Cap on the mirror cache (all repositories), in MiB; least recently used mirrors go first. */
+  MIRROR_CACHE_MB: intFrom(20 * 1024, 64),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

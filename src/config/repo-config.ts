@@ -55,6 +55,10 @@ export const repoConfigSchema = z
       .object({
         label: z.string().min(1).max(50).default("iquest:fix"),
         budget: budgetShape(100, 60, 2_000_000),
+        /** When the tests still fail after the agent: a draft PR marked failing, or only a branch and a comment. */
+        onTestsFailing: z.enum(["draft-pr", "branch"]).default("draft-pr"),
+        /** Attempts to repair a failing check on the bot's PR before stopping. */
+        maxCheckFixes: z.number().int().min(0).max(10).default(2),
         profile: profileName.optional(),
       })
       .strict()
@@ -83,6 +87,8 @@ export const repoConfigSchema = z
       .object({
         setup: z.string().trim().min(1).max(2000).optional(),
         command: z.string().trim().min(1).max(2000).optional(),
+        /** Network during the setup command (dependency install) only; never for PRs from forks. */
+        setupNetwork: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -66,7 +66,10 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
     await card.update((s) => setPhase(s, options.phases.checkout, "done", `\`${options.commit.slice(0, 12)}\``));
     if (signal.aborted) throw cancelledFromSignal(signal);
 
-    const plan = await detectTestPlan(readerFor(env), options.tests ?? {});
+    const plan = await detectTestPlan(readerFor(env), {
+      ...(options.tests?.setup ? { setup: options.tests.setup } : {}),
+      ...(options.tests?.command ? { test: options.tests.command } : {}),
+    });
     let setup: SetupResult | undefined;
     let baseline: TestRun | undefined;
     if (options.phases.baseline) {

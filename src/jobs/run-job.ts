@@ -72,7 +72,8 @@ const TITLES: Record<JobKind, (p: JobPayload) => string> = {
 
 /** Where the card lives: the issue, the PR, or the issue where `/iquest upgrade` was asked. */
 function cardIssue(p: JobPayload): number | undefined {
-  if (p.kind === "fix") return p.issueNumber;
+  // A feedback or check round reports on the PR where it was asked for.
+  if (p.kind === "fix") return p.prNumber ?? p.issueNumber;
   if (p.kind === "review") return p.prNumber;
   return p.issueNumber;
 }

@@ -1,4 +1,9 @@
+import { resolve } from "node:path";
 import type { ProbotOctokit } from "probot";
+import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
+import { createFixHandler } from "../jobs/fix/run-fix.js";
+import type { JobServices } from "../jobs/services.js";
+import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
@@ -32,6 +37,29 @@ export interface StartWorkerOptions {
   models?: ModelSetup;
 }
 
+/** The worker's shared job services: workspace, sandbox settings, runs directory, bot identity. */
+export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, log: Logger): JobServices {
+  let identity: Promise<BotIdentity> | undefined;
+  return {
+    workspace: createWorkspaceManager({
+      root: resolve(env.workspaceDir),
+      gitBaseUrl: env.githubGitUrl,
+      mirrorCapBytes: env.MIRROR_CACHE_MB * 1024 * 1024,
+      log,
+    }),
+    sandbox: { mode: env.SANDBOX, testTimeoutMs: env.TEST_TIMEOUT_MS, setupTimeoutMs: env.SETUP_TIMEOUT_MS },
+    runsDir: resolve(env.DATA_DIR, "runs"),
+    botIdentity: (github) => {
+      identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {
+        identity = undefined; // try again next job
+        throw err;
+      });
+      return identity;
+    },
+    knownSecrets: [env.privateKey, env.WEBHOOK_SECRET, ...models.apiKeys.values()].filter((s): s is string => !!s),
+  };
+}
+
 /** Compose the worker process: Redis (worker + subscriber), the GitHub app client, job cores. */
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   const { env, log } = options;
@@ -62,8 +90,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       else log.warn({ profile: r.profile, model: r.model, detail: r.endpoints.map((e) => e.detail).join("; ") }, "model profile is DOWN");
     }
   });
+  const services = createJobServices(env, app, models, log);
+  await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
   const handlers: Record<JobKind, JobHandler> = {
-    fix: notBuiltYet("fix"),
+    fix: createFixHandler(services),
     review: notBuiltYet("review"),
     upgrade: notBuiltYet("upgrade"),
     ...options.handlers,

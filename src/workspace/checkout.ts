@@ -3,6 +3,7 @@ import { chmod, copyFile, mkdir, readdir, rename, stat, unlink, writeFile } from
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../shared/log.js";
 import { gitAuthEnv, remoteUrlFor, resolveToken, tokenForms, type GitProtocol, type TokenSource } from "./credentials.js";
+import { PermanentError } from "../shared/errors.js";
 import { CommitNotFoundError } from "./errors.js";
 import { chownTree, dirSize, removeTree, touch } from "./fs-utils.js";
 import { OBJECT_ID, createGit, type Git } from "./git.js";
@@ -186,7 +187,8 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
         for (let dir = dirname(resolve(root)); ; dir = dirname(dir)) {
           const st = await stat(dir);
           if ((st.mode & 0o001) === 0) {
-            throw new Error(
+            // A deployment mistake, not a passing fault: retrying cannot help.
+            throw new PermanentError(
               `${dir} (above WORKSPACE_DIR) is not searchable by other users, so the sandbox uids cannot reach ` +
                 `the job directories: run \`chmod o+x ${dir}\` or choose another WORKSPACE_DIR`,
             );

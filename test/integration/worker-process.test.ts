@@ -18,6 +18,7 @@ let enqueuer: QueueEnqueuer;
 const PREFIX = `wp${process.pid}`;
 const procs: RoleProcess[] = [];
 let repoId = 0;
+let commentId = 0;
 
 const workerEnv = () => ({
   APP_ID: "9001",
@@ -38,6 +39,7 @@ beforeAll(async () => {
   sim.installApp({ installationId: 61, repos: ["acme/proc"] });
   sim.addCollaborator(repo, "alice", "write");
   sim.createIssue({ repo, title: "Crash on start", body: "It crashes.", user: "alice" });
+  commentId = sim.addIssueComment({ repo, issue: 1, user: "alice", body: "/iquest upgrade" }).id;
   redis = await startTestRedis();
   producer = new Redis(redis.url, { maxRetriesPerRequest: null });
   queues = createQueues(producer, PREFIX);
@@ -65,17 +67,20 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
 describe("worker process", () => {
   test("SIGTERM mid-job: intake stops, the slow GitHub call is abandoned after the grace period, the job is handed back and the next worker finishes it once", async () => {
     // The 👀 call hangs for 20 s: the job is active and stuck when SIGTERM arrives.
-    const slow = sim.faults.add("POST /repos/{owner}/{repo}/issues/{issue_number}/reactions", { kind: "delay", ms: 20_000 }, { times: 1 });
+    const slow = sim.faults.add("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", { kind: "delay", ms: 20_000 }, { times: 1 });
     const first = spawnRole("worker", workerEnv());
     procs.push(first);
     await first.waitFor(/worker: waiting for jobs/);
+    // An upgrade asked for on issue 1 (its card goes there). The job kind does not matter
+    // here: what is tested is the worker process's shutdown around any job.
     const { jobId } = await enqueuer.enqueue({
-      kind: "fix",
+      kind: "upgrade",
       installationId: 61,
       repoId,
       repo: "acme/proc",
       deliveryId: "sigterm-1",
-      trigger: "label",
+      trigger: "comment",
+      commentId,
       issueNumber: 1,
       actor: "alice",
     });
@@ -85,13 +90,13 @@ describe("worker process", () => {
     const exit = await first.stop("SIGTERM");
     expect(exit.code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(5_000); // 500 ms grace, not the 20 s GitHub hang
-    const job = (await queues.fix.getJob(jobId))!;
+    const job = (await queues.upgrade.getJob(jobId))!;
     expect(["delayed", "waiting"]).toContain(await job.getState());
     expect(job.attemptsMade).toBe(0);
 
     const second = spawnRole("worker", workerEnv());
     procs.push(second);
-    await waitUntil(async () => (await queues.fix.getJob(jobId))!.getState().then((s) => s === "completed"), 30_000, "the job to complete");
+    await waitUntil(async () => (await queues.upgrade.getJob(jobId))!.getState().then((s) => s === "completed"), 30_000, "the job to complete");
     await second.stop("SIGTERM");
 
     const cards = sim.commentsOn("acme/proc", 1).filter((c) => c.body.includes(`iquest-card:${jobId}`));

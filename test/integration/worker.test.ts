@@ -3,7 +3,7 @@ import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import nock from "nock";
 import { cardMarker, setPhase } from "../../src/jobs/job-card.js";
-import type { JobHandler } from "../../src/jobs/run-job.js";
+import { notBuiltYet, type JobHandler } from "../../src/jobs/run-job.js";
 import { startWorker, type WorkerHandle } from "../../src/main/start-worker.js";
 import { QueueEnqueuer, createQueues, closeQueues, type QueueSet } from "../../src/queue/enqueue.js";
 import type { JobPayload } from "../../src/queue/payloads.js";
@@ -106,7 +106,7 @@ describe("worker", () => {
     scope.post(`${REPO_PATH}/issues/7/reactions`, { content: "eyes" }).reply(201, {});
     const bodies: string[] = [];
     cardMocks(scope, bodies);
-    await worker();
+    await worker({ fix: notBuiltYet("fix") });
     const { jobId } = await enqueuer.enqueue(fix());
     const job = (await queues.fix.getJob(jobId))!;
     const result = await job.waitUntilFinished(events, 10_000);
@@ -122,7 +122,7 @@ describe("worker", () => {
     mockToken(scope);
     scope.post(`${REPO_PATH}/issues/comments/4242/reactions`, { content: "eyes" }).reply(200, {});
     cardMocks(scope, []);
-    await worker();
+    await worker({ fix: notBuiltYet("fix") });
     const { jobId } = await enqueuer.enqueue(fix({ trigger: "comment", commentId: 4242 }));
     await (await queues.fix.getJob(jobId))!.waitUntilFinished(events, 10_000);
   });
@@ -134,7 +134,7 @@ describe("worker", () => {
     scope.post(`${REPO_PATH}/issues/7/reactions`).reply(201, {});
     const bodies: string[] = [];
     cardMocks(scope, bodies);
-    await worker();
+    await worker({ fix: notBuiltYet("fix") });
     const { jobId } = await enqueuer.enqueue(fix());
     const job = (await queues.fix.getJob(jobId))!;
     await job.waitUntilFinished(events, 10_000);
@@ -230,7 +230,7 @@ describe("worker", () => {
     mockToken(scope);
     scope.post(`${REPO_PATH}/issues/7/reactions`).reply(201, {});
     cardMocks(scope, []);
-    await worker();
+    await worker({ fix: notBuiltYet("fix") });
     const { jobId } = await enqueuer.enqueue(fix());
     await (await queues.fix.getJob(jobId))!.waitUntilFinished(events, 10_000);
     const keys = await producer.keys("*");

@@ -1,0 +1,84 @@
+import type { StepEvent } from "../../agent/loop.js";
+import { MAX_BODY } from "../../github/comments.js";
+
+/**
+ * The fix PR's title and body. Pure. The body must fit GitHub's 65,536 characters: the parts a
+ * reviewer needs (the link to the issue, the summary, the test result, the budget) are kept
+ * whole, and the agent's path is folded and cut first.
+ */
+export interface FixPrInput {
+  issueNumber: number;
+  issueTitle: string;
+  summary: string;
+  testsFailing: boolean;
+  /** describeVerdict() output, or why tests did not run. */
+  tests: string;
+  baselineLine?: string;
+  afterLine?: string;
+  budget: { steps: number; maxSteps: number; tokens: number; minutes: number };
+  profile: string;
+  model: string;
+  steps: StepEvent[];
+  /** Parts of the change that were not published (workflow files…), explained. */
+  withheld?: string[];
+  runUrl?: string;
+  jobId: string;
+}
+
+export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "testsFailing">): string {
+  const title = input.issueTitle.replace(/\s+/g, " ").trim().slice(0, 120);
+  return `${input.testsFailing ? "[tests failing] " : ""}Fix #${input.issueNumber}: ${title}`;
+}
+
+export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
+  const head = [
+    `Fixes #${input.issueNumber}`,
+    "",
+    input.testsFailing
+      ? "> [!WARNING]\n> **Tests are failing** with this change (see below). It is a draft for a human to take further."
+      : "",
+    "### What changed and why",
+    "",
+    input.summary.trim() || "_The agent gave no summary._",
+    "",
+    "### Tests, against the base branch",
+    "",
+    ...(input.baselineLine ? [`- before: ${input.baselineLine}`] : []),
+    ...(input.afterLine ? [`- after: ${input.afterLine}`] : []),
+    "",
+    input.tests,
+  ];
+  if (input.withheld?.length) {
+    head.push("", "### Not included", "", ...input.withheld.map((w) => `- ${w}`));
+  }
+  const minutes = input.budget.minutes < 1 ? "<1" : input.budget.minutes.toFixed(1);
+  head.push(
+    "",
+    "### Budget used",
+    "",
+    `${input.budget.steps} of ${input.budget.maxSteps} steps · ${input.budget.tokens.toLocaleString("en-US")} tokens · ${minutes} min · profile \`${input.profile}\` (\`${input.model}\`)`,
+  );
+  const tail = [
+    "",
+    `<sub>Opened by iquest-bot as a draft: review it like any contribution. Job \`${input.jobId}\`${input.runUrl ? ` · [full run](${input.runUrl})` : ""}. Comment \`/iquest <feedback>\` for another round.</sub>`,
+  ];
+  const fixed = head.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n");
+  const room = limit - fixed.length - tail.join("\n").length - 200;
+  return `${fixed}\n\n${agentPath(input.steps, room)}${tail.join("\n")}`;
+}
+
+/** The agent's steps, folded, cut to fit `room` characters (the last steps matter most). */
+function agentPath(steps: StepEvent[], room: number): string {
+  if (steps.length === 0 || room < 200) return "";
+  const lines = steps.filter((s) => s.kind === "step").map((s) => `${s.step}. ${s.tool ? `\`${s.tool}\` ` : ""}${s.summary.replace(/\n/g, " ").slice(0, 300)}`);
+  const open = `<details><summary>The agent's path (${lines.length} steps)</summary>\n\n`;
+  const close = "\n\n</details>\n";
+  let body = lines.join("\n");
+  const budget = room - open.length - close.length;
+  if (body.length > budget) {
+    let kept = lines.slice();
+    while (kept.length > 1 && kept.join("\n").length + 40 > budget) kept = kept.slice(1);
+    body = `… ${lines.length - kept.length} earlier steps not shown\n${kept.join("\n")}`.slice(0, Math.max(0, budget));
+  }
+  return `${open}${body}${close}`;
+}

@@ -1,0 +1,234 @@
+import { loadPrompts } from "../../agent/prompts.js";
+import { buildFixPrompts, readRepoInstructions } from "../../agent/task-prompt.js";
+import { STEP_PERMISSIONS } from "../../github/app-client.js";
+import { fetchPermission } from "../../github/permissions.js";
+import { requestReview, upsertPull } from "../../github/pull-requests.js";
+import type { FixPayload } from "../../queue/payloads.js";
+import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
+import { ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
+import { publishCheckout, readForeignCommits, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
+import { revertPaths } from "../../workspace/revert-paths.js";
+import { compareWithBaseline, runTests, type BaselineVerdict, type TestRun } from "../../workspace/test-runner.js";
+import { runAgentPhase } from "../agent-phase.js";
+import { addWarning, setPhase } from "../job-card.js";
+import { prepareWorkspace } from "../prepare-workspace.js";
+import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
+import type { JobServices } from "../services.js";
+import { describeTestRun, describeVerdict } from "../test-summary.js";
+import { decideFix, whatWasTried } from "./decide.js";
+import { formatFixTask, gatherFixTask } from "./gather.js";
+import { roundContext } from "./round-context.js";
+import { fixPrBody, fixPrTitle } from "./pr-body.js";
+
+/**
+ * The fix job: gather → prepare → agent → verify → publish, with the job card ticking.
+ *
+ * - "issue" mode: a fix from the issue, on `iquest/fix-<n>` from the default branch's head.
+ * - "feedback" / "check" modes: another round on the bot's PR, from the PR's head, with the
+ *   feedback (or the failing check's output) as the task. Human commits on the branch are kept
+ *   and built upon, since a writer asked for this round on that PR.
+ *
+ * Every write to GitHub that could duplicate is looked up first (PR by branch, card by marker);
+ * the push is a fast-forward from the sha the job saw at the start, so a job that lost its lock
+ * and runs late cannot overwrite a newer run's work.
+ */
+export function createFixHandler(services: JobServices): JobHandler {
+  return (ctx) => runFix(ctx, services);
+}
+
+async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcome> {
+  const p = ctx.payload as FixPayload;
+  const mode = p.mode ?? "issue";
+  const { github, repo, card } = ctx;
+  const config = ctx.config.config;
+  const branch = `iquest/fix-${p.issueNumber}`;
+
+  // --- gather ---
+  const task = await gatherFixTask(github, repo, p.issueNumber, { commentId: p.commentId, checkPermission: fetchPermission });
+  if (mode === "issue" && task.issue.state !== "open") {
+    return { tone: "neutral", text: `Issue #${p.issueNumber} is closed, so I did not start. Reopen it if it still needs a fix.` };
+  }
+  if (task.leftOut > 0) {
+    await card.update((s) =>
+      addWarning(s, `${task.leftOut} comment(s) by people without write access were left out of the task (only maintainers' words reach the model).`),
+    );
+  }
+  const round = mode === "issue" ? undefined : await roundContext(github, repo, p);
+  const { data: repoInfo } = await github.rest.repos.get({ ...repo });
+  const baseBranch = round?.baseBranch ?? repoInfo.default_branch;
+  const commit = round?.headSha ?? (await github.rest.repos.getBranch({ ...repo, branch: baseBranch })).data.commit.sha;
+  const identity = await services.botIdentity(github);
+  const readToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.checkout);
+
+  // --- prepare ---
+  const prepared = await prepareWorkspace(ctx, services, {
+    commit,
+    ...(round ? { fetchRefs: [`refs/heads/${branch}`] } : {}),
+    localBranch: branch,
+    phases: { checkout: "checkout", baseline: "baseline tests" },
+    setupNetwork: config.tests?.setupNetwork ?? false,
+    useInstallCache: true,
+    tests: config.tests,
+  });
+  try {
+    // Where the bot branch is now: the push must start from here (expected-commit push).
+    const remoteSha = await readRemoteBranch(services.workspace, prepared.checkout, branch, readToken);
+    if (remoteSha && mode === "issue") {
+      const foreign = await readForeignCommits(services.workspace, prepared.checkout, branch, remoteSha, identity.email, readToken);
+      if (foreign.length > 0) {
+        // Checked before the model spends anything: a re-trigger never overwrites human work.
+        throw new HumanCommitsError(branch, foreign);
+      }
+    }
+
+    // --- agent ---
+    const prompts = await loadPrompts();
+    const built = buildFixPrompts(prompts, {
+      task: formatFixTask(task, round?.extra),
+      workdir: prepared.env.workdir,
+      repoInstructions: await readRepoInstructions(prepared.env),
+      ...(prepared.plan ? { testCommand: prepared.plan.test } : {}),
+      commandTimeoutMs: services.sandbox.testTimeoutMs,
+    });
+    if (built.hiddenRemoved > 0) {
+      await card.update((s) => addWarning(s, `Removed ${built.hiddenRemoved} hidden item(s) (HTML comments, invisible characters) from the task before the model saw it.`));
+    }
+    const agent = await runAgentPhase(ctx, services, {
+      use: "fix",
+      repoProfile: config.fix.profile,
+      phase: "agent",
+      env: prepared.env,
+      workdir: prepared.env.workdir,
+      systemPrompt: built.systemPrompt,
+      taskPrompt: built.taskPrompt,
+      budget: config.fix.budget,
+    });
+    const outcome = agent.result.outcome;
+    const used = {
+      steps: agent.result.steps,
+      maxSteps: config.fix.budget.maxSteps,
+      tokens: agent.result.usage.totalTokens,
+      minutes: agent.result.durationMs / 60_000,
+    };
+    await card.update((s) =>
+      setPhase(s, "agent", outcome.kind === "submitted" ? "done" : "failed", `${used.steps} steps · ${used.tokens.toLocaleString("en-US")} tokens`),
+    );
+    if (outcome.kind === "cancelled") throw cancelledFromSignal(ctx.signal);
+    if (outcome.kind === "error") throw new PermanentError(outcome.message, { userMessage: `The agent stopped with an error: ${outcome.message}` });
+
+    // --- verify ---
+    let after: TestRun | undefined;
+    let verdict: BaselineVerdict | undefined;
+    if (prepared.plan && prepared.baseline) {
+      await card.update((s) => setPhase(s, "tests", "running", prepared.plan!.test));
+      after = await runTests(prepared.env, prepared.plan, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
+      verdict = compareWithBaseline(prepared.baseline, after);
+      await card.update((s) => setPhase(s, "tests", verdict!.verdict === "fail" ? "failed" : "done", describeTestRun(after!)));
+    } else {
+      await card.update((s) => setPhase(s, "tests", "skipped", "no test command"));
+    }
+
+    // --- publish ---
+    const decision = decideFix({ outcome, verdict, onTestsFailing: config.fix.onTestsFailing, mode });
+    const writeToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish);
+    await card.update((s) => setPhase(s, "PR", "running"));
+    const summary = outcome.kind === "submitted" ? outcome.summary : "";
+    const message =
+      mode === "issue"
+        ? `Fix #${p.issueNumber}: ${task.issue.title.slice(0, 60)}\n\n${summary.slice(0, 4000)}`
+        : `Address ${mode === "check" ? "failing check" : "review feedback"} on #${round!.prNumber}\n\n${summary.slice(0, 4000)}`;
+    const withheld: string[] = [];
+    const publishOnce = (): Promise<PublishResult> =>
+      publishCheckout(
+        services.workspace,
+        prepared.checkout,
+        {
+          branch,
+          expectedRemoteSha: remoteSha,
+          identity: { name: identity.name, email: identity.email },
+          message,
+          jobId: ctx.jobId,
+          token: writeToken,
+          knownSecrets: services.knownSecrets,
+          allowHumanCommits: mode !== "issue",
+          signal: ctx.signal,
+        },
+        ctx.log,
+      );
+    let published: PublishResult;
+    try {
+      published = await publishOnce();
+    } catch (err) {
+      // Workflow files, submodules and oversized files are taken out and the rest published, with
+      // the reason on the card and in the PR. A secret in the change stops the publish: part of a
+      // file cannot be taken out safely.
+      if (!(err instanceof ForbiddenChangeError) || err.violations.some((v) => v.kind === "secret")) throw err;
+      const paths = [...new Set(err.violations.map((v) => v.path))];
+      await revertPaths(services.workspace.git, prepared.checkout, paths);
+      for (const v of err.violations) withheld.push(`\`${v.path}\`: ${v.detail}`);
+      await card.update((s) => addWarning(s, `Left out of the change (not allowed for iquest-bot):\n${withheld.map((w) => `- ${w}`).join("\n")}`));
+      published = await publishOnce();
+    }
+
+    if (published.status === "no-changes") {
+      await card.update((s) => setPhase(s, "PR", "skipped", "no change"));
+      return decision.noChange(summary, withheld);
+    }
+    if (decision.kind === "branch-only") {
+      await card.update((s) => setPhase(s, "PR", "skipped", `pushed \`${branch}\``));
+      return decision.outcome(branch, whatWasTried(agent.steps));
+    }
+
+    const testsText = verdict ? describeVerdict(verdict) : "_No test command was found, so no tests ran. Set `tests.command` in `.github/iquest.yml`._";
+    const runUrl = services.runUrl?.(ctx.jobId);
+    if (mode === "issue") {
+      const publishClient = await ctx.app.forRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish, { signal: ctx.signal });
+      const pull = await upsertPull(publishClient, repo, {
+        branch,
+        base: baseBranch,
+        draft: true,
+        title: fixPrTitle({ issueNumber: p.issueNumber, issueTitle: task.issue.title, testsFailing: decision.testsFailing }),
+        body: fixPrBody({
+          issueNumber: p.issueNumber,
+          issueTitle: task.issue.title,
+          summary,
+          testsFailing: decision.testsFailing,
+          tests: testsText,
+          ...(prepared.baseline ? { baselineLine: describeTestRun(prepared.baseline) } : {}),
+          ...(after ? { afterLine: describeTestRun(after) } : {}),
+          budget: used,
+          profile: agent.profile.name,
+          model: agent.profile.model,
+          steps: agent.steps,
+          withheld,
+          ...(runUrl ? { runUrl } : {}),
+          jobId: ctx.jobId,
+        }),
+      });
+      if (pull.created && p.actor) await requestReview(publishClient, repo, pull.number, p.actor);
+      await card.update((s) => setPhase(s, "PR", "done", `#${pull.number}`));
+      return decision.outcome(branch, whatWasTried(agent.steps), pull);
+    }
+
+    // A feedback or check round: the PR exists; say what this round did on it.
+    const publishClient = await ctx.app.forRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish, { signal: ctx.signal });
+    await publishClient.rest.issues.createComment({
+      ...repo,
+      issue_number: round!.prNumber,
+      body: ctx.redact(
+        [
+          `**iquest-bot pushed \`${(published as { commit: string }).commit.slice(0, 12)}\`** for ${mode === "check" ? "the failing check" : "the feedback"}.`,
+          "",
+          summary || "_No summary._",
+          "",
+          testsText,
+          ...(withheld.length ? ["", "Not included:", ...withheld.map((w) => `- ${w}`)] : []),
+        ].join("\n"),
+      ),
+    });
+    await card.update((s) => setPhase(s, "PR", "done", `#${round!.prNumber} updated`));
+    return decision.outcome(branch, whatWasTried(agent.steps), { number: round!.prNumber, url: round!.prUrl });
+  } finally {
+    await prepared.close();
+  }
+}

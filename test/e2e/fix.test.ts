@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createBuggyRepo, fixScript } from "../support/agent-fixtures.js";
+import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
+
+/**
+ * A labelled issue becomes a tested draft PR, end to end: signed webhook → web process → Redis →
+ * worker process → checkout over real git HTTP → bubblewrap sandbox → the fake model fixing a
+ * real bug with the repo's real tests → push → draft PR, with the job card ticking on the issue.
+ */
+const run = promisify(execFile);
+let stack: Stack;
+let fixture: string;
+
+beforeAll(async () => {
+  fixture = createBuggyRepo();
+  stack = await startStack({ vllm: { script: fixScript() } });
+  const repo = await stack.sim.createRepo({ owner: "acme", name: "calc", fromDir: fixture });
+  stack.sim.installApp({ installationId: 77, repos: ["acme/calc"] });
+  stack.sim.addCollaborator(repo, "alice", "write");
+  stack.sim.createIssue({ repo, title: "add() returns the wrong sum", body: "add(2, 3) returns -1, expected 5.", user: "alice" });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(fixture, { recursive: true, force: true });
+});
+
+describe("fix, end to end", () => {
+  test("issues.labeled → 👀, a job card that ticks, iquest/fix-1 with the fix, one draft PR, a final card", async () => {
+    const { sim } = stack;
+    const delivery = await sim.webhooks.issuesLabeled({ repo: "acme/calc", issue: 1, label: "iquest:fix", sender: "alice" });
+    expect(delivery.statusCode).toBe(200);
+
+    // The card reaches its final state: a link to the PR.
+    const card = await eventually(() => finalCard(sim, "acme/calc", 1), "the final job card", 120_000);
+    if (!/Opened draft PR/.test(card.body)) {
+      // Say what happened instead: the card as it stands and the worker's last words.
+      throw new Error(`the card did not end with a PR:\n${card.body}\nworker:\n${stack.worker.lines.slice(-25).join("\n")}`);
+    }
+    expect(sim.reactions.filter((r) => r.content === "eyes" && r.subject.type === "issue")).toHaveLength(1);
+    // It ticked through the phases (edited in place, one comment).
+    expect(sim.commentsOn("acme/calc", 1).filter((c) => c.body.includes("iquest-card"))).toHaveLength(1);
+    expect(card.history.some((b) => /⏳ \| agent/.test(b))).toBe(true);
+    expect(card.body).toMatch(/✅ \| tests/);
+    expect(card.body).toContain("profile `thinking`");
+
+    // One draft PR, from the bot branch to main, that says what it fixes.
+    const pulls = sim.pullsOf("acme/calc");
+    expect(pulls).toHaveLength(1);
+    const pr = pulls[0]!;
+    const prIssue = sim.issue("acme/calc", pr.number)!;
+    expect(pr.draft).toBe(true);
+    expect(pr.head.ref).toBe("iquest/fix-1");
+    expect(pr.base.ref).toBe("main");
+    expect(prIssue.body).toContain("Fixes #1");
+    expect(prIssue.body).toContain("No new failures");
+    expect(prIssue.title).toBe("Fix #1: add() returns the wrong sum");
+    expect(pr.requestedReviewers).toContain("alice");
+    expect(card.body).toContain(`#${pr.number}`);
+
+    // The bare repo holds the fix, and the repo's tests pass on it.
+    expect(await sim.readFile("acme/calc", "iquest/fix-1", "src/add.js")).toContain("return a + b;");
+    const dir = mkdtempSync(join(tmpdir(), "e2e-clone-"));
+    try {
+      const token = sim.mintToken({ installationId: 77, repositoryIds: [sim.repo("acme/calc").id], permissions: { contents: "read" } }).token;
+      await run("git", ["clone", "-q", "-b", "iquest/fix-1", `http://x-access-token:${token}@${sim.host}/acme/calc.git`, dir]);
+      const tests = await run("npm", ["test"], { cwd: dir });
+      expect(tests.stdout).toMatch(/# pass 1/);
+      const log = await run("git", ["log", "-1", "--format=%an%n%B"], { cwd: dir });
+      expect(log.stdout).toMatch(/iquest-bot\[bot\]/);
+      expect(log.stdout).toMatch(/IQuest-Job: fix-/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // Least privilege: no token asked for workflows, and none reached a comment or the PR.
+    expect(sim.tokens.filter((t) => t.requested.permissions && "workflows" in (t.requested.permissions as object))).toEqual([]);
+    for (const c of sim.comments) expect(c.history.join("\n")).not.toMatch(/ghs_/);
+    expect(prIssue.body).not.toMatch(/ghs_/);
+    expect(sim.errors).toEqual([]);
+  }, 180_000);
+});

@@ -1,0 +1,110 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeVllm, type FakeVllm, type FakeVllmOptions } from "./fake-vllm/index.js";
+import { startGitHubSim, type GitHubSim } from "./github-sim/index.js";
+import { testPrivateKey } from "./keys.js";
+import { spawnRole, type RoleProcess } from "./processes.js";
+import { freePort, startTestRedis, type TestRedis } from "./redis-server.js";
+
+/**
+ * The whole system for end-to-end tests: the GitHub simulator (REST + real git over HTTP), a
+ * real redis-server, the fake vLLM server playing a script, and the app's real web and worker
+ * processes (the composition roots `npm run start:web` / `start:worker` run). Only GitHub and
+ * the model are simulated.
+ */
+export interface Stack {
+  sim: GitHubSim;
+  redis: TestRedis;
+  vllm: FakeVllm;
+  web: RoleProcess;
+  worker: RoleProcess;
+  webhookUrl: string;
+  dataDir: string;
+  env: Record<string, string>;
+  /** Start another worker process (after a kill), with the same environment. */
+  startWorker(extra?: Record<string, string>): Promise<RoleProcess>;
+  stop(): Promise<void>;
+}
+
+export const APP_ID = 4242;
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+
+export async function startStack(options: { vllm: FakeVllmOptions; env?: Record<string, string>; sim?: GitHubSim }): Promise<Stack> {
+  const sim = options.sim ?? (await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: WEBHOOK_SECRET } }));
+  const redis = await startTestRedis({ appendonly: true });
+  const vllm = await startFakeVllm(options.vllm);
+  const dataDir = mkdtempSync(join(tmpdir(), "iquest-e2e-"));
+  // The sandbox runs as other uids; they must be able to traverse down to the job directories.
+  chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const env: Record<string, string> = {
+    APP_ID: String(APP_ID),
+    PRIVATE_KEY: testPrivateKey(),
+    WEBHOOK_SECRET,
+    REDIS_URL: redis.url,
+    GHE_HOST: sim.host,
+    GHE_PROTOCOL: "http",
+    QUEUE_PREFIX: "e2e",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    MODEL_BASE_URL: vllm.url,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "info",
+    JOB_BACKOFF_MS: "500",
+    SHUTDOWN_GRACE_MS: "2000",
+    ...options.env,
+  };
+  const processes: RoleProcess[] = [];
+  const startWorker = async (extra: Record<string, string> = {}) => {
+    const w = spawnRole("worker", { ...env, ...extra });
+    processes.push(w);
+    await w.waitFor(/worker: waiting for jobs/, 30_000);
+    return w;
+  };
+  const web = spawnRole("web", env);
+  processes.push(web);
+  await web.waitFor(/web: listening for webhooks/, 30_000);
+  const worker = await startWorker();
+  const webhookUrl = `http://127.0.0.1:${port}/api/github/webhooks`;
+  sim.webhooks.url = webhookUrl;
+  return {
+    sim,
+    redis,
+    vllm,
+    web,
+    worker,
+    webhookUrl,
+    dataDir,
+    env,
+    startWorker,
+    async stop() {
+      await Promise.all(processes.map((p) => p.stop("SIGKILL")));
+      await vllm.close();
+      await redis.destroy();
+      if (!options.sim) await sim.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll until `check` returns a value (not undefined/false), or fail with what was awaited. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+}
+
+/** The job card on an issue or PR once it is final (it no longer says "Working on it"). */
+export function finalCard(sim: GitHubSim, repo: string, issue: number) {
+  return sim.commentsOn(repo, issue).find((c) => c.body.includes("iquest-card") && !c.body.includes("_Working on it."));
+}
