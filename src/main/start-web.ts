@@ -78,6 +78,7 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     invalidateConfig: configCache.invalidate,
     // A repository belongs to one installation of the app, so repo + user is the whole key.
     checkPermission: singleFlight((_github, repo, user) => `${repo.owner}/${repo.repo}:${user}`, fetchPermission),
+    appId: Number(env.APP_ID),
     record: (event, outcome) => metrics.webhooks.inc({ event, outcome }),
     log,
   });

@@ -29,6 +29,8 @@ export interface JobEnqueuer {
   removeUpgradeSchedule(repoId: number): Promise<void>;
   /** Remove every schedule of an installation (uninstalled or suspended). Returns the count. */
   removeInstallationSchedules(installationId: number): Promise<number>;
+  /** Count one more attempt under `key` (kept 30 days); returns the new count. */
+  countAttempt(key: string): Promise<number>;
 }
 
 export interface CancelResult {
@@ -121,6 +123,12 @@ export class QueueEnqueuer implements JobEnqueuer {
       result.signalledActive.push(jobId);
     }
     return result;
+  }
+
+  async countAttempt(key: string): Promise<number> {
+    const redisKey = `${this.prefix}:attempts:${key}`;
+    const [[, count]] = (await this.publisher.multi().incr(redisKey).expire(redisKey, 30 * 24 * 3600).exec()) as [[null, number], unknown];
+    return count;
   }
 
   async upsertUpgradeSchedule(repo: RepoRef, cron?: string): Promise<void> {

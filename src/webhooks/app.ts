@@ -4,6 +4,8 @@ import { onInstallation } from "./on-installation.js";
 import { onIssueComment } from "./on-issue-comment.js";
 import { onIssuesLabeled } from "./on-issues-labeled.js";
 import { onPullRequest } from "./on-pull-request.js";
+import { onCheckRun } from "./on-check-run.js";
+import { onPullRequestReview } from "./on-pull-request-review.js";
 import { onPush } from "./on-push.js";
 
 /**
@@ -37,5 +39,7 @@ export function createApp(deps: HandlerDeps) {
     );
     app.on(["installation", "installation_repositories"], handle(onInstallation));
     app.on("push", handle(onPush));
+    app.on("pull_request_review.submitted", handle(onPullRequestReview));
+    app.on("check_run.completed", handle(onCheckRun));
   };
 }

@@ -11,6 +11,8 @@ export interface HandlerDeps {
   checkPermission(github: GitHub, repo: RepoName, username: string): Promise<PermissionResult>;
   /** Forget a cached config (after a push that changed it). */
   invalidateConfig?(repoId: number): void;
+  /** The app's own id: its own check runs never trigger anything. */
+  appId?: number;
   /** Count a handled delivery by event and decision (Prometheus). */
   record(event: string, outcome: string): void;
   log: Logger;

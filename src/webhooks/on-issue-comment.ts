@@ -2,6 +2,7 @@ import type { Context } from "probot";
 import { helpText, parseCommand, unknownCommandText } from "../rules/commands.js";
 import { deliveryInfo } from "./context.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
+import { botFixPull } from "../rules/branches.js";
 import { decideActor, isBot } from "../rules/triggers.js";
 
 /**
@@ -48,16 +49,29 @@ export async function onIssueComment(ctx: Context<"issue_comment.created">, deps
     actor: payload.sender.login,
   };
   const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+  // On the bot's own fix PR, `/iquest <anything>` (and `/iquest fix [notes]`) is feedback for
+  // another round on the same branch.
+  const feedbackRound = async (): Promise<Outcome | undefined> => {
+    if (!isPullRequest) return undefined;
+    const { data: pr } = await info.github.rest.pulls.get({ ...info.repo, pull_number: issue.number });
+    const fixIssue = botFixPull(pr, info.fullName);
+    if (fixIssue === undefined) return undefined;
+    if (pr.state !== "open") return reply("This pull request is closed; reopen it for another round.");
+    const result = await deps.enqueuer.enqueue({ ...base, kind: "fix", mode: "feedback", issueNumber: fixIssue, prNumber: pr.number });
+    deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "feedback round enqueued");
+    return result.status === "added" ? "enqueued" : "duplicate";
+  };
 
   switch (command.kind) {
     case "help":
       return reply(helpText(config.fix.label));
     case "other":
-      return reply(unknownCommandText(command.word, config.fix.label));
+      return (await feedbackRound()) ?? reply(unknownCommandText(command.word, config.fix.label));
     case "fix": {
       if (isPullRequest) {
-        return reply(
-          "`/iquest fix` works on issues. On a pull request opened by iquest-bot, write `/iquest <feedback>` for another round.",
+        return (
+          (await feedbackRound()) ??
+          reply("`/iquest fix` works on issues. On a pull request opened by iquest-bot, write `/iquest <feedback>` for another round.")
         );
       }
       if (issue.state !== "open") return reply("This issue is closed; reopen it first if it still needs a fix.");

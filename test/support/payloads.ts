@@ -93,3 +93,28 @@ export function push(opts: { ref?: string; files?: string[]; after?: string } = 
   p.commits = [{ id: p.after, added: [], removed: [], modified: opts.files ?? [] }];
   return p;
 }
+
+export function pullRequestReview(opts: { state?: string; user?: object; headRef?: string; number?: number; prState?: string } = {}) {
+  const p = withRepo(example("pull_request_review", "submitted"));
+  const user = { ...p.review.user, ...(opts.user ?? writer) };
+  p.review.state = opts.state ?? "changes_requested";
+  p.review.user = user;
+  p.review.id = 8001;
+  p.sender = user;
+  p.pull_request.number = opts.number ?? 12;
+  p.pull_request.state = opts.prState ?? "open";
+  p.pull_request.head.ref = opts.headRef ?? "iquest/fix-7";
+  p.pull_request.head.repo = { ...p.pull_request.head.repo, full_name: `${OWNER}/${REPO}` };
+  return p;
+}
+
+export function checkRunCompleted(opts: { conclusion?: string; headBranch?: string; appId?: number; pr?: number; name?: string } = {}) {
+  const p = withRepo(example("check_run", "completed"));
+  p.check_run.conclusion = opts.conclusion ?? "failure";
+  p.check_run.name = opts.name ?? "test";
+  p.check_run.id = 9001;
+  p.check_run.check_suite.head_branch = opts.headBranch ?? "iquest/fix-7";
+  p.check_run.app = { ...p.check_run.app, id: opts.appId ?? 29310 };
+  p.check_run.pull_requests = [{ number: opts.pr ?? 12, head: { ref: p.check_run.check_suite.head_branch, sha: p.check_run.head_sha }, base: { ref: "main", sha: "0".repeat(40) } }];
+  return p;
+}

@@ -17,6 +17,12 @@ export class RecordingEnqueuer implements JobEnqueuer {
     this.cancels.push({ kind, target, reason });
     return this.cancelResult;
   }
+  attempts = new Map<string, number>();
+  async countAttempt(key: string): Promise<number> {
+    const n = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, n);
+    return n;
+  }
   async upsertUpgradeSchedule(repo: RepoRef, cron?: string): Promise<void> {
     this.schedules.set(repo.repoId, { repo, cron });
   }

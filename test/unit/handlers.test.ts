@@ -17,7 +17,9 @@ import {
   installationRepositories,
   issueComment,
   issuesLabeled,
+  checkRunCompleted,
   pullRequest,
+  pullRequestReview,
   push,
 } from "../support/payloads.js";
 
@@ -213,6 +215,7 @@ describe("issue_comment.created", () => {
     mockInstallationToken(scope);
     mockPermission(scope, "alice", "write");
     mockNoConfig(scope);
+    scope.get(`${REPO_PATH}/pulls/1`).reply(200, { number: 1, state: "open", head: { ref: "feature/y", sha: "e".repeat(40), repo: null } });
     scope.post(`${REPO_PATH}/issues/1/comments`, (b: { body: string }) => /works on issues/.test(b.body)).reply(201, {});
     await receive(t, "issue_comment", issueComment("/iquest fix", { pr: true }));
     expect(t.enqueuer.jobs).toEqual([]);
@@ -337,5 +340,101 @@ describe("push", () => {
     const t = await createTestProbot();
     await receive(t, "push", push({ ref: "refs/heads/feature", files: [".github/iquest.yml"] }));
     expect(t.outcomes[0]?.[1]).toBe("ignored:not-default-branch");
+  });
+});
+
+describe("another round on the bot's own fix PR", () => {
+  const botPull = (number: number, ref = "iquest/fix-7", fullName = "Codertocat/Hello-World") => ({
+    number,
+    state: "open",
+    head: { ref, sha: "d".repeat(40), repo: { full_name: fullName } },
+  });
+
+  test("`/iquest <feedback>` on the bot's PR → a feedback round for the issue, naming the comment", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "write");
+    mockNoConfig(scope);
+    scope.get(`${REPO_PATH}/pulls/12`).reply(200, botPull(12));
+    await receive(t, "issue_comment", issueComment("/iquest please keep the old signature", { pr: true, issue: 12, commentId: 66 }));
+    expect(t.enqueuer.jobs).toEqual([
+      expect.objectContaining({ kind: "fix", mode: "feedback", issueNumber: 7, prNumber: 12, commentId: 66, trigger: "comment" }),
+    ]);
+  });
+
+  test("`/iquest <word>` on someone else's PR → the unknown-command reply", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "write");
+    mockNoConfig(scope);
+    scope.get(`${REPO_PATH}/pulls/12`).reply(200, botPull(12, "feature/x"));
+    scope.post(`${REPO_PATH}/issues/12/comments`, (b: { body: string }) => b.body.includes("`/iquest please`")).reply(201, {});
+    await receive(t, "issue_comment", issueComment("/iquest please do", { pr: true, issue: 12 }));
+    expect(t.enqueuer.jobs).toEqual([]);
+  });
+
+  test("a fix branch from a fork is not the bot's PR", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "write");
+    mockNoConfig(scope);
+    scope.get(`${REPO_PATH}/pulls/12`).reply(200, botPull(12, "iquest/fix-7", "mallory/Hello-World"));
+    scope.post(`${REPO_PATH}/issues/12/comments`).reply(201, {});
+    await receive(t, "issue_comment", issueComment("/iquest go", { pr: true, issue: 12 }));
+    expect(t.enqueuer.jobs).toEqual([]);
+  });
+
+  test("a writer's review requesting changes on the bot's PR → a feedback round naming the review", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "maintain");
+    await receive(t, "pull_request_review", pullRequestReview());
+    expect(t.enqueuer.jobs).toEqual([expect.objectContaining({ kind: "fix", mode: "feedback", issueNumber: 7, prNumber: 12, reviewId: 8001, trigger: "review" })]);
+  });
+
+  test.each([
+    ["an approving review", { state: "approved" }],
+    ["a review on a human's PR", { headRef: "feature/x" }],
+    ["a bot's review", { user: { login: "other[bot]", type: "Bot" } }],
+  ])("%s → nothing, without API calls", async (_name, opts) => {
+    const t = await createTestProbot();
+    await receive(t, "pull_request_review", pullRequestReview(opts));
+    expect(t.enqueuer.jobs).toEqual([]);
+  });
+
+  test("a read-only user's review requesting changes → denied", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "read");
+    await receive(t, "pull_request_review", pullRequestReview());
+    expect(t.outcomes[0]?.[1]).toBe("denied");
+  });
+
+  test("a failing check on the bot's PR → at most fix.maxCheckFixes (2) rounds, then one comment saying it stopped", async () => {
+    const t = await createTestProbot();
+    mockInstallationToken(scope);
+    scope.get(`${REPO_PATH}/contents/.github%2Fiquest.yml`).times(4).reply(404, {});
+    scope
+      .post(`${REPO_PATH}/issues/12/comments`, (b: { body: string }) => /made 2 attempt\(s\)/.test(b.body) && b.body.includes("`test`"))
+      .reply(201, {});
+    for (let i = 0; i < 4; i++) await receive(t, "check_run", checkRunCompleted(), `check-${i}`);
+    expect(t.enqueuer.jobs).toHaveLength(2);
+    expect(t.enqueuer.jobs[0]).toMatchObject({ kind: "fix", mode: "check", issueNumber: 7, prNumber: 12, checkRunId: 9001 });
+    expect(t.outcomes.map((o) => o[1])).toEqual(["enqueued", "enqueued", "replied", "ignored:attempts-spent"]);
+  });
+
+  test.each([
+    ["a passing check", { conclusion: "success" }],
+    ["a check on a human branch", { headBranch: "feature/x" }],
+  ])("%s → nothing", async (_name, opts) => {
+    const t = await createTestProbot();
+    await receive(t, "check_run", checkRunCompleted(opts));
+    expect(t.enqueuer.jobs).toEqual([]);
+  });
+
+  test("the app's own check run failing → nothing (no loops)", async () => {
+    const t = await createTestProbot({ appId: 4242 });
+    await receive(t, "check_run", checkRunCompleted({ appId: 4242 }));
+    expect(t.outcomes[0]?.[1]).toBe("ignored:own-check");
   });
 });

@@ -1,0 +1,53 @@
+import type { Context } from "probot";
+import { issueOfFixBranch } from "../rules/branches.js";
+import { deliveryInfo } from "./context.js";
+import type { HandlerDeps, Outcome } from "./deps.js";
+
+const FAILED = new Set(["failure", "timed_out"]);
+
+/**
+ * A check that failed on the head of the bot's fix PR → a bounded number of repair rounds
+ * (`fix.maxCheckFixes`, 2 by default), counted per PR. Past the limit the bot says once on the
+ * PR that it stopped, and why. Only `iquest/fix-*` branches count, and the bot's own checks
+ * (iquest/review, iquest/config) never trigger a round.
+ */
+export async function onCheckRun(ctx: Context<"check_run.completed">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = ctx;
+  const info = deliveryInfo(ctx);
+  if (!info) return "ignored:no-repository";
+  const run = payload.check_run;
+  if (!run.conclusion || !FAILED.has(run.conclusion)) return "ignored:not-failed";
+  if (deps.appId !== undefined && run.app?.id === deps.appId) return "ignored:own-check";
+  const fixIssue = issueOfFixBranch(run.check_suite?.head_branch);
+  if (fixIssue === undefined) return "ignored:not-a-bot-branch";
+  const pr = run.pull_requests.find((p) => p.head.sha === run.head_sha) ?? run.pull_requests[0];
+  if (!pr) return "ignored:no-pull-request";
+  const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+  const attempt = await deps.enqueuer.countAttempt(`checkfix-${info.repoId}-${pr.number}`);
+  if (attempt > config.fix.maxCheckFixes) {
+    if (attempt === config.fix.maxCheckFixes + 1) {
+      await info.github.rest.issues.createComment({
+        ...info.repo,
+        issue_number: pr.number,
+        body:
+          `The check \`${run.name}\` failed again. I already made ${config.fix.maxCheckFixes} attempt(s) to fix failing checks on this PR ` +
+          `(\`fix.maxCheckFixes\`), so I stopped: a human needs to look. Comment \`/iquest <feedback>\` to ask for another round.`,
+      });
+      return "replied";
+    }
+    return "ignored:attempts-spent";
+  }
+  const result = await deps.enqueuer.enqueue({
+    kind: "fix",
+    mode: "check",
+    installationId: info.installationId,
+    repoId: info.repoId,
+    repo: info.fullName,
+    deliveryId: info.deliveryId,
+    trigger: "check_run",
+    issueNumber: fixIssue,
+    prNumber: pr.number,
+    checkRunId: run.id,
+  });
+  return result.status === "added" ? "enqueued" : "duplicate";
+}

@@ -1,0 +1,34 @@
+import type { Context } from "probot";
+import { botFixPull } from "../rules/branches.js";
+import { decideActor, isBot } from "../rules/triggers.js";
+import { deliveryInfo } from "./context.js";
+import type { HandlerDeps, Outcome } from "./deps.js";
+
+/** A writer's review that requests changes on the bot's fix PR → a feedback round on that branch. */
+export async function onPullRequestReview(ctx: Context<"pull_request_review.submitted">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = ctx;
+  const info = deliveryInfo(ctx);
+  if (!info) return "ignored:no-repository";
+  if (payload.review.state !== "changes_requested") return "ignored:not-changes-requested";
+  if (isBot(payload.review.user) || isBot(payload.sender)) return "ignored:bot";
+  const fixIssue = botFixPull(payload.pull_request, info.fullName);
+  if (fixIssue === undefined) return "ignored:not-a-bot-pr";
+  if (payload.pull_request.state !== "open") return "ignored:closed";
+  const login = payload.review.user!.login;
+  const decision = decideActor(payload.review.user, await deps.checkPermission(info.github, info.repo, login));
+  if (!decision.allowed) return "denied";
+  const result = await deps.enqueuer.enqueue({
+    kind: "fix",
+    mode: "feedback",
+    installationId: info.installationId,
+    repoId: info.repoId,
+    repo: info.fullName,
+    deliveryId: info.deliveryId,
+    trigger: "review",
+    issueNumber: fixIssue,
+    prNumber: payload.pull_request.number,
+    reviewId: payload.review.id,
+    actor: login,
+  });
+  return result.status === "added" ? "enqueued" : "duplicate";
+}
