@@ -35,8 +35,17 @@ export interface JobOutcome {
 
 export type JobHandler = (ctx: JobContext) => Promise<JobOutcome>;
 
+/** Notes left for a job's card by the web side (a duplicate request, for instance). */
+export interface JobNotes {
+  /** Take (and remove) the notes waiting for a job. */
+  take(jobId: string): Promise<string[]>;
+  /** Jobs running in this process: a note's arrival calls the job's drain function. */
+  live: Map<string, () => Promise<void>>;
+}
+
 export interface WorkerDeps {
   app: GitHubApp;
+  notes?: JobNotes;
   handlers: Record<JobKind, JobHandler>;
   redact: Redact;
   log: Logger;
@@ -112,6 +121,14 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       await card.flush();
     }
     cardStarted = true;
+    if (deps.notes) {
+      const notes = deps.notes;
+      const drain = async () => {
+        for (const note of await notes.take(jobId)) await card.update((s) => addWarning(s, note));
+      };
+      notes.live.set(jobId, () => drain().catch((err) => log.warn({ err }, "card note failed")));
+      await drain();
+    }
 
     const ctx: JobContext = {
       payload,
@@ -164,6 +181,8 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     await card.update((s) => finishCard(s, "failure", text)).catch((e) => log.error({ err: e }, "card update failed"));
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "failure" });
     throw new JobFailed(message, false);
+  } finally {
+    deps.notes?.live.delete(jobId);
   }
 }
 

@@ -6,7 +6,8 @@ import type { JobServices } from "../jobs/services.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
-import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
+import { notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
+import { notesKey } from "../queue/enqueue.js";
 import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
@@ -98,7 +99,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     upgrade: notBuiltYet("upgrade"),
     ...options.handlers,
   };
+  // Notes for cards (a duplicate request, …): waiting in Redis, announced by pub/sub.
+  const notes: JobNotes = {
+    live: new Map(),
+    async take(jobId) {
+      const key = notesKey(env.QUEUE_PREFIX, jobId);
+      const result = await connection.multi().lrange(key, 0, -1).del(key).exec();
+      return (result?.[0]?.[1] as string[] | undefined) ?? [];
+    },
+  };
   const set = startWorkers({
+    onNote: (jobId) => void notes.live.get(jobId)?.(),
     connection,
     subscriber,
     prefix: env.QUEUE_PREFIX,
@@ -108,7 +119,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     stalledIntervalMs: options.stalledIntervalMs,
     process: (job, signal) =>
       processJob(
-        { app, handlers, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
+        { app, handlers, notes, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
         job,
         signal,
       ),

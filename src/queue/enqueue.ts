@@ -31,6 +31,16 @@ export interface JobEnqueuer {
   removeInstallationSchedules(installationId: number): Promise<number>;
   /** Count one more attempt under `key` (kept 30 days); returns the new count. */
   countAttempt(key: string): Promise<number>;
+  /**
+   * Leave a note for a job's card (e.g. "a second request arrived and was not started"). The
+   * worker running it adds the note at once; a job still waiting finds it when it starts.
+   */
+  noteForJob(jobId: string, text: string): Promise<void>;
+}
+
+/** Where notes for a job wait until its card shows them. */
+export function notesKey(prefix: string, jobId: string): string {
+  return `${prefix}:notes:${jobId}`;
 }
 
 export interface CancelResult {
@@ -123,6 +133,12 @@ export class QueueEnqueuer implements JobEnqueuer {
       result.signalledActive.push(jobId);
     }
     return result;
+  }
+
+  async noteForJob(jobId: string, text: string): Promise<void> {
+    const key = notesKey(this.prefix, jobId);
+    await this.publisher.multi().rpush(key, text.slice(0, 1000)).ltrim(key, -20, -1).expire(key, 24 * 3600).exec();
+    await this.publisher.publish(cancelChannel(this.prefix), JSON.stringify({ type: "note", jobId }));
   }
 
   async countAttempt(key: string): Promise<number> {

@@ -18,6 +18,8 @@ export interface WorkerSetOptions {
   process: Processor;
   log: Logger;
   kinds?: readonly JobKind[];
+  /** A note for a job's card arrived (see JobEnqueuer.noteForJob). */
+  onNote?: (jobId: string) => void;
   /** Lock and stall timings; every worker must use the same stalledInterval (BullMQ throttles globally). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -68,13 +70,18 @@ export function startWorkers(options: WorkerSetOptions): WorkerSet {
     return worker;
   });
 
-  // `/iquest stop` and "superseded" arrive by pub/sub; only the worker that holds the job acts.
+  // `/iquest stop`, "superseded" and card notes arrive by pub/sub; only the worker that holds the
+  // job acts on them.
   const channel = cancelChannel(options.prefix);
   void options.subscriber.subscribe(channel).catch((err) => options.log.error({ err }, "cancel subscription failed"));
   const onMessage = (ch: string, message: string) => {
     if (ch !== channel) return;
     try {
-      const { jobId, reason } = JSON.parse(message) as { jobId: string; reason: string };
+      const { type, jobId, reason } = JSON.parse(message) as { type?: "cancel" | "note"; jobId: string; reason: string };
+      if (type === "note") {
+        options.onNote?.(jobId);
+        return;
+      }
       for (const w of workers) if (w.cancelJob(jobId, reason)) options.log.info({ jobId, reason }, "job cancel signalled");
     } catch (err) {
       options.log.warn({ err }, "bad cancel message");

@@ -1,6 +1,7 @@
 import type { Context } from "probot";
 import { issueOfFixBranch } from "../rules/branches.js";
 import { deliveryInfo } from "./context.js";
+import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 const FAILED = new Set(["failure", "timed_out"]);
@@ -37,17 +38,20 @@ export async function onCheckRun(ctx: Context<"check_run.completed">, deps: Hand
     }
     return "ignored:attempts-spent";
   }
-  const result = await deps.enqueuer.enqueue({
-    kind: "fix",
-    mode: "check",
-    installationId: info.installationId,
-    repoId: info.repoId,
-    repo: info.fullName,
-    deliveryId: info.deliveryId,
-    trigger: "check_run",
-    issueNumber: fixIssue,
-    prNumber: pr.number,
-    checkRunId: run.id,
-  });
-  return result.status === "added" ? "enqueued" : "duplicate";
+  return enqueueJob(
+    deps,
+    {
+      kind: "fix",
+      mode: "check",
+      installationId: info.installationId,
+      repoId: info.repoId,
+      repo: info.fullName,
+      deliveryId: info.deliveryId,
+      trigger: "check_run",
+      issueNumber: fixIssue,
+      prNumber: pr.number,
+      checkRunId: run.id,
+    },
+    `failing check \`${run.name}\``,
+  );
 }

@@ -1,6 +1,7 @@
 import type { Context } from "probot";
 import { helpText, parseCommand, unknownCommandText } from "../rules/commands.js";
 import { deliveryInfo } from "./context.js";
+import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 import { botFixPull } from "../rules/branches.js";
 import { decideActor, isBot } from "../rules/triggers.js";
@@ -49,6 +50,7 @@ export async function onIssueComment(ctx: Context<"issue_comment.created">, deps
     actor: payload.sender.login,
   };
   const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
+  const who = `\`/iquest ${command.kind === "other" ? command.word : command.kind}\` by @${payload.sender.login}`;
   // On the bot's own fix PR, `/iquest <anything>` (and `/iquest fix [notes]`) is feedback for
   // another round on the same branch.
   const feedbackRound = async (): Promise<Outcome | undefined> => {
@@ -57,9 +59,7 @@ export async function onIssueComment(ctx: Context<"issue_comment.created">, deps
     const fixIssue = botFixPull(pr, info.fullName);
     if (fixIssue === undefined) return undefined;
     if (pr.state !== "open") return reply("This pull request is closed; reopen it for another round.");
-    const result = await deps.enqueuer.enqueue({ ...base, kind: "fix", mode: "feedback", issueNumber: fixIssue, prNumber: pr.number });
-    deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "feedback round enqueued");
-    return result.status === "added" ? "enqueued" : "duplicate";
+    return enqueueJob(deps, { ...base, kind: "fix", mode: "feedback", issueNumber: fixIssue, prNumber: pr.number }, who);
   };
 
   switch (command.kind) {
@@ -75,26 +75,16 @@ export async function onIssueComment(ctx: Context<"issue_comment.created">, deps
         );
       }
       if (issue.state !== "open") return reply("This issue is closed; reopen it first if it still needs a fix.");
-      const result = await deps.enqueuer.enqueue({ ...base, kind: "fix", issueNumber: issue.number });
-      deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "fix job enqueued");
-      return result.status === "added" ? "enqueued" : "duplicate";
+      return enqueueJob(deps, { ...base, kind: "fix", issueNumber: issue.number }, who);
     }
     case "review": {
       if (!isPullRequest) return reply("`/iquest review` works on pull requests.");
       const { data: pr } = await info.github.rest.pulls.get({ ...info.repo, pull_number: issue.number });
       if (pr.state !== "open") return reply("This pull request is closed; there is nothing to review.");
-      const result = await deps.enqueuer.enqueue({
-        ...base,
-        kind: "review",
-        prNumber: issue.number,
-        headSha: pr.head.sha,
-        onDemand: true,
-      });
-      return result.status === "added" ? "enqueued" : "duplicate";
+      return enqueueJob(deps, { ...base, kind: "review", prNumber: issue.number, headSha: pr.head.sha, onDemand: true }, who);
     }
     case "upgrade": {
-      const result = await deps.enqueuer.enqueue({ ...base, kind: "upgrade", issueNumber: issue.number });
-      return result.status === "added" ? "enqueued" : "duplicate";
+      return enqueueJob(deps, { ...base, kind: "upgrade", issueNumber: issue.number }, who);
     }
     case "stop": {
       const kind = isPullRequest ? "review" : "fix";

@@ -1,5 +1,6 @@
 import type { Context } from "probot";
 import { deliveryInfo } from "./context.js";
+import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 import { decideActor, isBot } from "../rules/triggers.js";
 
@@ -19,16 +20,18 @@ export async function onIssuesLabeled(ctx: Context<"issues.labeled">, deps: Hand
     deps.log.info({ deliveryId: info.deliveryId, actor: payload.sender.login, reason: decision.reason }, "fix label ignored");
     return "denied";
   }
-  const result = await deps.enqueuer.enqueue({
-    kind: "fix",
-    installationId: info.installationId,
-    repoId: info.repoId,
-    repo: info.fullName,
-    deliveryId: info.deliveryId,
-    trigger: "label",
-    issueNumber: payload.issue.number,
-    actor: payload.sender.login,
-  });
-  deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "fix job enqueued");
-  return result.status === "added" ? "enqueued" : "duplicate";
+  return enqueueJob(
+    deps,
+    {
+      kind: "fix",
+      installationId: info.installationId,
+      repoId: info.repoId,
+      repo: info.fullName,
+      deliveryId: info.deliveryId,
+      trigger: "label",
+      issueNumber: payload.issue.number,
+      actor: payload.sender.login,
+    },
+    `label \`${payload.label.name}\` by @${payload.sender.login}`,
+  );
 }

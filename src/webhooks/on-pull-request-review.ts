@@ -2,6 +2,7 @@ import type { Context } from "probot";
 import { botFixPull } from "../rules/branches.js";
 import { decideActor, isBot } from "../rules/triggers.js";
 import { deliveryInfo } from "./context.js";
+import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 /** A writer's review that requests changes on the bot's fix PR → a feedback round on that branch. */
@@ -17,18 +18,21 @@ export async function onPullRequestReview(ctx: Context<"pull_request_review.subm
   const login = payload.review.user!.login;
   const decision = decideActor(payload.review.user, await deps.checkPermission(info.github, info.repo, login));
   if (!decision.allowed) return "denied";
-  const result = await deps.enqueuer.enqueue({
-    kind: "fix",
-    mode: "feedback",
-    installationId: info.installationId,
-    repoId: info.repoId,
-    repo: info.fullName,
-    deliveryId: info.deliveryId,
-    trigger: "review",
-    issueNumber: fixIssue,
-    prNumber: payload.pull_request.number,
-    reviewId: payload.review.id,
-    actor: login,
-  });
-  return result.status === "added" ? "enqueued" : "duplicate";
+  return enqueueJob(
+    deps,
+    {
+      kind: "fix",
+      mode: "feedback",
+      installationId: info.installationId,
+      repoId: info.repoId,
+      repo: info.fullName,
+      deliveryId: info.deliveryId,
+      trigger: "review",
+      issueNumber: fixIssue,
+      prNumber: payload.pull_request.number,
+      reviewId: payload.review.id,
+      actor: login,
+    },
+    `review by @${login}`,
+  );
 }

@@ -1,5 +1,6 @@
 import type { Context } from "probot";
 import { deliveryInfo } from "./context.js";
+import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 import { isBot } from "../rules/triggers.js";
 
@@ -27,16 +28,18 @@ export async function onPullRequest(ctx: Context<PullRequestEvent>, deps: Handle
   if (payload.action === "synchronize") {
     await deps.enqueuer.cancel("review", `review-${info.repoId}-${pr.number}`, "superseded");
   }
-  const result = await deps.enqueuer.enqueue({
-    kind: "review",
-    installationId: info.installationId,
-    repoId: info.repoId,
-    repo: info.fullName,
-    deliveryId: info.deliveryId,
-    trigger: "pull_request",
-    prNumber: pr.number,
-    headSha: pr.head.sha,
-  });
-  deps.log.info({ deliveryId: info.deliveryId, jobId: result.jobId, status: result.status }, "review job enqueued");
-  return result.status === "added" ? "enqueued" : "duplicate";
+  return enqueueJob(
+    deps,
+    {
+      kind: "review",
+      installationId: info.installationId,
+      repoId: info.repoId,
+      repo: info.fullName,
+      deliveryId: info.deliveryId,
+      trigger: "pull_request",
+      prNumber: pr.number,
+      headSha: pr.head.sha,
+    },
+    `${payload.action} by @${payload.sender.login}`,
+  );
 }

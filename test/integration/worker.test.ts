@@ -169,6 +169,36 @@ describe("worker", () => {
     expect(bodies.at(-1)).toContain("Cancelled by `/iquest stop`");
   });
 
+  test("a second request while a job runs: the running job's card says so (nothing else starts)", async () => {
+    const scope = nock(API);
+    mockToken(scope);
+    scope.post(`${REPO_PATH}/issues/7/reactions`).reply(201, {});
+    const bodies: string[] = [];
+    cardMocks(scope, bodies);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    await worker({
+      fix: async () => {
+        started();
+        await gate;
+        return { tone: "success", text: "done" };
+      },
+    });
+    const first = await enqueuer.enqueue(fix());
+    await running;
+    const second = await enqueuer.enqueue(fix());
+    expect(second).toEqual({ jobId: first.jobId, status: "duplicate" });
+    await enqueuer.noteForJob(second.jobId, "Another request (label by @bob) arrived while this job was queued or running.");
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !bodies.some((b) => b.includes("label by @bob"))) await new Promise((r) => setTimeout(r, 50));
+    release();
+    await (await queues.fix.getJob(first.jobId))!.waitUntilFinished(events, 10_000);
+    expect(bodies.at(-1)).toContain("Another request (label by @bob)");
+    expect(await queues.fix.getJobCountByTypes("waiting", "delayed")).toBe(0);
+  });
+
   test("/iquest stop on a queued job removes it before it starts", async () => {
     const { jobId } = await enqueuer.enqueue(fix());
     const result = await enqueuer.cancel("fix", `fix-${REPO_ID}-7`, "stop");

@@ -63,6 +63,18 @@ describe("issues.labeled", () => {
     expect(t.outcomes).toEqual([["issues.labeled", "enqueued"]]);
   });
 
+  test("a second trigger while a fix for the issue is queued or running → no new job; a note for the running job's card", async () => {
+    const t = await createTestProbot();
+    t.enqueuer.busy.set(`fix-${REPO_ID}-7`, "fix-earlier");
+    mockInstallationToken(scope);
+    mockNoConfig(scope);
+    mockPermission(scope, "alice", "write");
+    await receive(t, "issues", issuesLabeled({ issue: 7 }));
+    expect(t.enqueuer.jobs).toEqual([]);
+    expect(t.outcomes[0]?.[1]).toBe("duplicate");
+    expect(t.enqueuer.notes).toEqual([{ jobId: "fix-earlier", text: expect.stringContaining("label `iquest:fix` by @alice") }]);
+  });
+
   test("another label → nothing, after reading the config", async () => {
     const t = await createTestProbot();
     mockInstallationToken(scope);
