@@ -35,6 +35,13 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: intFrom(2, 1),
   SHUTDOWN_GRACE_MS: intFrom(25_000, 0),
   JOB_ATTEMPTS: intFrom(3, 1),
+  /**
+   * A job's lock lasts this long without renewal; a worker that died loses it and another
+   * worker re-runs the job after the stalled check (every WORKER_STALLED_INTERVAL_MS, the same
+   * on every worker: BullMQ throttles the check globally).
+   */
+  WORKER_LOCK_MS: intFrom(60_000, 1000),
+  WORKER_STALLED_INTERVAL_MS: intFrom(30_000, 500),
   JOB_BACKOFF_MS: intFrom(30_000, 0),
   // --- Web intake ---
   WEBHOOK_MAX_BODY_BYTES: intFrom(25 * 1024 * 1024, 1024),

@@ -115,8 +115,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     prefix: env.QUEUE_PREFIX,
     concurrency: env.WORKER_CONCURRENCY,
     log,
-    lockDurationMs: options.lockDurationMs,
-    stalledIntervalMs: options.stalledIntervalMs,
+    lockDurationMs: options.lockDurationMs ?? env.WORKER_LOCK_MS,
+    stalledIntervalMs: options.stalledIntervalMs ?? env.WORKER_STALLED_INTERVAL_MS,
     process: (job, signal) =>
       processJob(
         { app, handlers, notes, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
