@@ -14,8 +14,8 @@ export type PermissionSet = Partial<
 
 /** Permissions per step (least privilege). `workflows` is never requested anywhere. */
 export const STEP_PERMISSIONS = {
-  /** Read the issue/PR, comment, react, update the job card, read the repo config. */
-  converse: { issues: "write", pull_requests: "read", contents: "read", metadata: "read" },
+  /** Read the issue/PR (and a failing check's output), comment, react, update the job card, read the repo config. */
+  converse: { issues: "write", pull_requests: "read", contents: "read", checks: "read", metadata: "read" },
   /** Clone and fetch. */
   checkout: { contents: "read", metadata: "read" },
   /** Push the bot branch, open or update the PR, post a review or check run. */

@@ -19,10 +19,12 @@ export async function onCheckRun(ctx: Context<"check_run.completed">, deps: Hand
   const run = payload.check_run;
   if (!run.conclusion || !FAILED.has(run.conclusion)) return "ignored:not-failed";
   if (deps.appId !== undefined && run.app?.id === deps.appId) return "ignored:own-check";
-  const fixIssue = issueOfFixBranch(run.check_suite?.head_branch);
-  if (fixIssue === undefined) return "ignored:not-a-bot-branch";
+  // The PR the check ran for, on a fix branch (the PR list names the head ref; the suite's
+  // head_branch is the fallback).
   const pr = run.pull_requests.find((p) => p.head.sha === run.head_sha) ?? run.pull_requests[0];
   if (!pr) return "ignored:no-pull-request";
+  const fixIssue = issueOfFixBranch(pr.head.ref ?? run.check_suite?.head_branch);
+  if (fixIssue === undefined) return "ignored:not-a-bot-branch";
   const { config } = await deps.loadConfig(info.github, info.repo, info.repoId);
   const attempt = await deps.enqueuer.countAttempt(`checkfix-${info.repoId}-${pr.number}`);
   if (attempt > config.fix.maxCheckFixes) {

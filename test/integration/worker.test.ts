@@ -82,7 +82,7 @@ function mockToken(scope: nock.Scope, times = 1) {
   return scope
     .post(`/app/installations/${INSTALLATION_ID}/access_tokens`, {
       repository_ids: [REPO_ID],
-      permissions: { issues: "write", pull_requests: "read", contents: "read", metadata: "read" },
+      permissions: { issues: "write", pull_requests: "read", contents: "read", checks: "read", metadata: "read" },
     })
     .times(times)
     .reply(201, { token: TOKEN, expires_at: new Date(Date.now() + 3600_000).toISOString() });

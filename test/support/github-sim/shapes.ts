@@ -405,7 +405,8 @@ export class Shapes {
         annotations_url: `${api}/annotations`,
       },
       name: c.name,
-      check_suite: { id: c.id + 1_000_000 },
+      // GitHub's check_suite carries the branch and sha the suite ran on.
+      check_suite: { id: c.id + 1_000_000, head_sha: c.headSha, head_branch: prs[0] ? (prs[0] as { head: { ref: string } }).head.ref : null },
       app: c.app.id === this.app.id ? this.appJson() : { id: c.app.id, slug: c.app.slug, name: c.app.name, owner: this.user(r.owner) },
       pull_requests: prs,
     };
