@@ -41,14 +41,22 @@ export function createCommentSink(
 export const nullSink: CardSink = { write: async () => {} };
 
 /**
- * Holds the card's state and writes it through a sink. Phase changes and the final state are
- * written at once; progress updates (agent steps) at most once per `progressIntervalMs`, so a
- * 100-step run edits the comment a handful of times, not 100.
+ * Holds the card's state and writes it through a sink, off the job's critical path.
+ *
+ * GitHub asks apps to space writes about a second apart per installation (Octokit's throttling
+ * does), so a card edit can wait seconds for its turn. The job must not wait with it: `update`
+ * changes the state and schedules a write; one write is in flight at a time and the next one
+ * carries the latest state, so intermediate states coalesce. `flush` waits until what the card
+ * says now is on GitHub: the job awaits it for the final state. Progress updates (agent steps)
+ * are scheduled at most once per `progressIntervalMs`.
  */
 export class JobCard {
   #state: CardState;
   #lastWrite = 0;
   #lastBody = "";
+  #inFlight: Promise<void> | undefined;
+  #dirty = false;
+  #lastError: unknown;
 
   constructor(
     private readonly sink: CardSink,
@@ -57,6 +65,7 @@ export class JobCard {
     private readonly redact: Redact,
     private readonly progressIntervalMs = 15_000,
     private readonly now: () => number = Date.now,
+    private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.#state = initial;
   }
@@ -65,17 +74,53 @@ export class JobCard {
     return this.#state;
   }
 
+  /** Change the state and schedule a write; resolves at once (see flush). */
   async update(change: (s: CardState) => CardState, options: { progress?: boolean } = {}): Promise<void> {
     this.#state = change(this.#state);
     if (options.progress && this.now() - this.#lastWrite < this.progressIntervalMs) return;
-    await this.flush();
+    this.#schedule();
   }
 
+  /** Wait until the card on GitHub shows the current state. Throws if the last write failed. */
   async flush(): Promise<void> {
-    const body = clipBody(this.redact(renderCard(this.#state, this.jobKey)));
+    this.#schedule();
+    while (this.#inFlight) await this.#inFlight;
+    if (this.#body() !== this.#lastBody) {
+      const err = this.#lastError ?? new Error("the job card could not be written");
+      this.#lastError = undefined;
+      throw err;
+    }
+  }
+
+  #body(): string {
+    return clipBody(this.redact(renderCard(this.#state, this.jobKey)));
+  }
+
+  #schedule(): void {
+    if (this.#inFlight) {
+      this.#dirty = true;
+      return;
+    }
+    const body = this.#body();
     if (body === this.#lastBody) return;
-    await this.sink.write(body);
-    this.#lastBody = body;
+    this.#dirty = false;
     this.#lastWrite = this.now();
+    this.#inFlight = this.sink
+      .write(body)
+      .then(
+        () => {
+          this.#lastBody = body;
+          this.#lastError = undefined;
+        },
+        (err: unknown) => {
+          // Kept for flush(); a later write carries the latest state anyway.
+          this.#lastError = err;
+          this.onError(err);
+        },
+      )
+      .finally(() => {
+        this.#inFlight = undefined;
+        if (this.#dirty && this.#lastError === undefined) this.#schedule();
+      });
   }
 }

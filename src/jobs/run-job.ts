@@ -103,7 +103,20 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse, { signal });
   const issueNumber = cardIssue(payload);
   const sink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, jobId) : nullSink;
-  const card = new JobCard(sink, jobId, initialCard(payload.kind, jobId, TITLES[payload.kind](payload)), deps.redact, deps.progressIntervalMs);
+  const card = new JobCard(
+    sink,
+    jobId,
+    initialCard(payload.kind, jobId, TITLES[payload.kind](payload)),
+    deps.redact,
+    deps.progressIntervalMs,
+    Date.now,
+    (err) => log.warn({ err }, "job card write failed; the next write carries the latest state"),
+  );
+  /** End the card and wait until GitHub shows it (the card's last word must not be lost). */
+  const finish = async (tone: CardTone, text: string) => {
+    await card.update((s) => finishCard(s, tone, text));
+    await card.flush();
+  };
   let cardStarted = false;
 
   try {
@@ -117,9 +130,8 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     const config = await loadRepoConfig(github, repo);
     if (config.problems.length > 0) {
       await card.update((s) => addWarning(s, `\`.github/iquest.yml\` has problems:\n${describeProblems(config.problems)}`));
-    } else {
-      await card.flush();
     }
+    await card.flush();
     cardStarted = true;
     if (deps.notes) {
       const notes = deps.notes;
@@ -146,7 +158,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       models: deps.models,
     };
     const outcome = await deps.handlers[payload.kind](ctx);
-    await card.update((s) => finishCard(s, outcome.tone, outcome.text));
+    await finish(outcome.tone, outcome.text);
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: outcome.tone });
     log.info({ outcome: outcome.tone }, "job finished");
     return outcome;
@@ -156,7 +168,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     if (err instanceof CancelledError && err.reason !== "shutdown") {
       const text =
         err.reason === "stop" ? "Cancelled by `/iquest stop`. Nothing was published." : "Superseded by a newer request.";
-      await card.update((s) => finishCard(s, "cancelled", text)).catch((e) => log.error({ err: e }, "card update failed"));
+      await finish("cancelled", text).catch((e) => log.error({ err: e }, "card update failed"));
       deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "cancelled" });
       return { tone: "cancelled", text };
     }
@@ -168,9 +180,8 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     if (willRetry) {
       // Before the card exists, a retry stays quiet: the next attempt makes the card.
       if (cardStarted) {
-        await card
-          .update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`))
-          .catch(() => {});
+        await card.update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`));
+        await card.flush().catch(() => {});
       }
       throw new JobFailed(message, true);
     }
@@ -178,7 +189,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       next === "tell-user"
         ? message
         : `The job failed: ${message}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
-    await card.update((s) => finishCard(s, "failure", text)).catch((e) => log.error({ err: e }, "card update failed"));
+    await finish("failure", text).catch((e) => log.error({ err: e }, "card update failed"));
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "failure" });
     throw new JobFailed(message, false);
   } finally {

@@ -50,4 +50,48 @@ describe("job card", () => {
     expect(writes[0]).toContain("[REDACTED]");
     expect(writes[0]).not.toContain("ghs_aaaa");
   });
+
+  test("writes run off the job's path: a slow sink does not block updates, and intermediate states coalesce", async () => {
+    const writes: string[] = [];
+    let release!: () => void;
+    const sink = {
+      write: (b: string) => {
+        writes.push(b);
+        return writes.length === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+      },
+    };
+    const card = new JobCard(sink, "j", initialCard("fix", "j", "t"), redact, 0);
+    const started = Date.now();
+    await card.update((s) => setPhase(s, "checkout", "running"));
+    await card.update((s) => setPhase(s, "baseline tests", "running"));
+    await card.update((s) => setPhase(s, "agent", "running", "step 1"));
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(writes).toHaveLength(1); // one in flight; the rest wait for it
+    const flushed = card.flush();
+    release();
+    await flushed;
+    expect(writes).toHaveLength(2); // the first, then only the latest state
+    expect(writes[1]).toContain("step 1");
+  });
+
+  test("flush reports a failed write; the next write carries the latest state", async () => {
+    let fail = true;
+    const writes: string[] = [];
+    const errors: unknown[] = [];
+    const sink = {
+      write: async (b: string) => {
+        if (fail) throw new Error("502");
+        writes.push(b);
+      },
+    };
+    const card = new JobCard(sink, "j", initialCard("fix", "j", "t"), redact, 0, Date.now, (e) => errors.push(e));
+    await card.update((s) => setPhase(s, "checkout", "running"));
+    await expect(card.flush()).rejects.toThrow("502");
+    expect(errors).toHaveLength(1);
+    fail = false;
+    await card.update((s) => finishCard(s, "success", "done"));
+    await card.flush();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toContain("✅ done");
+  });
 });
