@@ -52,6 +52,12 @@ export const envSchema = z.object({
   MODEL_API_KEY: optionalString,
   /** YAML or JSON file of model profiles (see docs/CONFIG.md); the MODEL_* values shape `thinking`. */
   MODEL_PROFILES_FILE: optionalString,
+  /**
+   * Octokit's pacing of writes per installation (1 s apart, 3 s for writes that notify people),
+   * as GitHub.com's secondary rate limits ask. "off" only for a GitHub Enterprise Server without
+   * those limits, or to measure the app's own overhead.
+   */
+  GITHUB_WRITE_PACING: z.enum(["on", "off"]).default("on"),
   // --- Workspace ---
   DATA_DIR: z.string().default(".data"),
   WORKSPACE_DIR: optionalString,

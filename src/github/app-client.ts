@@ -42,6 +42,8 @@ export interface GitHubAppOptions {
   log: Logger;
   /** Octokit class with test defaults (retry/throttle off); Probot's by default. */
   Octokit?: typeof ProbotOctokit;
+  /** Pace writes per installation (GitHub.com's secondary limits); default true. */
+  writePacing?: boolean;
 }
 
 /**
@@ -64,7 +66,7 @@ function throttleOptions(log: Logger) {
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
   const log = options.log.child({ name: "github" });
-  const throttle = throttleOptions(log);
+  const throttle = { ...throttleOptions(log), ...(options.writePacing === false ? { enabled: false } : {}) };
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,

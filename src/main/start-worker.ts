@@ -81,6 +81,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     baseUrl: env.githubApiUrl,
     log,
     Octokit: options.Octokit,
+    writePacing: env.GITHUB_WRITE_PACING === "on",
   });
   const metrics = options.metrics ?? createMetrics();
   const models = options.models ?? loadModels(env, {});

@@ -10,7 +10,7 @@ import { publishCheckout, readForeignCommits, readRemoteBranch, type PublishResu
 import { revertPaths } from "../../workspace/revert-paths.js";
 import { compareWithBaseline, runTests, type BaselineVerdict, type TestRun } from "../../workspace/test-runner.js";
 import { runAgentPhase } from "../agent-phase.js";
-import { addWarning, setPhase } from "../job-card.js";
+import { addWarning, finishCard, setPhase } from "../job-card.js";
 import { prepareWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
@@ -205,9 +205,17 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
           jobId: ctx.jobId,
         }),
       });
-      if (pull.created && p.actor) await requestReview(publishClient, repo, pull.number, p.actor);
       await card.update((s) => setPhase(s, "PR", "done", `#${pull.number}`));
-      return decision.outcome(branch, whatWasTried(agent.steps), pull);
+      const result = decision.outcome(branch, whatWasTried(agent.steps), pull);
+      if (pull.created && p.actor) {
+        // The card says "done" first: the review request is one more paced write (3 s apart
+        // from the PR's creation on GitHub.com), and the person does not need to wait for it.
+        await card.update((s) => finishCard(s, result.tone, result.text));
+        const flushed = card.flush().catch(() => {});
+        await requestReview(publishClient, repo, pull.number, p.actor);
+        await flushed;
+      }
+      return result;
     }
 
     // A feedback or check round: the PR exists; say what this round did on it.
