@@ -19,6 +19,8 @@ export interface FixDecision {
 export interface FixDecisionInput {
   outcome: Extract<AgentOutcome, { kind: "submitted" | "budget-exhausted" }>;
   verdict?: BaselineVerdict;
+  /** The test command failed after the change (new failures or old ones still there). */
+  testsFailAfter?: boolean;
   onTestsFailing: "draft-pr" | "branch";
   mode: "issue" | "feedback" | "check";
 }
@@ -26,7 +28,9 @@ export interface FixDecisionInput {
 const quote = (text: string) => (text.trim() ? text.trim().split("\n").map((l) => `> ${l}`).join("\n") : "> (no words given)");
 
 export function decideFix(input: FixDecisionInput): FixDecision {
-  const testsFailing = input.verdict?.verdict === "fail";
+  // A fix is judged by every test, not only new failures: a test that failed on the base and
+  // still fails is usually the very bug the issue is about.
+  const testsFailing = input.verdict?.verdict === "fail" || Boolean(input.testsFailAfter);
   const testNote = input.verdict ? ` Tests: ${input.verdict.note}.` : " No tests ran (no test command found).";
 
   if (input.outcome.kind === "budget-exhausted") {
@@ -69,7 +73,11 @@ export function decideFix(input: FixDecisionInput): FixDecision {
       const verb = input.mode === "issue" ? (pull.created === false ? "Updated" : "Opened") : "Pushed to";
       const link = `[#${pull.number}](${pull.url})`;
       if (testsFailing) {
-        return { tone: "failure", text: `${verb} draft PR ${link}, **marked failing**: ${input.verdict?.note}. A human needs to take it further.` };
+        const why =
+          input.verdict?.verdict === "fail"
+            ? input.verdict.note
+            : `tests still fail (${input.verdict?.stillFailing.length ? `${input.verdict.stillFailing.length} already failed on the base` : "the test command fails"})`;
+        return { tone: "failure", text: `${verb} draft PR ${link}, **marked failing**: ${why}. A human needs to take it further.` };
       }
       return { tone: "success", text: `${verb} draft PR ${link}.${testNote}` };
     },

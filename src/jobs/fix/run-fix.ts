@@ -129,7 +129,13 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     }
 
     // --- publish ---
-    const decision = decideFix({ outcome, verdict, onTestsFailing: config.fix.onTestsFailing, mode });
+    const decision = decideFix({
+      outcome,
+      verdict,
+      testsFailAfter: after ? after.exitCode !== 0 || after.killed !== undefined : false,
+      onTestsFailing: config.fix.onTestsFailing,
+      mode,
+    });
     const writeToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish);
     await card.update((s) => setPhase(s, "PR", "running"));
     const summary = outcome.kind === "submitted" ? outcome.summary : "";

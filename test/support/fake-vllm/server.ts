@@ -286,8 +286,18 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
       return res.end(step.body);
     }
 
-    if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
-    if (res.destroyed) return;
+    if (step.delayMs) {
+      // Model latency ends early when the client goes away (a cancel, a killed worker), so a
+      // long scripted delay never outlives the request or keeps a test process alive.
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, step.delayMs);
+        res.once("close", () => {
+          clearTimeout(timer);
+          r();
+        });
+      });
+    }
+    if (res.destroyed || res.writableEnded) return;
     const { message, finishReason } = renderReply(step, defaults, () => `chatcmpl-tool-${++callCounter}`);
     const completionText = `${message.content ?? ""}${message.reasoning ?? ""}${message.reasoning_content ?? ""}${JSON.stringify(message.tool_calls ?? [])}`;
     const usage = {

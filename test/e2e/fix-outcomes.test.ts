@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { rmSync } from "node:fs";
+import { createBuggyRepo } from "../support/agent-fixtures.js";
+import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
+import { bash, replace, submit, view, type ScriptStep } from "../support/fake-vllm/index.js";
+
+/**
+ * Outcomes other than success end with a clear card, never silence: budget exhausted, tests
+ * still failing, cancelled by /iquest stop, and the model unreachable.
+ */
+let stack: Stack;
+const fixture = createBuggyRepo();
+
+function scriptFor(task: string): ScriptStep[] {
+  if (task.includes("BUDGET")) return [replace("src/add.js", "  return a - b;", "  return a + b; // partial"), view("src"), view("test"), submit("never reached")];
+  if (task.includes("WRONG")) return [replace("src/add.js", "  return a - b;", "  return a * b;"), bash("npm test"), submit("Changed add() to multiply; the test still fails.")];
+  if (task.includes("STOPME")) return [view("."), { ...(view("src") as object), delayMs: 30_000 } as ScriptStep, submit("never reached")];
+  return [submit("nothing to do")];
+}
+
+beforeAll(async () => {
+  stack = await startStack({
+    vllm: {
+      script: (req) => {
+        const messages = req.body.messages as Array<{ role: string }>;
+        const steps = scriptFor(JSON.stringify(messages.slice(0, 2)));
+        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
+      },
+    },
+    env: { JOB_ATTEMPTS: "1" },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(fixture, { recursive: true, force: true });
+});
+
+let n = 0;
+async function newRepo(title: string, config?: string) {
+  const name = `out${++n}`;
+  const repo = await stack.sim.createRepo({
+    owner: "acme",
+    name,
+    fromDir: fixture,
+  });
+  if (config) await stack.sim.commit({ repo, branch: "main", files: { ".github/iquest.yml": config } });
+  stack.sim.installApp({ installationId: 300 + n, repos: [`acme/${name}`] });
+  stack.sim.addCollaborator(repo, "alice", "write");
+  stack.sim.createIssue({ repo, title, body: title, user: "alice" });
+  return `acme/${name}`;
+}
+
+describe("fix outcomes", () => {
+  test("budget exhausted: the work so far is pushed to the branch, no PR, the card says what was tried and how to retry", async () => {
+    const repo = await newRepo("BUDGET add() is wrong", "fix:\n  budget:\n    maxSteps: 2\n");
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toMatch(/ran out of budget \(2 steps\)/);
+    expect(card.body).toMatch(/on the branch `iquest\/fix-1`/);
+    expect(card.body).toMatch(/What it tried last/);
+    expect(card.body).toMatch(/raise `fix.budget`/);
+    expect(stack.sim.pullsOf(repo)).toHaveLength(0);
+    expect(await stack.sim.readFile(repo, "iquest/fix-1", "src/add.js")).toContain("// partial");
+  }, 150_000);
+
+  test("tests still failing: a draft PR marked failing in its title and body", async () => {
+    const repo = await newRepo("WRONG add() is wrong");
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toMatch(/marked failing/);
+    const pr = stack.sim.pullsOf(repo)[0]!;
+    const issue = stack.sim.issue(repo, pr.number)!;
+    expect(pr.draft).toBe(true);
+    expect(issue.title).toMatch(/^\[tests failing\] Fix #1/);
+    expect(issue.body).toMatch(/Tests are failing/);
+    expect(issue.body).toMatch(/Already failing on the base: `adds two numbers`/);
+  }, 150_000);
+
+  test("/iquest stop while the agent runs: cancelled, nothing published", async () => {
+    const repo = await newRepo("STOPME add() is wrong");
+    const before = stack.vllm.requests.length;
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    await eventually(() => stack.vllm.requests.length >= before + 2, "the agent's second model call", 60_000);
+    await stack.sim.webhooks.issueCommentCreated({ repo, issue: 1, body: "/iquest stop", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 60_000);
+    expect(card.body).toMatch(/Cancelled by `\/iquest stop`/);
+    expect(await stack.sim.resolveRef(repo, "iquest/fix-1")).toBeUndefined();
+    expect(stack.sim.pullsOf(repo)).toHaveLength(0);
+  }, 150_000);
+
+  test("model unreachable: the job fails with a card that names the profile and model, and tries no other model", async () => {
+    const repo = await newRepo("DOWN add() is wrong");
+    await stack.vllm.close();
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toMatch(/The model for this job is unavailable: profile `thinking` \(`IQuestLab\/IQuest-Coder-V1-40B-Thinking`/);
+    expect(card.body).toMatch(/never falls back to another model/);
+    expect(stack.sim.pullsOf(repo)).toHaveLength(0);
+  }, 150_000);
+});
