@@ -64,6 +64,8 @@ export interface ContextOptions extends CondenseOptions {
 
 export interface AgentRunOptions {
   model: ModelClient;
+  /** Writes the summaries when the history is condensed (default: `model`). */
+  summarizer?: ModelClient;
   environment: Environment;
   /** The job's system prompt and its first user message (see buildFixPrompts). */
   systemPrompt: string;
@@ -188,7 +190,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentResult> {
       const plan = planCondensation(history, context.keepFirst, keepLast);
       if (!plan) return false;
       const before = { messages: history.length, tokensEstimate: estimateTokens() };
-      const result = await condenseHistory({ plan, model, prompts, contextWindow: window, options: context, signal });
+      const result = await condenseHistory({ plan, model: options.summarizer ?? model, prompts, contextWindow: window, options: context, signal });
       addUsage(result.usage);
       history = result.history;
       known = undefined;

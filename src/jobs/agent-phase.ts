@@ -58,6 +58,12 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
     // keeps one installation's prompts out of another's prefix cache.
     clientOptionsFor(ctx.models, profile, { sessionId: ctx.jobId, cacheSalt: `installation-${ctx.payload.installationId}` }),
   );
+  // The operator may give context summaries to another profile (e.g. a fast Instruct model).
+  const condense = chooseProfile(ctx.models.profiles, "condense").profile;
+  const summarizer =
+    condense.name === profile.name
+      ? undefined
+      : createVllmClient(clientOptionsFor(ctx.models, condense, { sessionId: `${ctx.jobId}-condense`, cacheSalt: `installation-${ctx.payload.installationId}` }));
   mkdirSync(services.runsDir, { recursive: true });
   const trajectoryPath = join(services.runsDir, `${ctx.jobId}.jsonl`);
   const trajectory = withRunFields(openTrajectoryFile(trajectoryPath, { redact: ctx.redact }), {
@@ -71,6 +77,7 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
   try {
     result = await runAgent({
       model,
+      ...(summarizer ? { summarizer } : {}),
       environment: options.env,
       workdir: options.workdir,
       systemPrompt: options.systemPrompt,

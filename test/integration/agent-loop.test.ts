@@ -385,6 +385,19 @@ describe("context condensation", () => {
     };
   };
 
+  test("a separate summarizer (the operator's condense profile) writes the summary; the agent's model never sees that request", async () => {
+    const h = await harness({ script: bulky(12), fake: { maxModelLen: 6000, enforceMaxModelLen: true } });
+    const summaries = await startFakeVllm({ script: () => say("SUMMARY FROM THE CONDENSE MODEL") });
+    cleanups.push(() => summaries.close());
+    const summarizer = createVllmClient({ baseUrls: [summaries.url], retryBaseDelayMs: 5, maxRetries: 1, timeoutMs: 5000, sampling: { max_tokens: 512 } });
+    const result = await h.run({ context: { keepLast: 6 }, summarizer });
+    expect(result.outcome).toEqual({ kind: "submitted", summary: "done after condensing" });
+    expect(result.condensations).toBeGreaterThanOrEqual(1);
+    expect(summaries.requests.length).toBeGreaterThanOrEqual(1);
+    expect(h.vllm.requests.every((r) => isAgentRequest(r))).toBe(true);
+    expect(h.records().find((r) => r.type === "condensation")).toMatchObject({ summary: "SUMMARY FROM THE CONDENSE MODEL" });
+  });
+
   test("near the window: the middle is summarized, the run goes on, the trajectory says so", async () => {
     const h = await harness({ script: bulky(12), fake: { maxModelLen: 6000, enforceMaxModelLen: true } });
     const result = await h.run({ context: { keepLast: 6 } });
