@@ -1,5 +1,6 @@
 import { ProbotOctokit } from "probot";
 import type { Logger } from "../shared/log.js";
+import { redactDeep, type Redact } from "../shared/redact.js";
 import type { GitHub } from "./types.js";
 
 /**
@@ -44,6 +45,23 @@ export interface GitHubAppOptions {
   Octokit?: typeof ProbotOctokit;
   /** Pace writes per installation (GitHub.com's secondary limits); default true. */
   writePacing?: boolean;
+  /**
+   * Applied to the text of every write (comment and PR bodies, titles, review comments, check
+   * output): the last gate before anything leaves for GitHub, whatever code built the text.
+   */
+  redact?: Redact;
+}
+
+/** The request fields that carry human-readable text GitHub will show. */
+const TEXT_FIELDS = ["body", "title", "output", "comments", "message", "summary", "text"] as const;
+
+/** Redact the text fields of a write request in place. Exported for tests. */
+export function redactRequestText(options: Record<string, unknown>, redact: Redact): void {
+  const method = String(options.method ?? "GET").toUpperCase();
+  if (method === "GET" || method === "HEAD") return;
+  for (const field of TEXT_FIELDS) {
+    if (options[field] !== undefined) options[field] = redactDeep(options[field], redact);
+  }
 }
 
 /**
@@ -98,6 +116,10 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
         throttle: { ...throttle, id: String(installationId) },
         ...(signal ? { request: { signal } } : {}),
       }) as unknown as GitHub;
+      if (options.redact) {
+        const redact = options.redact;
+        client.hook.before("request", (requestOptions) => redactRequestText(requestOptions as Record<string, unknown>, redact));
+      }
       if (signal) {
         // The outermost hook: an abort ends the call at once. Without it the retry plugin treats
         // the aborted fetch as a 500 and retries it for 1 + 4 + 9 seconds.

@@ -82,6 +82,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     log,
     Octokit: options.Octokit,
     writePacing: env.GITHUB_WRITE_PACING === "on",
+    redact: options.redact,
   });
   const metrics = options.metrics ?? createMetrics();
   const models = options.models ?? loadModels(env, {});

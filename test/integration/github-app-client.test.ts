@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { STEP_PERMISSIONS, createGitHubApp, RATE_LIMIT_POLICY } from "../../src/github/app-client.js";
+import { STEP_PERMISSIONS, createGitHubApp, RATE_LIMIT_POLICY, redactRequestText } from "../../src/github/app-client.js";
 import { nextStepOf } from "../../src/shared/errors.js";
 import { createLogger } from "../../src/shared/log.js";
-import { redact } from "../../src/shared/redact.js";
+import { createRedactor, redact } from "../../src/shared/redact.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import { testPrivateKey } from "../support/keys.js";
 
@@ -59,5 +59,40 @@ describe("createGitHubApp", () => {
     const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
     const { data } = await github.rest.repos.get({ owner: "acme", repo: "client" });
     expect(data.full_name).toBe("acme/client");
+  });
+});
+
+describe("outbound redaction", () => {
+  test("every write's text passes the redactor, whatever built it: comment bodies, PR titles, check output, review comments", async () => {
+    const redactor = createRedactor(["webhook-secret-value-123"]);
+    const github = await createGitHubApp({
+      appId: "4321",
+      privateKey: testPrivateKey(),
+      baseUrl: sim.apiUrl,
+      log: createLogger({ level: "silent", redact }),
+      redact: redactor,
+    }).forRepo(51, repoId, STEP_PERMISSIONS.publish);
+    const leak = `token ghs_${"L".repeat(40)} and webhook-secret-value-123`;
+    sim.createIssue({ repo: "acme/client", title: "t", body: "b", user: "acme" });
+    const { data: c } = await github.rest.issues.createComment({ owner: "acme", repo: "client", issue_number: 1, body: leak });
+    await github.rest.issues.update({ owner: "acme", repo: "client", issue_number: 1, title: `title ${leak}` });
+    const { data: run } = await github.rest.checks.create({
+      owner: "acme",
+      repo: "client",
+      name: "iquest/test",
+      head_sha: (await sim.resolveRef("acme/client", "main"))!,
+      output: { title: "x", summary: leak, text: leak },
+    });
+    const stored = [sim.comments.find((x) => x.id === c.id)!.body, sim.issue("acme/client", 1)!.title, JSON.stringify(sim.checkRuns.find((r) => r.id === run.id)!.output)];
+    for (const text of stored) {
+      expect(text).toContain("[REDACTED]");
+      expect(text).not.toMatch(/ghs_L|webhook-secret-value-123/);
+    }
+  });
+
+  test("reads are left alone", () => {
+    const options: Record<string, unknown> = { method: "GET", body: "ghs_" + "a".repeat(40) };
+    redactRequestText(options, redact);
+    expect(options.body).toBe("ghs_" + "a".repeat(40));
   });
 });
