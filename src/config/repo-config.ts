@@ -144,7 +144,7 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
     };
   }
   if (data === null || data === undefined) data = {};
-  if (typeof data !== "object" || Array.isArray(data)) {
+  if (!isPlainObject(data)) {
     return {
       config: defaultRepoConfig(),
       problems: [{ key: "", line: 1, message: "the file must be a mapping of keys (fix, review, upgrade, tests)" }],
@@ -191,6 +191,12 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
   return { config: defaultRepoConfig(), problems, source: "file" };
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 function deletePath(root: unknown, path: PropertyKey[]): void {
   let node = root as Record<PropertyKey, unknown> | undefined;
   for (const key of path.slice(0, -1)) {
@@ -199,8 +205,9 @@ function deletePath(root: unknown, path: PropertyKey[]): void {
   }
   const last = path[path.length - 1];
   if (node && last !== undefined) {
-    // Array elements become a whole-array fallback: a half-valid list is worse than the default.
-    if (Array.isArray(node) && path.length >= 2) {
+    // Inside a list or an exotic value (a YAML !!binary becomes a Uint8Array): drop the whole
+    // value. A half-valid list is worse than the default.
+    if (!isPlainObject(node) && path.length >= 2) {
       deletePath(root, path.slice(0, -1));
       return;
     }

@@ -67,6 +67,12 @@ describe("parseRepoConfig", () => {
     expect(loaded.config.fix.budget.maxSteps).toBe(100);
   });
 
+  test("a binary value inside a key falls back to that key's default", () => {
+    const loaded = parseRepoConfig("review:\n  ignore: !!binary aGVsbG8=\n  enabled: false\n");
+    expect(loaded.config.review.ignore).toEqual(defaultRepoConfig().review.ignore);
+    expect(loaded.config.review.enabled).toBe(false);
+  });
+
   test("a bad list element drops the whole list to its default", () => {
     const loaded = parseRepoConfig("review:\n  ignore: ['a/**', 3]\n");
     expect(loaded.problems[0]?.key).toMatch(/^review\.ignore/);
@@ -84,6 +90,7 @@ describe("parseRepoConfig", () => {
     ["a list at the top", "- a\n- b\n"],
     ["a scalar at the top", "just text\n"],
     ["duplicate keys", "fix:\n  label: a\nfix:\n  label: b\n"],
+    ["a binary value at the top (found by fuzzing)", "!!binary &a ~B@C"],
     ["a billion laughs", "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"],
   ])("%s → defaults and a problem, no throw", (_name, text) => {
     const loaded = parseRepoConfig(text);
