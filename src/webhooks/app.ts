@@ -22,11 +22,14 @@ export function createApp(deps: HandlerDeps) {
         try {
           deps.record(event, await handler(ctx, deps));
         } catch (err) {
-          deps.record(event, "error");
-          deps.log.error({ deliveryId: ctx.id, event, err }, "webhook handler failed");
-          const e = err as { status?: number; next?: string };
+          const e = err as { status?: number; next?: string; name?: string };
+          // A payload that is not shaped like the event it claims (a field missing or of another
+          // type) is the sender's problem: 400, not 500. GitHub never sends one; a fuzzer does.
+          const malformed = err instanceof TypeError || e.name === "ZodError";
+          deps.record(event, malformed ? "malformed" : "error");
+          deps.log.error({ deliveryId: ctx.id, event, err, malformed }, "webhook handler failed");
           // Transient (Redis, GitHub 5xx) → 503 so GitHub shows a failed delivery to redeliver.
-          if (e.status === undefined) e.status = e.next === "retry" ? 503 : 500;
+          if (e.status === undefined) e.status = malformed ? 400 : e.next === "retry" ? 503 : 500;
           throw err;
         }
       };
