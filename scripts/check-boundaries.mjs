@@ -30,6 +30,7 @@ const FORBIDDEN = {
   webhooks: ["jobs", "agent", "workspace", "main", "http"],
   jobs: ["webhooks", "main", "http"],
   http: ["main"],
+  reconciler: ["webhooks", "queue", "jobs", "agent", "workspace", "http", "main"],
 };
 const FORBIDDEN_PACKAGES = { agent: ["probot", "bullmq", "@octokit/", "ioredis"] };
 

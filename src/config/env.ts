@@ -42,6 +42,8 @@ export const envSchema = z.object({
    */
   WORKER_LOCK_MS: intFrom(60_000, 1000),
   WORKER_STALLED_INTERVAL_MS: intFrom(30_000, 500),
+  /** How often workers ask GitHub to redeliver lost webhooks (and once at start-up); 0 turns it off. */
+  RECONCILE_INTERVAL_MS: intFrom(10 * 60_000, 0),
   JOB_BACKOFF_MS: intFrom(30_000, 0),
   // --- Web intake ---
   WEBHOOK_MAX_BODY_BYTES: intFrom(25 * 1024 * 1024, 1024),

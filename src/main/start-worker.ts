@@ -3,6 +3,7 @@ import type { ProbotOctokit } from "probot";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { createFixHandler } from "../jobs/fix/run-fix.js";
 import type { JobServices } from "../jobs/services.js";
+import { startReconciler } from "../reconciler/loop.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
@@ -126,10 +127,21 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         signal,
       ),
   });
+  const reconciler =
+    env.RECONCILE_INTERVAL_MS > 0
+      ? startReconciler({
+          redis: connection,
+          prefix: env.QUEUE_PREFIX,
+          intervalMs: env.RECONCILE_INTERVAL_MS,
+          deps: { appClient: app.appClient(), log },
+          log,
+        })
+      : undefined;
   log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, "worker: waiting for jobs");
   return {
     metrics,
     async close(graceMs = env.SHUTDOWN_GRACE_MS) {
+      reconciler?.stop();
       await set.close(graceMs);
       await closeRedis(connection);
       await closeRedis(subscriber);
