@@ -1,0 +1,73 @@
+import type { VllmLoad } from "./vllm-metrics.js";
+
+/**
+ * How many model calls may be in flight, decided once per tick from vLLM's load. Additive
+ * increase, proportional decrease:
+ *
+ * - metrics unreachable: the configured fixed limit (we cannot see the server, so we do not
+ *   guess);
+ * - requests waiting in vLLM's queue past `waitingMax`: the server is full. Cut the limit by the
+ *   excess (at least 1): the waiting count is exactly how far over we are, so one step lands near
+ *   the server's capacity instead of halving below it, as loss-based AIMD must;
+ * - KV-cache usage over `kvMax` (vLLM preempts and recomputes near 100%, wasting GPU time): scale
+ *   the limit by kvMax/usage (at least −1);
+ * - otherwise, after a cool-down of `cooldownTicks` following a cut (the server's gauges lag our
+ *   changes by about one scrape), add 1, but only when callers were actually turned away
+ *   (`demand`; a limit nobody uses says nothing about the server) and when one more request would
+ *   not push the KV cache over `kvMax` (estimated from usage per running request).
+ *
+ * Pure: the state goes in and comes out, so the rule is tested without Redis or time.
+ */
+export interface AimdConfig {
+  min: number;
+  max: number;
+  /** The limit while metrics are unreachable, and the starting point. */
+  fallback: number;
+  /** KV-cache usage (0–1) to stay under. */
+  kvMax: number;
+  /** Requests allowed to wait in vLLM's queue before cutting. */
+  waitingMax: number;
+  cooldownTicks: number;
+}
+
+export interface AimdState {
+  limit: number;
+  /** Ticks left before the next increase is allowed. */
+  cooldown: number;
+}
+
+export type AimdReason = "metrics-unreachable" | "waiting" | "kv-cache" | "cooldown" | "increase" | "kv-headroom" | "at-max" | "no-demand";
+
+export interface AimdInput {
+  load: VllmLoad | undefined;
+  /** Callers were refused a slot since the last tick. */
+  demand: boolean;
+}
+
+export function initialAimdState(config: AimdConfig): AimdState {
+  return { limit: clamp(config.fallback, config), cooldown: 0 };
+}
+
+export function nextLimit(state: AimdState, input: AimdInput, config: AimdConfig): { state: AimdState; reason: AimdReason } {
+  const { load } = input;
+  if (!load) return { state: { limit: clamp(config.fallback, config), cooldown: 0 }, reason: "metrics-unreachable" };
+  if (load.waiting > config.waitingMax) {
+    const excess = Math.ceil(load.waiting - config.waitingMax);
+    return { state: { limit: clamp(state.limit - Math.max(1, excess), config), cooldown: config.cooldownTicks }, reason: "waiting" };
+  }
+  if (load.kvCacheUsage > config.kvMax) {
+    const scaled = Math.floor((state.limit * config.kvMax) / load.kvCacheUsage);
+    return { state: { limit: clamp(Math.min(state.limit - 1, scaled), config), cooldown: config.cooldownTicks }, reason: "kv-cache" };
+  }
+  if (state.cooldown > 0) return { state: { ...state, cooldown: state.cooldown - 1 }, reason: "cooldown" };
+  if (!input.demand) return { state, reason: "no-demand" };
+  if (state.limit >= config.max) return { state: { ...state, limit: config.max }, reason: "at-max" };
+  if (load.running > 0 && load.kvCacheUsage + load.kvCacheUsage / load.running > config.kvMax) {
+    return { state, reason: "kv-headroom" };
+  }
+  return { state: { limit: clamp(state.limit + 1, config), cooldown: 0 }, reason: "increase" };
+}
+
+function clamp(n: number, config: Pick<AimdConfig, "min" | "max">): number {
+  return Math.max(config.min, Math.min(config.max, Math.floor(n)));
+}
