@@ -12,9 +12,11 @@ import type { VllmLoad } from "./vllm-metrics.js";
  * - KV-cache usage over `kvMax` (vLLM preempts and recomputes near 100%, wasting GPU time): scale
  *   the limit by kvMax/usage (at least −1);
  * - otherwise, after a cool-down of `cooldownTicks` following a cut (the server's gauges lag our
- *   changes by about one scrape), add 1, but only when callers were actually turned away
- *   (`demand`; a limit nobody uses says nothing about the server) and when one more request would
- *   not push the KV cache over `kvMax` (estimated from usage per running request).
+ *   changes by about one scrape), grow, but only when callers were actually turned away
+ *   (`demand`; a limit nobody uses says nothing about the server): double while in slow start
+ *   (from start-up, or after /metrics came back, until the first cut), then add 1. Never past
+ *   the number of requests the KV cache holds under `kvMax`, estimated from usage per running
+ *   request, so the limit does not grow into the threshold only to be cut again.
  *
  * Pure: the state goes in and comes out, so the rule is tested without Redis or time.
  */
@@ -34,6 +36,8 @@ export interface AimdState {
   limit: number;
   /** Ticks left before the next increase is allowed. */
   cooldown: number;
+  /** Double instead of adding 1, until the first sign of congestion. */
+  slowStart?: boolean;
 }
 
 export type AimdReason = "metrics-unreachable" | "waiting" | "kv-cache" | "cooldown" | "increase" | "kv-headroom" | "at-max" | "no-demand";
@@ -45,27 +49,30 @@ export interface AimdInput {
 }
 
 export function initialAimdState(config: AimdConfig): AimdState {
-  return { limit: clamp(config.fallback, config), cooldown: 0 };
+  return { limit: clamp(config.fallback, config), cooldown: 0, slowStart: true };
 }
 
 export function nextLimit(state: AimdState, input: AimdInput, config: AimdConfig): { state: AimdState; reason: AimdReason } {
   const { load } = input;
-  if (!load) return { state: { limit: clamp(config.fallback, config), cooldown: 0 }, reason: "metrics-unreachable" };
+  if (!load) return { state: { limit: clamp(config.fallback, config), cooldown: 0, slowStart: true }, reason: "metrics-unreachable" };
   if (load.waiting > config.waitingMax) {
     const excess = Math.ceil(load.waiting - config.waitingMax);
-    return { state: { limit: clamp(state.limit - Math.max(1, excess), config), cooldown: config.cooldownTicks }, reason: "waiting" };
+    return { state: { limit: clamp(state.limit - Math.max(1, excess), config), cooldown: config.cooldownTicks, slowStart: false }, reason: "waiting" };
   }
   if (load.kvCacheUsage > config.kvMax) {
     const scaled = Math.floor((state.limit * config.kvMax) / load.kvCacheUsage);
-    return { state: { limit: clamp(Math.min(state.limit - 1, scaled), config), cooldown: config.cooldownTicks }, reason: "kv-cache" };
+    return { state: { limit: clamp(Math.min(state.limit - 1, scaled), config), cooldown: config.cooldownTicks, slowStart: false }, reason: "kv-cache" };
   }
   if (state.cooldown > 0) return { state: { ...state, cooldown: state.cooldown - 1 }, reason: "cooldown" };
   if (!input.demand) return { state, reason: "no-demand" };
   if (state.limit >= config.max) return { state: { ...state, limit: config.max }, reason: "at-max" };
-  if (load.running > 0 && load.kvCacheUsage + load.kvCacheUsage / load.running > config.kvMax) {
-    return { state, reason: "kv-headroom" };
-  }
-  return { state: { limit: clamp(state.limit + 1, config), cooldown: 0 }, reason: "increase" };
+  // How many requests fit under kvMax, at the KV each running request holds now.
+  const perRequest = load.running > 0 && load.kvCacheUsage > 0 ? load.kvCacheUsage / load.running : 0;
+  const kvRoom = perRequest > 0 ? Math.floor(config.kvMax / perRequest + 1e-9) : Infinity;
+  const wanted = state.slowStart ? state.limit * 2 : state.limit + 1;
+  const next = Math.min(wanted, kvRoom, config.max);
+  if (next <= state.limit) return { state, reason: "kv-headroom" };
+  return { state: { limit: clamp(next, config), cooldown: 0, slowStart: state.slowStart }, reason: "increase" };
 }
 
 function clamp(n: number, config: Pick<AimdConfig, "min" | "max">): number {

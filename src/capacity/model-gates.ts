@@ -210,3 +210,20 @@ export function createModelGates(options: ModelGatesOptions): ModelGates {
 export function localGate(limit: number | undefined): ModelGate {
   return limit ? new LocalSemaphore(limit) : { acquire: async () => ({ release() {} }) };
 }
+
+/** The gate settings from the validated environment (MODEL_GATE, MODEL_CONCURRENCY, …). */
+export function gateConfigFromEnv(env: {
+  MODEL_GATE: GateMode;
+  MODEL_CONCURRENCY: number;
+  MODEL_CONCURRENCY_MAX: number;
+  MODEL_KV_CACHE_MAX: number;
+  MODEL_METRICS_URL?: string;
+}): GateConfig {
+  return defaultGateConfig({
+    mode: env.MODEL_GATE,
+    limit: env.MODEL_CONCURRENCY,
+    max: env.MODEL_CONCURRENCY_MAX,
+    kvMax: env.MODEL_KV_CACHE_MAX,
+    ...(env.MODEL_METRICS_URL ? { metricsUrls: env.MODEL_METRICS_URL.split(",").map((u) => u.trim()).filter(Boolean) } : {}),
+  });
+}

@@ -42,6 +42,8 @@ export interface GitHubAppOptions {
   log: Logger;
   /** Octokit class with test defaults (retry/throttle off); Probot's by default. */
   Octokit?: typeof ProbotOctokit;
+  /** Told of every rate-limit hit and whether we wait (metrics). */
+  onRateLimit?: (kind: "primary" | "secondary", retryAfterSeconds: number, willRetry: boolean) => void;
 }
 
 /**
@@ -52,10 +54,11 @@ export interface GitHubAppOptions {
  */
 export const RATE_LIMIT_POLICY = { maxRetries: 3, maxWaitSeconds: 300 };
 
-function throttleOptions(log: Logger) {
-  const decide = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
+function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimit"]) {
+  const decide = (kind: "primary" | "secondary") => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
     const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= RATE_LIMIT_POLICY.maxWaitSeconds;
     log.warn({ kind, retryAfter, retryCount, retry, method: options.method, url: options.url }, "GitHub rate limit");
+    onRateLimit?.(kind, retryAfter, retry);
     return retry;
   };
   return { onRateLimit: decide("primary"), onSecondaryRateLimit: decide("secondary") };
@@ -64,7 +67,7 @@ function throttleOptions(log: Logger) {
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
   const log = options.log.child({ name: "github" });
-  const throttle = throttleOptions(log);
+  const throttle = throttleOptions(log, options.onRateLimit);
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,

@@ -1,8 +1,14 @@
-import type { ProbotOctokit } from "probot";
+import { ProbotOctokit } from "probot";
+import { createModelGates, gateConfigFromEnv, type ModelGates } from "../capacity/model-gates.js";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
-import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
-import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
+import { withRequestMetrics } from "../github/request-metrics.js";
+import { JobFailed, notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
+import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
+import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
+import { runLinks } from "../runs/run-links.js";
+import { CancelledError } from "../shared/errors.js";
+import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
@@ -14,7 +20,14 @@ import { loadModels } from "./runtime.js";
 export interface WorkerHandle {
   close(graceMs?: number): Promise<void>;
   metrics: Metrics;
+  /** The shared model gates (src/capacity); jobs reach them through `models.gateFor`. */
+  gates: ModelGates;
+  /** The port of /healthz and /metrics, when WORKER_PORT is set. */
+  httpPort?: number;
 }
+
+/** Runs older than this are deleted from RUNS_DIR (checked at start and every 6 hours). */
+const RUN_RETENTION_MS = 30 * 24 * 3600_000;
 
 export interface StartWorkerOptions {
   env: Env;
@@ -46,15 +59,44 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     await closeRedis(subscriber);
     throw err;
   }
+  const metrics = options.metrics ?? createMetrics();
   const app: GitHubApp = createGitHubApp({
     appId: env.APP_ID,
     privateKey: env.privateKey,
     baseUrl: env.githubApiUrl,
     log,
-    Octokit: options.Octokit,
+    Octokit: withRequestMetrics(options.Octokit ?? ProbotOctokit, (route, method, status) => recordGitHubRequest(metrics, route, method, status)),
+    onRateLimit: (kind, retryAfter, willRetry) => recordGitHubRateLimit(metrics, kind, willRetry ? "wait" : "give-up", retryAfter),
   });
-  const metrics = options.metrics ?? createMetrics();
-  const models = options.models ?? loadModels(env, {});
+  const baseModels = options.models ?? loadModels(env, {});
+  // One gate pool per model server, shared with every other worker through Redis.
+  const gateRedis = createRedis(options.redisUrl, "plain");
+  const gateSubscriber = createRedis(options.redisUrl, "worker");
+  const gates = createModelGates({
+    redis: gateRedis,
+    subscriber: gateSubscriber,
+    prefix: env.QUEUE_PREFIX,
+    config: gateConfigFromEnv(env),
+    profiles: [...baseModels.profiles.profiles.values()].map((p) => ({ name: p.name, baseUrls: p.baseUrls, apiKey: baseModels.apiKeys.get(p.name) })),
+    log,
+    metrics,
+  });
+  const models: ModelSetup = {
+    ...baseModels,
+    gateFor: (p) => gates.gateFor({ name: p.name, baseUrls: p.baseUrls, apiKey: baseModels.apiKeys.get(p.name) }),
+  };
+  const runs = runLinks(env, options.redact).store;
+  const pruneRuns = () => {
+    try {
+      const removed = runs.prune(RUN_RETENTION_MS);
+      if (removed.length) log.info({ removed: removed.length, dir: runs.dir }, "deleted old runs");
+    } catch (err) {
+      log.warn({ err, dir: runs.dir }, "could not prune old runs");
+    }
+  };
+  pruneRuns();
+  const pruneTimer = setInterval(pruneRuns, 6 * 3600_000);
+  pruneTimer.unref();
   // Report down profiles by name at start-up; jobs that need one fail with a card that says so.
   void checkProfiles(models).then((results) => {
     for (const r of results) {
@@ -76,18 +118,58 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     log,
     lockDurationMs: options.lockDurationMs,
     stalledIntervalMs: options.stalledIntervalMs,
-    process: (job, signal) =>
-      processJob(
-        { app, handlers, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
-        job,
-        signal,
-      ),
+    process: async (job, signal) => {
+      const started = performance.now();
+      const kind = String((job.data as { kind?: unknown })?.kind ?? job.name);
+      let outcome = "failure";
+      try {
+        const result = await processJob(
+          { app, handlers, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
+          job,
+          signal,
+        );
+        outcome = result.tone;
+        return result;
+      } catch (err) {
+        outcome = err instanceof CancelledError ? err.reason : err instanceof JobFailed && err.retry ? "retry" : "failure";
+        throw err;
+      } finally {
+        recordJobDuration(metrics, kind, outcome, performance.now() - started);
+      }
+    },
   });
-  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, "worker: waiting for jobs");
+  let http: WorkerHttp | undefined;
+  if (env.WORKER_PORT !== undefined) {
+    http = await startWorkerHttp({
+      port: env.WORKER_PORT,
+      host: env.HOST,
+      metrics,
+      log,
+      health: async () => {
+        const redisOk = await pingRedis(connection);
+        const running = set.workers.every((w) => w.isRunning());
+        return {
+          ok: redisOk && running,
+          checks: {
+            redis: { ok: redisOk, ...(redisOk ? {} : { detail: "Redis did not answer PING" }) },
+            workers: { ok: running, ...(running ? {} : { detail: "a queue worker is not running" }) },
+          },
+        };
+      },
+    });
+  }
+  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX, modelGate: env.MODEL_GATE }, "worker: waiting for jobs");
   return {
     metrics,
+    gates,
+    ...(http ? { httpPort: http.port } : {}),
     async close(graceMs = env.SHUTDOWN_GRACE_MS) {
+      clearInterval(pruneTimer);
       await set.close(graceMs);
+      await http?.close();
+      await gates.close();
+      await closeRedis(gateRedis);
+      await closeRedis(gateSubscriber);
       await closeRedis(connection);
       await closeRedis(subscriber);
     },

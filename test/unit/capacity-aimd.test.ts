@@ -6,14 +6,26 @@ const config: AimdConfig = { min: 1, max: 32, fallback: 6, kvMax: 0.9, waitingMa
 const load = (running: number, waiting = 0, kvCacheUsage = 0) => ({ running, waiting, kvCacheUsage, endpoints: 1 });
 
 describe("nextLimit (additive increase, proportional decrease)", () => {
-  test("starts at the fallback, clamped to [min, max]", () => {
-    expect(initialAimdState(config).limit).toBe(6);
+  test("starts at the fallback, clamped to [min, max], in slow start", () => {
+    expect(initialAimdState(config)).toEqual({ limit: 6, cooldown: 0, slowStart: true });
     expect(initialAimdState({ ...config, fallback: 99 }).limit).toBe(32);
   });
 
   test("metrics unreachable: the fixed fallback, whatever the limit was", () => {
     const r = nextLimit({ limit: 20, cooldown: 0 }, { load: undefined, demand: true }, config);
-    expect(r).toEqual({ state: { limit: 6, cooldown: 0 }, reason: "metrics-unreachable" });
+    expect(r).toEqual({ state: { limit: 6, cooldown: 0, slowStart: true }, reason: "metrics-unreachable" });
+  });
+
+  test("slow start doubles until the first cut, never past what the KV cache holds under kvMax", () => {
+    let s = initialAimdState(config);
+    s = nextLimit(s, { load: load(6, 0, 0.3), demand: true }, config).state;
+    expect(s).toEqual({ limit: 12, cooldown: 0, slowStart: true });
+    // 0.05 per request: 18 fit under 0.9, so 24 is capped at 18.
+    const r = nextLimit(s, { load: load(12, 0, 0.6), demand: true }, config);
+    expect(r.state.limit).toBe(18);
+    // A cut ends slow start; growth is then one at a time.
+    const cut = nextLimit({ limit: 20, cooldown: 0, slowStart: true }, { load: load(16, 4, 0.1), demand: true }, config);
+    expect(cut.state).toEqual({ limit: 16, cooldown: 1, slowStart: false });
   });
 
   test("grows by one only while callers are turned away", () => {
@@ -26,9 +38,9 @@ describe("nextLimit (additive increase, proportional decrease)", () => {
 
   test("requests waiting in vLLM: cut by the excess in one step, then cool down", () => {
     const cut = nextLimit({ limit: 16, cooldown: 0 }, { load: load(12, 4), demand: true }, config);
-    expect(cut).toEqual({ state: { limit: 12, cooldown: 1 }, reason: "waiting" });
+    expect(cut).toEqual({ state: { limit: 12, cooldown: 1, slowStart: false }, reason: "waiting" });
     const cooling = nextLimit(cut.state, { load: load(12, 0), demand: true }, config);
-    expect(cooling).toEqual({ state: { limit: 12, cooldown: 0 }, reason: "cooldown" });
+    expect(cooling).toEqual({ state: { limit: 12, cooldown: 0, slowStart: false }, reason: "cooldown" });
     expect(nextLimit(cooling.state, { load: load(12, 0, 0.5), demand: true }, config).state.limit).toBe(13);
   });
 
@@ -43,7 +55,7 @@ describe("nextLimit (additive increase, proportional decrease)", () => {
   });
 
   test("does not grow into the KV threshold (usage per running request says where the next one lands)", () => {
-    // 14 running at 0.84: one more would be 0.9 + a hair.
+    // 14 running at 0.845: one more would be 0.905.
     const r = nextLimit({ limit: 14, cooldown: 0 }, { load: load(14, 0, 0.845), demand: true }, config);
     expect(r).toEqual({ state: { limit: 14, cooldown: 0 }, reason: "kv-headroom" });
   });
