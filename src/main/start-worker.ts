@@ -139,15 +139,27 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     },
   });
   let http: WorkerHttp | undefined;
+  // preStop drain: pause every queue worker (BullMQ's pause() resolves once its active jobs end).
+  let drained: Promise<unknown> | undefined;
+  let drainDone = false;
+  const drain = {
+    start() {
+      drained ??= Promise.all(set.workers.map((w) => w.pause())).then(() => (drainDone = true));
+    },
+    draining: () => drained !== undefined,
+    done: () => drainDone,
+  };
   if (env.WORKER_PORT !== undefined) {
     http = await startWorkerHttp({
       port: env.WORKER_PORT,
       host: env.HOST,
       metrics,
       log,
+      drain,
       health: async () => {
         const redisOk = await pingRedis(connection);
-        const running = set.workers.every((w) => w.isRunning());
+        // A drained worker is paused on purpose, not broken.
+        const running = drained !== undefined || set.workers.every((w) => w.isRunning());
         return {
           ok: redisOk && running,
           checks: {

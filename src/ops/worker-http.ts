@@ -6,8 +6,17 @@ import type { Metrics } from "../shared/metrics.js";
 /**
  * The worker's own small HTTP port (WORKER_PORT): `/healthz` for the container's HEALTHCHECK and
  * Kubernetes probes, `/metrics` for Prometheus (job durations, model calls, the gate: they live in
- * the worker process, so the web process's /metrics cannot show them). No webhooks, no pages.
+ * the worker process, so the web process's /metrics cannot show them), and `/drain` for the
+ * Kubernetes preStop hook (bin/drain.mjs): POST stops taking new jobs, GET says whether the
+ * running ones are done. Bind it where only the pod's own network reaches (docs/DEPLOY.md).
  */
+export interface Drain {
+  /** Stop taking jobs; running ones go on. Idempotent. */
+  start(): void;
+  draining(): boolean;
+  /** True once draining and no job is running any more. */
+  done(): boolean;
+}
 export interface WorkerHttp {
   port: number;
   close(): Promise<void>;
@@ -23,6 +32,7 @@ export async function startWorkerHttp(options: {
   host: string;
   metrics: Metrics;
   health: () => Promise<WorkerHealth>;
+  drain?: Drain;
   log: Logger;
 }): Promise<WorkerHttp> {
   const server: Server = createServer((req, res) => {
@@ -31,6 +41,14 @@ export async function startWorkerHttp(options: {
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    if (path === "/drain" && options.drain) {
+      if (req.method === "POST") {
+        if (!options.drain.draining()) options.log.info("worker: draining (preStop): no new jobs");
+        options.drain.start();
+        return send(202, JSON.stringify({ draining: true, done: options.drain.done() }));
+      }
+      if (req.method === "GET") return send(200, JSON.stringify({ draining: options.drain.draining(), done: options.drain.done() }));
+    }
     if (req.method !== "GET") return send(405, JSON.stringify({ error: "GET only" }));
     if (path === "/healthz") {
       options.health().then(
