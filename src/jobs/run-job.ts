@@ -7,6 +7,7 @@ import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextSte
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
+import type { RunLinks } from "../runs/run-links.js";
 import { JobCard, createCommentSink, nullSink } from "./card-publisher.js";
 import type { ModelSetup } from "./model-for-job.js";
 import { addWarning, finishCard, initialCard, type CardTone } from "./job-card.js";
@@ -26,6 +27,10 @@ export interface JobContext {
   log: Logger;
   redact: Redact;
   models: ModelSetup;
+  /** The process's metrics, for shared/recorders.ts (recordAgentRun, recordTestRun, …). */
+  metrics?: Metrics;
+  /** Where this job's trajectory goes and the viewer link for its card (runs/run-links.ts). */
+  runs?: RunLinks;
 }
 
 export interface JobOutcome {
@@ -42,6 +47,7 @@ export interface WorkerDeps {
   log: Logger;
   models: ModelSetup;
   metrics?: Metrics;
+  runs?: RunLinks;
   progressIntervalMs?: number;
 }
 
@@ -126,6 +132,8 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       log,
       redact: deps.redact,
       models: deps.models,
+      metrics: deps.metrics,
+      runs: deps.runs,
     };
     const outcome = await deps.handlers[payload.kind](ctx);
     await card.update((s) => finishCard(s, outcome.tone, outcome.text));

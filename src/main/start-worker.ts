@@ -85,7 +85,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     ...baseModels,
     gateFor: (p) => gates.gateFor({ name: p.name, baseUrls: p.baseUrls, apiKey: baseModels.apiKeys.get(p.name) }),
   };
-  const runs = runLinks(env, options.redact).store;
+  const links = runLinks(env, options.redact);
+  const runs = links.store;
   const pruneRuns = () => {
     try {
       const removed = runs.prune(RUN_RETENTION_MS);
@@ -124,7 +125,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       let outcome = "failure";
       try {
         const result = await processJob(
-          { app, handlers, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
+          { app, handlers, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
           job,
           signal,
         );

@@ -97,10 +97,11 @@ function outcomeText(outcome: Record<string, unknown> | undefined): string {
 }
 
 function meter(label: string, used: number, max: number | undefined, format: (n: number) => string): string {
-  const pct = max ? Math.min(100, Math.round((used / max) * 100)) : 0;
+  // <meter>, not a styled bar: the page's CSP allows no inline style attributes.
+  const bar = max ? `<meter min="0" max="${max}" value="${Math.min(used, max)}"></meter>` : "";
   return `<div class="budget"><span class="label">${label}</span> <span class="value">${escapeHtml(format(used))}${
     max ? ` of ${escapeHtml(format(max))}` : ""
-  }</span><span class="bar"><span style="width:${pct}%"></span></span></div>`;
+  }</span>${bar}</div>`;
 }
 
 /** The header block that changes as the run goes: state, budgets used. */
@@ -198,7 +199,8 @@ export function renderDiff(diff: string | undefined, redact: Redact, finished: b
       const cls = line.startsWith("+++") || line.startsWith("---") || line.startsWith("diff --git") ? "file" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "ctx";
       return `<span class="${cls}">${escapeHtml(line)}</span>`;
     });
-  return `<section id="diff" class="diff"><h2>Diff</h2><pre>${lines.join("\n")}</pre></section>`;
+  // One block element per line, so no newline between them (it would double the spacing).
+  return `<section id="diff" class="diff"><h2>Diff</h2><pre>${lines.join("")}</pre></section>`;
 }
 
 const STYLE = `
@@ -207,15 +209,14 @@ header{background:#1d232b;color:#fff;padding:14px 24px}header h1{font-size:18px;
 header a{color:#9cc9ff}main{max-width:1100px;margin:0 auto;padding:16px 24px}
 #status{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:10px 14px;margin-bottom:16px}
 .state{font-weight:600;margin:0 0 8px}.state.ok{color:#1a7f37}.state.bad{color:#b42318}.state.running{color:#9a6700}.state.waiting{color:#57606a}
-.budgets{display:flex;gap:24px;flex-wrap:wrap}.budget{min-width:220px}.budget .label{font-weight:600}.bar{display:block;height:6px;background:#e6e9ee;border-radius:3px;margin-top:4px}
-.bar span{display:block;height:6px;background:#3d7be0;border-radius:3px}.error{color:#b42318}
+.budgets{display:flex;gap:24px;flex-wrap:wrap}.budget{min-width:220px}.budget .label{font-weight:600}.budget meter{display:block;width:100%;margin-top:4px}.error{color:#b42318}
 .step,.condensation{background:#fff;border:1px solid #dde2e8;border-radius:6px;padding:8px 14px;margin:10px 0}.step.error{border-left:4px solid #d4a72c}
 .condensation{background:#fffbe6}h3{font-size:14px;margin:4px 0 8px;font-weight:500}h3 .n{font-weight:700}h3 .tool-name{font-family:ui-monospace,monospace;background:#eef1f5;padding:1px 6px;border-radius:4px}
 h3 .timing{color:#57606a;font-size:12px;margin-left:8px}pre{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word;margin:4px 0;background:#f6f8fa;padding:6px 8px;border-radius:4px}
 details>summary{cursor:pointer;color:#3d5a80;font-weight:500}details.reasoning{color:#57606a}details .preview{color:#57606a;background:none;padding:0 0 0 12px}
 details[open] .preview{display:none}.call .tool{font-family:ui-monospace,monospace;font-weight:700}.call .key{color:#57606a;font-family:ui-monospace,monospace}
-.call.problem{color:#9a6700}.diff pre .add{color:#1a7f37;background:#e6ffec;display:block}.diff pre .del{color:#b42318;background:#ffebe9;display:block}
-.diff pre .hunk{color:#8250df;display:block}.diff pre .file{font-weight:700;display:block}.live{color:#57606a;font-size:12px}
+.call.problem{color:#9a6700}.diff pre span{display:block;min-height:1.4em}.diff pre .add{color:#1a7f37;background:#e6ffec}.diff pre .del{color:#b42318;background:#ffebe9}
+.diff pre .hunk{color:#8250df}.diff pre .file{font-weight:700}.live{color:#57606a;font-size:12px}
 `;
 
 const SCRIPT = `
@@ -258,7 +259,7 @@ export function renderRunPage(jobId: string, run: StoredRun, options: RunPageOpt
   const live = status.state !== "finished" && options.recordsUrl;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${title} · iquest-bot</title>
+<meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${title} · iquest-bot</title>
 <style nonce="${options.nonce}">${STYLE}</style></head>
 <body><header><h1>${title}</h1><div class="meta">${sub}${back}</div></header>
 <main data-count="${run.records.length}" data-run-id="${escapeHtml(status.runId ?? "")}"${live ? ` data-records-url="${escapeHtml(options.recordsUrl!)}"` : ""}>
