@@ -38,6 +38,9 @@ export interface AimdState {
   cooldown: number;
   /** Double instead of adding 1, until the first sign of congestion. */
   slowStart?: boolean;
+  /** KV-cache fraction one running request held when last seen (a sample with nothing running
+   * says nothing about it, and must not let the limit jump past the threshold). */
+  kvPerRequest?: number;
 }
 
 export type AimdReason = "metrics-unreachable" | "waiting" | "kv-cache" | "cooldown" | "increase" | "kv-headroom" | "at-max" | "no-demand";
@@ -53,6 +56,13 @@ export function initialAimdState(config: AimdConfig): AimdState {
 }
 
 export function nextLimit(state: AimdState, input: AimdInput, config: AimdConfig): { state: AimdState; reason: AimdReason } {
+  const result = decide(state, input, config);
+  const { load } = input;
+  const seen = load && load.running > 0 && load.kvCacheUsage > 0 ? load.kvCacheUsage / load.running : state.kvPerRequest;
+  return { ...result, state: seen === undefined ? result.state : { ...result.state, kvPerRequest: seen } };
+}
+
+function decide(state: AimdState, input: AimdInput, config: AimdConfig): { state: AimdState; reason: AimdReason } {
   const { load } = input;
   if (!load) return { state: { limit: clamp(config.fallback, config), cooldown: 0, slowStart: true }, reason: "metrics-unreachable" };
   if (load.waiting > config.waitingMax) {
@@ -67,7 +77,7 @@ export function nextLimit(state: AimdState, input: AimdInput, config: AimdConfig
   if (!input.demand) return { state, reason: "no-demand" };
   if (state.limit >= config.max) return { state: { ...state, limit: config.max }, reason: "at-max" };
   // How many requests fit under kvMax, at the KV each running request holds now.
-  const perRequest = load.running > 0 && load.kvCacheUsage > 0 ? load.kvCacheUsage / load.running : 0;
+  const perRequest = load.running > 0 && load.kvCacheUsage > 0 ? load.kvCacheUsage / load.running : (state.kvPerRequest ?? 0);
   const kvRoom = perRequest > 0 ? Math.floor(config.kvMax / perRequest + 1e-9) : Infinity;
   const wanted = state.slowStart ? state.limit * 2 : state.limit + 1;
   const next = Math.min(wanted, kvRoom, config.max);

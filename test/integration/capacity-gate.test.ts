@@ -267,6 +267,7 @@ describe("CapacityController: the shared limit follows vLLM", () => {
     }
     const keys = workers[0].poolOf(profile);
     const limit = Number(await connection().get(keys.limit));
+    // Just after the load: at the server's 6 slots, give or take the probe and a cut.
     expect(limit).toBeGreaterThanOrEqual(5);
     expect(limit).toBeLessThanOrEqual(8);
     // The limit started at 2: it rose to the server's capacity, and vLLM's queue stayed short.
@@ -285,15 +286,24 @@ describe("CapacityController: the shared limit follows vLLM", () => {
     cleanups.push(() => gates.close());
     const profile = { name: "thinking", baseUrls: [vllm.url] };
     const kv: number[] = [];
-    const sampler = setInterval(() => void scrapeVllmLoad([metricsUrlFor(vllm.url)]).then((l) => l && kv.push(l.kvCacheUsage)), 25);
+    const limits: number[] = [];
+    const probe = connection();
+    const limitKey = gates.poolOf(profile).limit;
+    const sampler = setInterval(() => {
+      void scrapeVllmLoad([metricsUrlFor(vllm.url)]).then((l) => l && kv.push(l.kvCacheUsage));
+      void probe.get(limitKey).then((v) => v && limits.push(Number(v)));
+    }, 25);
     try {
       await drive(gates.gateFor(profile), vllm, 24, 2500);
     } finally {
       clearInterval(sampler);
     }
-    const limit = Number(await connection().get(gates.poolOf(profile).limit));
-    expect(limit).toBeGreaterThanOrEqual(7);
-    expect(limit).toBeLessThanOrEqual(10);
+    // While loaded, the limit sat where the KV cache holds 0.9 (9 requests at 0.1 each), and the
+    // server's KV usage stayed under it.
+    const lateLimits = limits.slice(Math.floor(limits.length / 2)).sort((a, b) => a - b);
+    const median = lateLimits[Math.floor(lateLimits.length / 2)];
+    expect(median).toBeGreaterThanOrEqual(7);
+    expect(median).toBeLessThanOrEqual(10);
     const late = kv.slice(Math.floor(kv.length / 2));
     expect(late.filter((u) => u > 0.9).length / late.length).toBeLessThan(0.2);
   });

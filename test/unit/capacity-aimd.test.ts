@@ -19,13 +19,22 @@ describe("nextLimit (additive increase, proportional decrease)", () => {
   test("slow start doubles until the first cut, never past what the KV cache holds under kvMax", () => {
     let s = initialAimdState(config);
     s = nextLimit(s, { load: load(6, 0, 0.3), demand: true }, config).state;
-    expect(s).toEqual({ limit: 12, cooldown: 0, slowStart: true });
+    expect(s).toMatchObject({ limit: 12, cooldown: 0, slowStart: true });
+    expect(s.kvPerRequest).toBeCloseTo(0.05);
     // 0.05 per request: 18 fit under 0.9, so 24 is capped at 18.
     const r = nextLimit(s, { load: load(12, 0, 0.6), demand: true }, config);
     expect(r.state.limit).toBe(18);
     // A cut ends slow start; growth is then one at a time.
     const cut = nextLimit({ limit: 20, cooldown: 0, slowStart: true }, { load: load(16, 4, 0.1), demand: true }, config);
-    expect(cut.state).toEqual({ limit: 16, cooldown: 1, slowStart: false });
+    expect(cut.state).toMatchObject({ limit: 16, cooldown: 1, slowStart: false });
+  });
+
+  test("a sample with nothing running keeps the last KV-per-request estimate", () => {
+    // Seen at 0.1 per request: 9 fit under 0.9. An idle moment must not let slow start double past that.
+    const seen = nextLimit({ limit: 4, cooldown: 0, slowStart: true }, { load: load(4, 0, 0.4), demand: true }, config);
+    expect(seen.state).toMatchObject({ limit: 8, kvPerRequest: 0.1 });
+    const idle = nextLimit(seen.state, { load: load(0, 0, 0), demand: true }, config);
+    expect(idle.state).toMatchObject({ limit: 9, kvPerRequest: 0.1 });
   });
 
   test("grows by one only while callers are turned away", () => {
@@ -57,7 +66,8 @@ describe("nextLimit (additive increase, proportional decrease)", () => {
   test("does not grow into the KV threshold (usage per running request says where the next one lands)", () => {
     // 14 running at 0.845: one more would be 0.905.
     const r = nextLimit({ limit: 14, cooldown: 0 }, { load: load(14, 0, 0.845), demand: true }, config);
-    expect(r).toEqual({ state: { limit: 14, cooldown: 0 }, reason: "kv-headroom" });
+    expect(r.reason).toBe("kv-headroom");
+    expect(r.state.limit).toBe(14);
   });
 
   test("never below min or above max", () => {
