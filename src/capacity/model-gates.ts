@@ -5,7 +5,6 @@ import type { Metrics } from "../shared/metrics.js";
 import type { AimdConfig } from "./aimd.js";
 import { CapacityController } from "./controller.js";
 import { gateKeys, poolId, type GateKeys } from "./keys.js";
-import { LocalSemaphore } from "./local-semaphore.js";
 import { RedisGate } from "./redis-gate.js";
 import { metricsUrlFor } from "./vllm-metrics.js";
 
@@ -204,11 +203,6 @@ export function createModelGates(options: ModelGatesOptions): ModelGates {
       await Promise.all([...pools.values()].map((p) => p.close()));
     },
   };
-}
-
-/** A gate for processes without Redis (the CLI): a local limit, or none. */
-export function localGate(limit: number | undefined): ModelGate {
-  return limit ? new LocalSemaphore(limit) : { acquire: async () => ({ release() {} }) };
 }
 
 /** The gate settings from the validated environment (MODEL_GATE, MODEL_CONCURRENCY, …). */

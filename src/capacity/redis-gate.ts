@@ -84,11 +84,6 @@ export class RedisGate implements ModelGate {
     }
   }
 
-  /** Slots this process holds (for metrics and tests). */
-  get heldCount(): number {
-    return this.held.size + this.local.active;
-  }
-
   async acquire(signal?: AbortSignal): Promise<ModelSlot> {
     const { redis, keys } = this.options;
     for (;;) {
