@@ -8,8 +8,16 @@ import type { Metrics } from "../shared/metrics.js";
  * Kubernetes probes, `/metrics` for Prometheus (job durations, model calls, the gate: they live in
  * the worker process, so the web process's /metrics cannot show them), and `/drain` for the
  * Kubernetes preStop hook (bin/drain.mjs): POST stops taking new jobs, GET says whether the
- * running ones are done. Bind it where only the pod's own network reaches (docs/DEPLOY.md).
+ * running ones are done. The port listens on the pod's address (Prometheus scrapes it), so POST
+ * /drain is accepted from loopback only: the hook runs inside the pod, and nobody else on the
+ * network may pause a worker.
  */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.replace(/^::ffff:/, "");
+  return a === "::1" || /^127\./.test(a);
+}
+
 export interface Drain {
   /** Stop taking jobs; running ones go on. Idempotent. */
   start(): void;
@@ -43,6 +51,7 @@ export async function startWorkerHttp(options: {
     };
     if (path === "/drain" && options.drain) {
       if (req.method === "POST") {
+        if (!isLoopback(req.socket.remoteAddress)) return send(403, JSON.stringify({ error: "drain is accepted from inside the pod only" }));
         if (!options.drain.draining()) options.log.info("worker: draining (preStop): no new jobs");
         options.drain.start();
         return send(202, JSON.stringify({ draining: true, done: options.drain.done() }));

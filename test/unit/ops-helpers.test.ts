@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { checkBasicAuth, isSameOrigin } from "../../src/ops/basic-auth.js";
 import { renderEjsTemplate } from "../../src/ops/bull-board-adapter.js";
 import { escapeHtml, formatMs, renderRecords, runStatus } from "../../src/ops/run-page.js";
+import { isLoopback } from "../../src/ops/worker-http.js";
 import { createRedactor } from "../../src/shared/redact.js";
 
 const creds = { username: "ops", password: "correct-horse-battery" };
@@ -65,4 +66,9 @@ describe("run page helpers", () => {
     const html = renderRecords([{ type: "step", step: 1, action: { kind: "no-call" }, observation: "x", extra: 1 } as never], 0, redact);
     expect(html).toContain("no tool call");
   });
+});
+
+test("the worker's /drain takes orders from inside the pod only", () => {
+  for (const a of ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"]) expect(isLoopback(a)).toBe(true);
+  for (const a of ["10.0.0.5", "::ffff:10.0.0.5", "fe80::1", "", undefined]) expect(isLoopback(a)).toBe(false);
 });
