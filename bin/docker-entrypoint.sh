@@ -1,9 +1,8 @@
 #!/bin/sh
-# Chooses the process role from the container command: web, worker or all (default).
+# Chooses the process role from the container command: web, worker or all (default). Anything
+# else runs as given (a shell, a one-off node script).
 set -e
 role="${1:-all}"
-# The HEALTHCHECK runs in a separate process; it reads the role from here.
-echo "$role" > /tmp/iquest-role
 case "$role" in
   web) exec node dist/src/main/web.js ;;
   worker) exec node dist/src/main/worker.js ;;

@@ -20,15 +20,19 @@ const files = [];
 // area → areas it must not import from
 const FORBIDDEN = {
   // Pure decision rules (commands, who may trigger) shared by the web side and the jobs.
-  rules: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli"],
-  shared: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli", "web"],
-  config: ["webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli"],
-  agent: ["webhooks", "queue", "jobs", "workspace", "github", "http", "main", "web"],
+  rules: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli", "capacity", "runs", "ops"],
+  shared: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli", "web", "capacity", "runs", "ops"],
+  config: ["webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli", "capacity", "runs", "ops"],
+  agent: ["webhooks", "queue", "jobs", "workspace", "github", "http", "main", "web", "capacity", "runs", "ops"],
+  // Operations: the shared model gate, run records and links, the pages and the worker's health port.
+  capacity: ["webhooks", "queue", "jobs", "workspace", "github", "http", "main", "cli", "runs", "ops"],
+  runs: ["webhooks", "queue", "jobs", "workspace", "github", "http", "main", "cli", "capacity", "ops"],
+  ops: ["webhooks", "jobs", "workspace", "github", "main", "cli", "capacity"],
   workspace: ["webhooks", "queue", "jobs", "http", "main", "web"],
   github: ["webhooks", "queue", "jobs", "agent", "workspace", "http", "main"],
   queue: ["webhooks", "jobs", "agent", "workspace", "github", "http", "main"],
   webhooks: ["jobs", "agent", "workspace", "main", "http"],
-  jobs: ["webhooks", "main", "http"],
+  jobs: ["webhooks", "main", "http", "ops"],
   http: ["main"],
   reconciler: ["webhooks", "queue", "jobs", "agent", "workspace", "http", "main"],
 };

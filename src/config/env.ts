@@ -60,6 +60,28 @@ export const envSchema = z.object({
    * those limits, or to measure the app's own overhead.
    */
   GITHUB_WRITE_PACING: z.enum(["on", "off"]).default("on"),
+  // --- Model concurrency across workers (src/capacity; docs/DEPLOY.md) ---
+  /** adaptive: follow vLLM's /metrics; fixed: MODEL_CONCURRENCY across all workers; off: no shared limit. */
+  MODEL_GATE: z.enum(["adaptive", "fixed", "off"]).default("adaptive"),
+  /** The fixed limit, and the adaptive limit while vLLM's /metrics is unreachable. */
+  MODEL_CONCURRENCY: intFrom(8, 1),
+  MODEL_CONCURRENCY_MAX: intFrom(64, 1),
+  /** KV-cache usage (0–1) the adaptive limit keeps vLLM under. */
+  MODEL_KV_CACHE_MAX: z.coerce.number().gt(0).max(1).default(0.9),
+  /** Where to read vLLM's load (comma-separated); default: /metrics beside each MODEL_BASE_URL. */
+  MODEL_METRICS_URL: optionalString,
+  // --- Operations: pages and worker health (src/ops) ---
+  /** The bot's public base URL (https://iquest.example.com): job cards link runs under it. */
+  PUBLIC_URL: optionalString.pipe(z.string().regex(/^https?:\/\/[^\s?#]+$/, "an http(s) URL without query").optional()),
+  /** HTTP Basic credentials for /admin/queues and private runs; both unset: those pages are off. */
+  ADMIN_USERNAME: optionalString,
+  ADMIN_PASSWORD: optionalString,
+  /** Trajectories and run records for the run viewer (default $DATA_DIR/runs). */
+  RUNS_DIR: optionalString,
+  /** The worker's own HTTP port for /healthz and /metrics (unset: none; the image sets 9464). */
+  WORKER_PORT: optionalString
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .pipe(z.number().int().min(0).max(65535).optional()),
   // --- Workspace ---
   DATA_DIR: z.string().default(".data"),
   WORKSPACE_DIR: optionalString,
@@ -106,6 +128,15 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   if (raw.APP_ID && !raw.WEBHOOK_SECRET) {
     throw new StartupError("APP_ID is set but WEBHOOK_SECRET is not: unsigned webhooks would be accepted");
   }
+  if (!!raw.ADMIN_USERNAME !== !!raw.ADMIN_PASSWORD) {
+    throw new StartupError("ADMIN_USERNAME and ADMIN_PASSWORD go together: set both (or neither, which turns the admin pages off)");
+  }
+  if (raw.ADMIN_PASSWORD && raw.ADMIN_PASSWORD.length < 12) {
+    throw new StartupError("ADMIN_PASSWORD must be at least 12 characters");
+  }
+  if (raw.MODEL_CONCURRENCY > raw.MODEL_CONCURRENCY_MAX) {
+    throw new StartupError(`MODEL_CONCURRENCY (${raw.MODEL_CONCURRENCY}) is above MODEL_CONCURRENCY_MAX (${raw.MODEL_CONCURRENCY_MAX})`);
+  }
   for (const url of raw.MODEL_BASE_URL.split(",")) {
     if (!/^https?:\/\/[^\s]+$/.test(url.trim())) throw new StartupError(`MODEL_BASE_URL has an invalid URL: "${url}"`);
   }
@@ -123,5 +154,5 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
 
 /** The exact secret values this process holds, for the redactor. */
 export function secretsOf(env: Env): string[] {
-  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY].filter((s): s is string => !!s);
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD].filter((s): s is string => !!s);
 }

@@ -50,6 +50,8 @@ export interface GitHubAppOptions {
    * output): the last gate before anything leaves for GitHub, whatever code built the text.
    */
   redact?: Redact;
+  /** Told of every rate-limit hit and whether we wait (metrics). */
+  onRateLimit?: (kind: "primary" | "secondary", retryAfterSeconds: number, willRetry: boolean) => void;
 }
 
 /** The request fields that carry human-readable text GitHub will show. */
@@ -72,10 +74,11 @@ export function redactRequestText(options: Record<string, unknown>, redact: Reda
  */
 export const RATE_LIMIT_POLICY = { maxRetries: 3, maxWaitSeconds: 300 };
 
-function throttleOptions(log: Logger) {
-  const decide = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
+function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimit"]) {
+  const decide = (kind: "primary" | "secondary") => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
     const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= RATE_LIMIT_POLICY.maxWaitSeconds;
     log.warn({ kind, retryAfter, retryCount, retry, method: options.method, url: options.url }, "GitHub rate limit");
+    onRateLimit?.(kind, retryAfter, retry);
     return retry;
   };
   return { onRateLimit: decide("primary"), onSecondaryRateLimit: decide("secondary") };
@@ -84,7 +87,7 @@ function throttleOptions(log: Logger) {
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
   const log = options.log.child({ name: "github" });
-  const throttle = { ...throttleOptions(log), ...(options.writePacing === false ? { enabled: false } : {}) };
+  const throttle = { ...throttleOptions(log, options.onRateLimit), ...(options.writePacing === false ? { enabled: false } : {}) };
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,

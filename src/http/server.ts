@@ -6,7 +6,7 @@ export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next?: 
 
 /** A route the web server serves besides webhooks (admin pages, run viewer). */
 export interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Matches the path; return false to pass. */
   match(path: string): boolean;
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | void;

@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { RepoConfig } from "../config/repo-config.js";
 import type { ModelProfile, ModelUse } from "../config/model-profiles.js";
 import type { Environment } from "../agent/environment.js";
@@ -10,7 +8,8 @@ import type { AnyTool } from "../agent/tools/types.js";
 import { openTrajectoryFile, type TrajectorySink } from "../agent/trajectory.js";
 import { PermanentError, TransientError, cancelledFromSignal } from "../shared/errors.js";
 import { addWarning, setPhase, type CardState } from "./job-card.js";
-import { chooseProfile, clientOptionsFor, unavailableMessage } from "./model-for-job.js";
+import { recordAgentRun } from "../shared/recorders.js";
+import { chooseProfile, clientDepsFor, clientOptionsFor, unavailableMessage } from "./model-for-job.js";
 import type { JobContext } from "./run-job.js";
 import type { JobServices } from "./services.js";
 
@@ -46,26 +45,29 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
   const { card, signal } = ctx;
   const choice = chooseProfile(ctx.models.profiles, options.use, options.repoProfile);
   const profile = choice.profile;
-  const runUrl = services.runUrl?.(ctx.jobId);
   await card.update((s) => {
-    let next: CardState = { ...s, footer: { ...s.footer, profile: profile.name, model: profile.model, ...(runUrl ? { runUrl } : {}) } };
+    let next: CardState = { ...s, footer: { ...s.footer, profile: profile.name, model: profile.model } };
     if (choice.problem) next = addWarning(next, choice.problem);
     return setPhase(next, options.phase, "running", `step 0 of ${options.budget.maxSteps}`);
   });
 
   const model = createVllmClient(
     // One session per job: a prefix-aware router keeps the run on one replica; the cache salt
-    // keeps one installation's prompts out of another's prefix cache.
+    // keeps one installation's prompts out of another's prefix cache. The gate (src/capacity)
+    // keeps the GPUs busy without drowning them, across all workers.
     clientOptionsFor(ctx.models, profile, { sessionId: ctx.jobId, cacheSalt: `installation-${ctx.payload.installationId}` }),
+    clientDepsFor(ctx.models, profile),
   );
   // The operator may give context summaries to another profile (e.g. a fast Instruct model).
   const condense = chooseProfile(ctx.models.profiles, "condense").profile;
   const summarizer =
     condense.name === profile.name
       ? undefined
-      : createVllmClient(clientOptionsFor(ctx.models, condense, { sessionId: `${ctx.jobId}-condense`, cacheSalt: `installation-${ctx.payload.installationId}` }));
-  mkdirSync(services.runsDir, { recursive: true });
-  const trajectoryPath = join(services.runsDir, `${ctx.jobId}.jsonl`);
+      : createVllmClient(
+          clientOptionsFor(ctx.models, condense, { sessionId: `${ctx.jobId}-condense`, cacheSalt: `installation-${ctx.payload.installationId}` }),
+          clientDepsFor(ctx.models, condense),
+        );
+  const trajectoryPath = ctx.runs.pathFor(ctx.jobId);
   const trajectory = withRunFields(openTrajectoryFile(trajectoryPath, { redact: ctx.redact }), {
     jobId: ctx.jobId,
     jobKind: ctx.payload.kind,
@@ -102,6 +104,7 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
   }
 
   const outcome = result.outcome;
+  recordAgentRun(ctx.metrics, ctx.payload.kind, result, { profile: profile.name, model: profile.model, outcome: outcome.kind });
   if (outcome.kind === "cancelled") throw cancelledFromSignal(signal);
   if (outcome.kind === "error") {
     const e = outcome.error;

@@ -1,6 +1,8 @@
 import { chooseProfile, type ModelProfile, type ModelProfiles, type ModelUse } from "../config/model-profiles.js";
 import { checkModelEndpoint, type EndpointHealth } from "../agent/model/health.js";
 import type { ModelClientInput } from "../agent/model/options.js";
+import type { ModelGate } from "../agent/model/gate.js";
+import type { VllmClientDeps } from "../agent/model/vllm-client.js";
 
 /**
  * From an operator's model profile to the agent's model client options. API keys are resolved
@@ -10,6 +12,15 @@ export interface ModelSetup {
   profiles: ModelProfiles;
   /** Profile name → API key, for profiles that need one. */
   apiKeys: ReadonlyMap<string, string>;
+  /** Admission for model calls, shared by every worker (src/capacity); absent in the CLI and
+   * in tests that do not set it up. */
+  gateFor?: (profile: ModelProfile) => ModelGate;
+}
+
+/** The model client's dependencies for a profile: `createVllmClient(clientOptionsFor(…), clientDepsFor(setup, profile))`. */
+export function clientDepsFor(setup: ModelSetup, profile: ModelProfile): VllmClientDeps {
+  const gate = setup.gateFor?.(profile);
+  return gate ? { gate } : {};
 }
 
 export function clientOptionsFor(

@@ -7,7 +7,7 @@ import { detectTestPlan, readerFor, runSetup, runTests, type SetupResult, type T
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
 import type { JobServices } from "./services.js";
-import { describeTestRun } from "./test-summary.js";
+import { describeTestRun, recordTests } from "./test-summary.js";
 
 /**
  * The "prepare" half every job shares: a checkout of the exact commit (read-only token, minted
@@ -99,6 +99,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
           );
         }
         baseline = await runTests(env, plan, { timeoutMs: services.sandbox.testTimeoutMs, signal });
+        recordTests(ctx.metrics, baseline);
         await card.update((s) => setPhase(s, phase, "done", describeTestRun(baseline!)));
       }
     }

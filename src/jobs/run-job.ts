@@ -7,6 +7,7 @@ import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextSte
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
+import type { RunLinks } from "../runs/run-links.js";
 import { JobCard, createCommentSink, nullSink } from "./card-publisher.js";
 import type { ModelSetup } from "./model-for-job.js";
 import { addWarning, finishCard, initialCard, type CardTone } from "./job-card.js";
@@ -26,6 +27,12 @@ export interface JobContext {
   log: Logger;
   redact: Redact;
   models: ModelSetup;
+  /** The process's metrics, for shared/recorders.ts (recordAgentRun, recordTestRun, …). */
+  metrics?: Metrics;
+  /** Where this job's trajectory goes and the viewer link for its card (runs/run-links.ts). */
+  runs: RunLinks;
+  /** The repository as GitHub describes it (read once per job). */
+  repoInfo: { defaultBranch: string; private: boolean; htmlUrl: string };
 }
 
 export interface JobOutcome {
@@ -51,6 +58,7 @@ export interface WorkerDeps {
   log: Logger;
   models: ModelSetup;
   metrics?: Metrics;
+  runs: RunLinks;
   progressIntervalMs?: number;
 }
 
@@ -128,6 +136,20 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       await github.rest.reactions.createForIssue({ ...repo, issue_number: payload.issueNumber, content: "eyes" });
     }
     const config = await loadRepoConfig(github, repo);
+    const { data: repoData } = await github.rest.repos.get({ ...repo });
+    const repoInfo = { defaultBranch: repoData.default_branch, private: repoData.private, htmlUrl: repoData.html_url };
+    // The run viewer's record: without it a run counts as private (the safe default).
+    deps.runs.writeMeta({
+      jobId,
+      kind: payload.kind,
+      repo: payload.repo,
+      private: repoInfo.private,
+      title: TITLES[payload.kind](payload),
+      htmlUrl: issueNumber ? `${repoInfo.htmlUrl}/issues/${issueNumber}` : repoInfo.htmlUrl,
+      startedAt: new Date().toISOString(),
+    });
+    const runUrl = deps.runs.urlFor(jobId);
+    if (runUrl) await card.update((s) => ({ ...s, footer: { ...s.footer, runUrl } }));
     if (config.problems.length > 0) {
       await card.update((s) => addWarning(s, `\`.github/iquest.yml\` has problems:\n${describeProblems(config.problems)}`));
     }
@@ -156,6 +178,9 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       log,
       redact: deps.redact,
       models: deps.models,
+      metrics: deps.metrics,
+      runs: deps.runs,
+      repoInfo,
     };
     const outcome = await deps.handlers[payload.kind](ctx);
     await finish(outcome.tone, outcome.text);

@@ -4,8 +4,8 @@ import type { WorkspaceManager } from "../workspace/checkout.js";
 
 /**
  * What the worker process gives every job besides its own context: the workspace (mirror
- * cache and checkouts), how to sandbox, where trajectories go, and the bot's identity. Built
- * once per worker by src/main/start-worker.ts.
+ * cache and checkouts), how to sandbox, and the bot's identity. (Where trajectories go and the
+ * run viewer's links are the context's `runs`.) Built once per worker by src/main/start-worker.ts.
  */
 export interface JobServices {
   workspace: WorkspaceManager;
@@ -15,10 +15,6 @@ export interface JobServices {
     testTimeoutMs: number;
     setupTimeoutMs: number;
   };
-  /** Directory for trajectory files (`<jobId>.jsonl`), read by the run viewer. */
-  runsDir: string;
-  /** A link to the run viewer for a job, when a public URL is configured. */
-  runUrl?: (jobId: string) => string | undefined;
   /** Resolved once per worker; takes an installation client (the bot user's id needs one). */
   botIdentity: (github: GitHub) => Promise<BotIdentity>;
   /** Exact secret values (keys, webhook secret) that must never be published or shown. */

@@ -27,7 +27,7 @@ runMain(async () => {
   const redisUrl = env.REDIS_URL ?? (local = await startLocalRedis(env.DATA_DIR, log)).url;
   try {
     const worker = await startWorker({ env, log, redact, models, redisUrl });
-    const web = await startWeb({ env, log, models, redisUrl });
+    const web = await startWeb({ env, log, models, redact, redisUrl });
     onShutdown(log, async () => {
       await web.close(); // stop intake first
       await worker.close();

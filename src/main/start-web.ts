@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { Probot, createNodeMiddleware, type ProbotOctokit } from "probot";
-import type { Env } from "../config/env.js";
+import { secretsOf, type Env } from "../config/env.js";
 import { NoWaitOctokit } from "../github/octokit.js";
 import { fetchPermission } from "../github/permissions.js";
 import { loadRepoConfig } from "../github/repo-config.js";
@@ -10,6 +10,8 @@ import { QueueEnqueuer, closeQueues, createQueues, type JobEnqueuer } from "../q
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
 import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
+import { createOpsRoutes } from "../ops/ops-routes.js";
+import { createRedactor, type Redact } from "../shared/redact.js";
 import { createApp } from "../webhooks/app.js";
 import { createCachedConfigLoader } from "../webhooks/config-cache.js";
 import { loadModels } from "./runtime.js";
@@ -31,6 +33,8 @@ export interface StartWebOptions {
   routes?: Route[];
   /** Model profiles, for /healthz?deep=1 (default: the built-ins). */
   models?: ModelSetup;
+  /** The process's redactor, for the run viewer (default: one built from env's secrets). */
+  redact?: Redact;
 }
 
 /** Compose the web process: Redis (producer), queues, Probot with our handlers, HTTP server. */
@@ -106,7 +110,11 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     health,
     metrics,
     log,
-    routes: options.routes,
+    // The run viewer and, with admin credentials, the queue dashboard (src/ops).
+    routes: [
+      ...(options.routes ?? []),
+      ...createOpsRoutes({ env, queues: Object.values(queues), log, redact: options.redact ?? createRedactor(secretsOf(env)) }),
+    ],
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,15 +1,21 @@
 import { resolve } from "node:path";
-import type { ProbotOctokit } from "probot";
-import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
-import { createFixHandler } from "../jobs/fix/run-fix.js";
-import type { JobServices } from "../jobs/services.js";
-import { startReconciler } from "../reconciler/loop.js";
-import { createWorkspaceManager } from "../workspace/checkout.js";
+import { ProbotOctokit } from "probot";
+import { createModelGates, gateConfigFromEnv, type ModelGates } from "../capacity/model-gates.js";
 import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
-import { notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
+import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
+import { withRequestMetrics } from "../github/request-metrics.js";
+import { createFixHandler } from "../jobs/fix/run-fix.js";
+import { JobFailed, notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
+import type { JobServices } from "../jobs/services.js";
+import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
+import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { notesKey } from "../queue/enqueue.js";
-import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
+import { startReconciler } from "../reconciler/loop.js";
+import { runLinks } from "../runs/run-links.js";
+import { CancelledError } from "../shared/errors.js";
+import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
+import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
@@ -21,7 +27,14 @@ import { loadModels } from "./runtime.js";
 export interface WorkerHandle {
   close(graceMs?: number): Promise<void>;
   metrics: Metrics;
+  /** The shared model gates (src/capacity); jobs reach them through `models.gateFor`. */
+  gates: ModelGates;
+  /** The port of /healthz and /metrics, when WORKER_PORT is set. */
+  httpPort?: number;
 }
+
+/** Runs older than this are deleted from RUNS_DIR (checked at start and every 6 hours). */
+const RUN_RETENTION_MS = 30 * 24 * 3600_000;
 
 export interface StartWorkerOptions {
   env: Env;
@@ -39,7 +52,7 @@ export interface StartWorkerOptions {
   models?: ModelSetup;
 }
 
-/** The worker's shared job services: workspace, sandbox settings, runs directory, bot identity. */
+/** The worker's shared job services: workspace, sandbox settings, bot identity. */
 export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, log: Logger): JobServices {
   let identity: Promise<BotIdentity> | undefined;
   return {
@@ -50,7 +63,6 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       log,
     }),
     sandbox: { mode: env.SANDBOX, testTimeoutMs: env.TEST_TIMEOUT_MS, setupTimeoutMs: env.SETUP_TIMEOUT_MS },
-    runsDir: resolve(env.DATA_DIR, "runs"),
     botIdentity: (github) => {
       identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {
         identity = undefined; // try again next job
@@ -76,17 +88,47 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     await closeRedis(subscriber);
     throw err;
   }
+  const metrics = options.metrics ?? createMetrics();
   const app: GitHubApp = createGitHubApp({
     appId: env.APP_ID,
     privateKey: env.privateKey,
     baseUrl: env.githubApiUrl,
     log,
-    Octokit: options.Octokit,
+    Octokit: withRequestMetrics(options.Octokit ?? ProbotOctokit, (route, method, status) => recordGitHubRequest(metrics, route, method, status)),
+    onRateLimit: (kind, retryAfter, willRetry) => recordGitHubRateLimit(metrics, kind, willRetry ? "wait" : "give-up", retryAfter),
     writePacing: env.GITHUB_WRITE_PACING === "on",
     redact: options.redact,
   });
-  const metrics = options.metrics ?? createMetrics();
-  const models = options.models ?? loadModels(env, {});
+  const baseModels = options.models ?? loadModels(env, {});
+  // One gate pool per model server, shared with every other worker through Redis.
+  const gateRedis = createRedis(options.redisUrl, "plain");
+  const gateSubscriber = createRedis(options.redisUrl, "worker");
+  const gates = createModelGates({
+    redis: gateRedis,
+    subscriber: gateSubscriber,
+    prefix: env.QUEUE_PREFIX,
+    config: gateConfigFromEnv(env),
+    profiles: [...baseModels.profiles.profiles.values()].map((p) => ({ name: p.name, baseUrls: p.baseUrls, apiKey: baseModels.apiKeys.get(p.name) })),
+    log,
+    metrics,
+  });
+  const models: ModelSetup = {
+    ...baseModels,
+    gateFor: (p) => gates.gateFor({ name: p.name, baseUrls: p.baseUrls, apiKey: baseModels.apiKeys.get(p.name) }),
+  };
+  const links = runLinks(env, options.redact);
+  const runs = links.store;
+  const pruneRuns = () => {
+    try {
+      const removed = runs.prune(RUN_RETENTION_MS);
+      if (removed.length) log.info({ removed: removed.length, dir: runs.dir }, "deleted old runs");
+    } catch (err) {
+      log.warn({ err, dir: runs.dir }, "could not prune old runs");
+    }
+  };
+  pruneRuns();
+  const pruneTimer = setInterval(pruneRuns, 6 * 3600_000);
+  pruneTimer.unref();
   // Report down profiles by name at start-up; jobs that need one fail with a card that says so.
   void checkProfiles(models).then((results) => {
     for (const r of results) {
@@ -120,13 +162,58 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     log,
     lockDurationMs: options.lockDurationMs ?? env.WORKER_LOCK_MS,
     stalledIntervalMs: options.stalledIntervalMs ?? env.WORKER_STALLED_INTERVAL_MS,
-    process: (job, signal) =>
-      processJob(
-        { app, handlers, notes, redact: options.redact, log, metrics, models, progressIntervalMs: options.progressIntervalMs },
-        job,
-        signal,
-      ),
+    process: async (job, signal) => {
+      const started = performance.now();
+      const kind = String((job.data as { kind?: unknown })?.kind ?? job.name);
+      let outcome = "failure";
+      try {
+        const result = await processJob(
+          { app, handlers, notes, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
+          job,
+          signal,
+        );
+        outcome = result.tone;
+        return result;
+      } catch (err) {
+        outcome = err instanceof CancelledError ? err.reason : err instanceof JobFailed && err.retry ? "retry" : "failure";
+        throw err;
+      } finally {
+        recordJobDuration(metrics, kind, outcome, performance.now() - started);
+      }
+    },
   });
+  let http: WorkerHttp | undefined;
+  // preStop drain: pause every queue worker (BullMQ's pause() resolves once its active jobs end).
+  let drained: Promise<unknown> | undefined;
+  let drainDone = false;
+  const drain = {
+    start() {
+      drained ??= Promise.all(set.workers.map((w) => w.pause())).then(() => (drainDone = true));
+    },
+    draining: () => drained !== undefined,
+    done: () => drainDone,
+  };
+  if (env.WORKER_PORT !== undefined) {
+    http = await startWorkerHttp({
+      port: env.WORKER_PORT,
+      host: env.HOST,
+      metrics,
+      log,
+      drain,
+      health: async () => {
+        const redisOk = await pingRedis(connection);
+        // A drained worker is paused on purpose, not broken.
+        const running = drained !== undefined || set.workers.every((w) => w.isRunning());
+        return {
+          ok: redisOk && running,
+          checks: {
+            redis: { ok: redisOk, ...(redisOk ? {} : { detail: "Redis did not answer PING" }) },
+            workers: { ok: running, ...(running ? {} : { detail: "a queue worker is not running" }) },
+          },
+        };
+      },
+    });
+  }
   const reconciler =
     env.RECONCILE_INTERVAL_MS > 0
       ? startReconciler({
@@ -137,12 +224,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
           log,
         })
       : undefined;
-  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX }, "worker: waiting for jobs");
+  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX, modelGate: env.MODEL_GATE }, "worker: waiting for jobs");
   return {
     metrics,
+    gates,
+    ...(http ? { httpPort: http.port } : {}),
     async close(graceMs = env.SHUTDOWN_GRACE_MS) {
       reconciler?.stop();
+      clearInterval(pruneTimer);
       await set.close(graceMs);
+      await http?.close();
+      await gates.close();
+      await closeRedis(gateRedis);
+      await closeRedis(gateSubscriber);
       await closeRedis(connection);
       await closeRedis(subscriber);
     },

@@ -88,8 +88,13 @@ function mockToken(scope: nock.Scope, times = 1) {
     .reply(201, { token: TOKEN, expires_at: new Date(Date.now() + 3600_000).toISOString() });
 }
 
+function repoMock(scope: nock.Scope, times = 1) {
+  return scope.get(REPO_PATH).times(times).reply(200, { default_branch: "main", private: true, html_url: "https://github.com/Codertocat/Hello-World" });
+}
+
 function cardMocks(scope: nock.Scope, bodies: string[]) {
   scope.get(`${REPO_PATH}/contents/.github%2Fiquest.yml`).reply(404, {});
+  repoMock(scope);
   scope.get(`${REPO_PATH}/issues/7/comments`).query(true).reply(200, []);
   scope.post(`${REPO_PATH}/issues/7/comments`, (b: { body: string }) => bodies.push(b.body) > 0).reply(201, { id: 900 });
   scope
@@ -213,6 +218,7 @@ describe("worker", () => {
     mockToken(scope, 2);
     scope.post(`${REPO_PATH}/issues/7/reactions`).times(2).reply(201, {});
     scope.get(`${REPO_PATH}/contents/.github%2Fiquest.yml`).times(2).reply(404, {});
+    repoMock(scope, 2);
     scope.get(`${REPO_PATH}/issues/7/comments`).query(true).reply(200, []);
     scope.post(`${REPO_PATH}/issues/7/comments`).reply(201, { id: 900 });
     // The re-run finds the card the first run made (by its marker) and edits it: one card.

@@ -4,6 +4,7 @@ import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/ch
 import { cancelledFromSignal } from "../../shared/errors.js";
 import { loadPrompt } from "../prompts.js";
 import { ContextLengthError, ModelRequestError, ModelUnavailableError, type UnavailableReason } from "./errors.js";
+import type { ModelCallOutcome, ModelGate, ModelSlot } from "./gate.js";
 import { modelClientOptionsSchema, type ModelClientInput, type ModelClientOptions } from "./options.js";
 import { backoffMs, retryAfterMs, sleep } from "./retry.js";
 import { renderTextToolDocs } from "./text-protocol.js";
@@ -37,6 +38,9 @@ type CreateParams = Omit<ChatCompletionCreateParamsNonStreaming, "messages"> & {
 export interface VllmClientDeps {
   /** Injected for tests of the backoff; defaults to Math.random. */
   random?: () => number;
+  /** Admission for each HTTP attempt (how many model calls may be in flight; see gate.ts).
+   * Without one, calls start at once. */
+  gate?: ModelGate;
 }
 
 interface Failure {
@@ -163,6 +167,18 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
       const index = current;
       const baseUrl = baseUrls[index];
       attempts++;
+      // The slot is taken per attempt, not per call: a backoff sleep holds no slot.
+      let slot: ModelSlot | undefined;
+      if (deps.gate) {
+        try {
+          slot = await deps.gate.acquire(signal);
+        } catch (err) {
+          if (signal?.aborted) throw cancelledFromSignal(signal);
+          throw err;
+        }
+      }
+      let outcome: ModelCallOutcome = "rejected";
+      let tokens: { promptTokens?: number; completionTokens?: number } = {};
       const started = performance.now();
       // Our own per-call timer rather than the SDK's: we must tell a timeout from a cancel and
       // from a refused connection, and the SDK's abort error loses its name across realms
@@ -188,8 +204,11 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
             "Is MODEL_BASE_URL an OpenAI-compatible /v1 endpoint?",
           );
         }
+        const completion = fromWireCompletion(parsed.data, options.protocol, nextId);
+        outcome = "ok";
+        tokens = { promptTokens: completion.usage.promptTokens, completionTokens: completion.usage.completionTokens };
         return {
-          ...fromWireCompletion(parsed.data, options.protocol, nextId),
+          ...completion,
           request: { messageCount: wire.length, promptBytes },
           endpoint: baseUrl,
           attempts,
@@ -197,12 +216,19 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
         };
       } catch (err) {
         clearTimeout(timer);
-        if (signal?.aborted) throw cancelledFromSignal(signal);
+        if (signal?.aborted) {
+          outcome = "cancelled";
+          throw cancelledFromSignal(signal);
+        }
         if (err instanceof ModelRequestError) throw err;
         const failure: Failure | Error = timedOut
           ? { kind: "timeout", detail: `no answer from ${baseUrl} within ${options.timeoutMs} ms`, cause: err }
           : classify(err, baseUrl);
         if (failure instanceof Error) throw failure;
+        outcome = failure.kind;
+        // The attempt is over: give the slot back before any backoff sleep.
+        slot?.release({ outcome, ms: performance.now() - started, endpoint: baseUrl });
+        slot = undefined;
 
         const failover = failure.kind === "connection" || failure.kind === "timeout" || failure.kind === "server-error";
         if (failover && baseUrls.length > 1) current = (current + 1) % baseUrls.length;
@@ -231,6 +257,7 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener("abort", forward);
+        slot?.release({ outcome, ms: performance.now() - started, endpoint: baseUrl, ...tokens });
       }
     }
   }

@@ -14,7 +14,7 @@ import { addWarning, finishCard, setPhase } from "../job-card.js";
 import { prepareWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
-import { describeTestRun, describeVerdict } from "../test-summary.js";
+import { describeTestRun, describeVerdict, recordTests, saveDiff } from "../test-summary.js";
 import { decideFix, whatWasTried } from "./decide.js";
 import { formatFixTask, gatherFixTask } from "./gather.js";
 import { roundContext } from "./round-context.js";
@@ -54,8 +54,7 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     );
   }
   const round = mode === "issue" ? undefined : await roundContext(github, repo, p);
-  const { data: repoInfo } = await github.rest.repos.get({ ...repo });
-  const baseBranch = round?.baseBranch ?? repoInfo.default_branch;
+  const baseBranch = round?.baseBranch ?? ctx.repoInfo.defaultBranch;
   const commit = round?.headSha ?? (await github.rest.repos.getBranch({ ...repo, branch: baseBranch })).data.commit.sha;
   const identity = await services.botIdentity(github);
   const readToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.checkout);
@@ -122,11 +121,15 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     if (prepared.plan && prepared.baseline) {
       await card.update((s) => setPhase(s, "tests", "running", prepared.plan!.test));
       after = await runTests(prepared.env, prepared.plan, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
+      recordTests(ctx.metrics, after);
       verdict = compareWithBaseline(prepared.baseline, after);
       await card.update((s) => setPhase(s, "tests", verdict!.verdict === "fail" ? "failed" : "done", describeTestRun(after!)));
     } else {
       await card.update((s) => setPhase(s, "tests", "skipped", "no test command"));
     }
+
+    // The change as the run viewer shows it (new files included), before publishing.
+    await saveDiff(ctx, prepared.env);
 
     // --- publish ---
     const decision = decideFix({
@@ -186,7 +189,7 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     }
 
     const testsText = verdict ? describeVerdict(verdict) : "_No test command was found, so no tests ran. Set `tests.command` in `.github/iquest.yml`._";
-    const runUrl = services.runUrl?.(ctx.jobId);
+    const runUrl = ctx.runs.urlFor(ctx.jobId);
     if (mode === "issue") {
       const publishClient = await ctx.app.forRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish, { signal: ctx.signal });
       const pull = await upsertPull(publishClient, repo, {

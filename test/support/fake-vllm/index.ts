@@ -1,2 +1,3 @@
 export * from "./server.js";
 export * from "./script.js";
+export * from "./capacity.js";

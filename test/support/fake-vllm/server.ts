@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { createCapacityModel, type CapacityModel, type CapacityOptions } from "./capacity.js";
 
 /**
  * A fake vLLM: a real HTTP server on 127.0.0.1 (random port) that speaks the OpenAI-compatible
@@ -96,6 +97,10 @@ export interface FakeVllmOptions {
   /** /health answers 503 when false. */
   healthy?: boolean;
   metrics?: FakeMetrics;
+  /** Simulate a GPU server's capacity: latency grows with concurrent requests, the excess
+   * waits, and /metrics reports running, waiting and KV-cache usage (see capacity.ts). Applies
+   * to replies (not faults), on top of a step's own `delayMs`. */
+  capacity?: CapacityOptions;
 }
 
 export interface FakeVllm {
@@ -113,6 +118,10 @@ export interface FakeVllm {
   remaining(): number;
   setHealthy(healthy: boolean): void;
   setMetrics(metrics: FakeMetrics): void;
+  /** The capacity model, when the server has one. */
+  capacity?: CapacityModel;
+  /** Make /metrics answer 503 (false) or work again (true): an unreachable metrics endpoint. */
+  setMetricsAvailable(available: boolean): void;
   close(): Promise<void>;
 }
 
@@ -188,6 +197,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
   const sockets = new Set<Socket>();
   let healthy = options.healthy ?? true;
   let metrics: FakeMetrics = { ...options.metrics };
+  let metricsAvailable = true;
+  const capacity = options.capacity ? createCapacityModel(options.capacity) : undefined;
   let inFlight = 0;
   let callCounter = 0;
   let prefixQueries = 0;
@@ -297,6 +308,18 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
       });
     }
+    if (capacity) {
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      res.once("close", onClose);
+      try {
+        await capacity.serve(gone.signal);
+      } catch {
+        return; // the client went away (or the server is closing) while the request ran or waited
+      } finally {
+        res.off("close", onClose);
+      }
+    }
     if (res.destroyed || res.writableEnded) return;
     const { message, finishReason } = renderReply(step, defaults, () => `chatcmpl-tool-${++callCounter}`);
     const completionText = `${message.content ?? ""}${message.reasoning ?? ""}${message.reasoning_content ?? ""}${JSON.stringify(message.tool_calls ?? [])}`;
@@ -327,13 +350,13 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     const lines = [
       "# HELP vllm:num_requests_running Number of requests in model execution batches.",
       "# TYPE vllm:num_requests_running gauge",
-      `vllm:num_requests_running${label} ${metrics.running ?? inFlight}`,
+      `vllm:num_requests_running${label} ${metrics.running ?? capacity?.running ?? inFlight}`,
       "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
       "# TYPE vllm:num_requests_waiting gauge",
-      `vllm:num_requests_waiting${label} ${metrics.waiting ?? 0}`,
+      `vllm:num_requests_waiting${label} ${metrics.waiting ?? capacity?.waiting ?? 0}`,
       "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.",
       "# TYPE vllm:kv_cache_usage_perc gauge",
-      `vllm:kv_cache_usage_perc${label} ${metrics.kvCacheUsage ?? 0}`,
+      `vllm:kv_cache_usage_perc${label} ${metrics.kvCacheUsage ?? capacity?.kvUsage ?? 0}`,
       "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.",
       "# TYPE vllm:prefix_cache_queries_total counter",
       `vllm:prefix_cache_queries_total${label} ${prefixQueries}`,
@@ -401,6 +424,10 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
       }
       if (req.method === "GET" && path === "/metrics") {
+        if (!metricsAvailable) {
+          res.writeHead(503);
+          return res.end();
+        }
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
         return res.end(metricsText());
       }
@@ -434,8 +461,13 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     setMetrics: (value) => {
       metrics = { ...value };
     },
+    ...(capacity ? { capacity } : {}),
+    setMetricsAvailable: (value) => {
+      metricsAvailable = value;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        capacity?.close();
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
