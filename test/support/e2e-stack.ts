@@ -29,6 +29,7 @@ export interface Stack {
 
 export const APP_ID = 4242;
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
+export const ADMIN_PASSWORD = "e2e-admin-password-1234";
 
 export async function startStack(options: { vllm: FakeVllmOptions; env?: Record<string, string>; sim?: GitHubSim }): Promise<Stack> {
   const sim = options.sim ?? (await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: WEBHOOK_SECRET } }));
@@ -49,6 +50,10 @@ export async function startStack(options: { vllm: FakeVllmOptions; env?: Record<
     HOST: "127.0.0.1",
     PORT: String(port),
     MODEL_BASE_URL: vllm.url,
+    // Job cards link the run viewer on the web process; private runs need the admin login.
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ADMIN_USERNAME: "admin",
+    ADMIN_PASSWORD: ADMIN_PASSWORD,
     DATA_DIR: dataDir,
     LOG_LEVEL: "info",
     JOB_BACKOFF_MS: "500",
