@@ -68,6 +68,8 @@ export interface JobLike {
   data: unknown;
   attemptsMade: number;
   opts: { attempts?: number };
+  /** Whether this worker still holds the job's lock (absent: assume it does). */
+  ownsLock?: () => Promise<boolean>;
 }
 
 /** Thrown to the queue layer: `retry` false becomes BullMQ's UnrecoverableError. */
@@ -110,7 +112,20 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const cardGithub = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse);
   const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse, { signal });
   const issueNumber = cardIssue(payload);
-  const sink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, jobId) : nullSink;
+  const commentSink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, jobId) : nullSink;
+  // A worker that lost the job's lock (it froze; another worker took the job over) must not
+  // write the card any more: its progress would overwrite the other worker's result.
+  const sink = job.ownsLock
+    ? {
+        write: async (body: string) => {
+          if (!(await job.ownsLock!().catch(() => true))) {
+            log.warn("not writing the job card: this worker no longer holds the job's lock");
+            return;
+          }
+          await commentSink.write(body);
+        },
+      }
+    : commentSink;
   const card = new JobCard(
     sink,
     jobId,
@@ -190,6 +205,12 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   } catch (caught) {
     // An aborted GitHub call or tool surfaces as an AbortError: report it as the cancel it is.
     const err = signal.aborted && !(caught instanceof CancelledError) ? cancelledFromSignal(signal) : caught;
+    // A worker that lost the job's lock says nothing more: the card belongs to whoever runs the
+    // job now, and a late "failed" must not overwrite their result.
+    if ((err instanceof CancelledError && err.reason === "lock-lost") || !(await (job.ownsLock?.() ?? Promise.resolve(true)).catch(() => true))) {
+      log.warn({ err }, "this worker lost the job's lock; leaving the card and the branch to the worker that has it");
+      throw err instanceof CancelledError ? err : new CancelledError("lock-lost");
+    }
     if (err instanceof CancelledError && err.reason !== "shutdown") {
       const text =
         err.reason === "stop" ? "Cancelled by `/iquest stop`. Nothing was published." : "Superseded by a newer request.";

@@ -42,9 +42,16 @@ export function startWorkers(options: WorkerSetOptions): WorkerSet {
       // Three parameters: BullMQ passes an AbortSignal only to processors that declare it.
       async (job: Job, token?: string, signal?: AbortSignal) => {
         const abort = signal ?? new AbortController().signal;
+        // Does this worker still hold the job? (A stalled worker's lock can pass to another.)
+        const lockKey = `${options.prefix}:${queueName(kind)}:${job.id}:lock`;
+        const ownsLock = async () => token !== undefined && (await options.connection.get(lockKey)) === token;
         try {
-          return await options.process(job, abort);
+          return await options.process(Object.assign(job, { ownsLock }), abort);
         } catch (err) {
+          if (err instanceof CancelledError && err.reason === "lock-lost") {
+            // Another worker owns the job now; leave it alone (BullMQ rejects our move anyway).
+            throw err;
+          }
           if (err instanceof CancelledError && err.reason === "shutdown") {
             // Hand the job back without spending an attempt: it re-runs on another worker.
             await job.moveToDelayed(Date.now() + 1000, token);
@@ -64,6 +71,13 @@ export function startWorkers(options: WorkerSetOptions): WorkerSet {
       },
     );
     worker.on("error", (err) => options.log.error({ err, kind }, "worker error"));
+    // A lock that could not be renewed means this worker stalled (paused, starved) and the job
+    // may already be running elsewhere: stop it here at once; it must not publish.
+    worker.on("lockRenewalFailed", (jobIds) => {
+      for (const id of jobIds) {
+        if (worker.cancelJob(id, "lock-lost")) options.log.warn({ jobId: id, kind }, "job lock lost: stopped here");
+      }
+    });
     worker.on("failed", (job, err) =>
       options.log.warn({ jobId: job?.id, kind, err: err.message, attemptsMade: job?.attemptsMade }, "job attempt failed"),
     );

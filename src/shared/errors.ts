@@ -51,11 +51,17 @@ export class StartupError extends Error {
   }
 }
 
-/** The job was cancelled (`/iquest stop`) or the worker is shutting down. */
+export type CancelReason = "stop" | "shutdown" | "superseded" | "lock-lost";
+
+/**
+ * The job was cancelled: `/iquest stop`, the worker shutting down, a newer request superseding
+ * it, or the worker losing the job's lock (it stalled; another worker now owns the job, so this
+ * one must not publish or write anything more).
+ */
 export class CancelledError extends IquestError {
-  readonly reason: "stop" | "shutdown" | "superseded";
-  constructor(reason: "stop" | "shutdown" | "superseded", message = `cancelled: ${reason}`) {
-    super(reason === "shutdown" ? "retry" : "tell-user", message);
+  readonly reason: CancelReason;
+  constructor(reason: CancelReason, message = `cancelled: ${reason}`) {
+    super(reason === "shutdown" || reason === "lock-lost" ? "retry" : "tell-user", message);
     this.reason = reason;
   }
 }
@@ -83,5 +89,5 @@ export function errorMessage(err: unknown): string {
 /** Turn an aborted signal's reason ("stop", "superseded", "shutdown") into the error to throw. */
 export function cancelledFromSignal(signal: AbortSignal): CancelledError {
   const reason = String(signal.reason ?? "stop");
-  return new CancelledError(reason === "shutdown" ? "shutdown" : reason === "superseded" ? "superseded" : "stop");
+  return new CancelledError(reason === "shutdown" || reason === "superseded" || reason === "lock-lost" ? reason : "stop");
 }

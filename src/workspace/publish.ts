@@ -296,6 +296,31 @@ export function publishCheckout(
   );
 }
 
+/**
+ * The job that made the head commit of a remote bot branch (its `IQuest-Job:` trailer) and that
+ * commit's message. A job re-run after a crash mid-publish finds its own earlier push here and
+ * goes on from it instead of running the agent again.
+ */
+export async function readPublishedJob(
+  manager: WorkspaceManager,
+  checkout: JobCheckout,
+  branch: string,
+  head: string,
+  token: TokenSource,
+): Promise<{ jobId: string | undefined; message: string }> {
+  const t = await resolveToken(token);
+  return manager.withRepoLock(checkout.repo, async () => {
+    const M = ["--git-dir", checkout.mirrorDir];
+    await manager.git([...M, "fetch", "--quiet", "--no-tags", checkout.remoteUrl, `+refs/heads/${branch}:refs/heads/${branch}`], {
+      env: gitAuthEnv(checkout.remoteUrl, t),
+      secrets: tokenForms(t),
+    });
+    const log = await manager.git([...M, "log", "-1", "--format=%B", head]);
+    const jobId = /^IQuest-Job: (\S+)\s*$/m.exec(log.stdout)?.[1];
+    return { jobId, message: log.stdout.replace(/^IQuest-Job: .*$/m, "").trim() };
+  });
+}
+
 /** Human commits on a remote bot branch, checked before a job spends its model budget. */
 export async function readForeignCommits(
   manager: WorkspaceManager,

@@ -5,8 +5,8 @@ import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
 import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
-import { ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
-import { publishCheckout, readForeignCommits, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
+import { BranchMovedError, ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
+import { publishCheckout, readForeignCommits, readPublishedJob, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
 import { revertPaths } from "../../workspace/revert-paths.js";
 import { compareWithBaseline, runTests, type BaselineVerdict, type TestRun } from "../../workspace/test-runner.js";
 import { runAgentPhase } from "../agent-phase.js";
@@ -19,6 +19,7 @@ import { decideFix, whatWasTried } from "./decide.js";
 import { formatFixTask, gatherFixTask } from "./gather.js";
 import { roundContext } from "./round-context.js";
 import { fixPrBody, fixPrTitle } from "./pr-body.js";
+import type { FixTask } from "./gather.js";
 
 /**
  * The fix job: gather → prepare → agent → verify → publish, with the job card ticking.
@@ -73,6 +74,10 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     // Where the bot branch is now: the push must start from here (expected-commit push).
     const remoteSha = await readRemoteBranch(services.workspace, prepared.checkout, branch, readToken);
     if (remoteSha && mode === "issue") {
+      // An earlier attempt of this very job pushed before it was interrupted (a crash between the
+      // push and the PR): open the PR from that push instead of running the agent again.
+      const earlier = await readPublishedJob(services.workspace, prepared.checkout, branch, remoteSha, readToken);
+      if (earlier.jobId === ctx.jobId) return await resumeAfterPush(ctx, { branch, baseBranch, task, message: earlier.message });
       const foreign = await readForeignCommits(services.workspace, prepared.checkout, branch, remoteSha, identity.email, readToken);
       if (foreign.length > 0) {
         // Checked before the model spends anything: a re-trigger never overwrites human work.
@@ -166,8 +171,18 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
       );
     let published: PublishResult;
     try {
-      published = await publishOnce();
+      published = await publishOnce().catch(async (err: unknown) => {
+        // The branch moved under us. If what is there now is this very job's push (a worker
+        // that lost the lock but pushed first), the work is published: go on from it.
+        if (err instanceof BranchMovedError && mode === "issue") {
+          const now = await readRemoteBranch(services.workspace, prepared.checkout, branch, readToken);
+          const earlier = now ? await readPublishedJob(services.workspace, prepared.checkout, branch, now, readToken) : undefined;
+          if (earlier?.jobId === ctx.jobId) throw new AlreadyPublished(earlier.message);
+        }
+        throw err;
+      });
     } catch (err) {
+      if (err instanceof AlreadyPublished) return await resumeAfterPush(ctx, { branch, baseBranch, task, message: err.message });
       // Workflow files, submodules and oversized files are taken out and the rest published, with
       // the reason on the card and in the PR. A secret in the change stops the publish: part of a
       // file cannot be taken out safely.
@@ -248,4 +263,46 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
   } finally {
     await prepared.close();
   }
+}
+
+/** This job's push is already on the branch (see resumeAfterPush). */
+class AlreadyPublished extends Error {}
+
+/**
+ * An earlier attempt of this job pushed its commit and was interrupted before the PR (a crash,
+ * a lost lock). The commit is the work: open or update the draft PR from it, once, and say on
+ * the card what happened. The test result of that attempt is in its run log, not here.
+ */
+async function resumeAfterPush(
+  ctx: JobContext,
+  o: { branch: string; baseBranch: string; task: FixTask; message: string },
+): Promise<JobOutcome> {
+  const p = ctx.payload as FixPayload;
+  const summary = o.message.split("\n").slice(1).join("\n").trim();
+  await ctx.card.update((s) =>
+    ["agent", "tests"].reduce((acc, phase) => setPhase(acc, phase, "skipped", "done by an earlier attempt of this job"), s),
+  );
+  const client = await ctx.app.forRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish, { signal: ctx.signal });
+  const pull = await upsertPull(client, ctx.repo, {
+    branch: o.branch,
+    base: o.baseBranch,
+    draft: true,
+    title: fixPrTitle({ issueNumber: p.issueNumber, issueTitle: o.task.issue.title, testsFailing: false }),
+    body: [
+      `Fixes #${p.issueNumber}`,
+      "",
+      "### What changed and why",
+      "",
+      summary || "_See the commit._",
+      "",
+      "### Tests",
+      "",
+      "_This job was interrupted after it pushed the change and before it opened this PR; it was resumed from the push. The test result is in the run log of the job._",
+      "",
+      `<sub>Opened by iquest-bot as a draft. Job \`${ctx.jobId}\`. Comment \`/iquest <feedback>\` for another round.</sub>`,
+    ].join("\n"),
+  });
+  if (pull.created && p.actor) await requestReview(client, ctx.repo, pull.number, p.actor);
+  await ctx.card.update((s) => setPhase(s, "PR", "done", `#${pull.number}`));
+  return { tone: "success", text: `${pull.created ? "Opened" : "Updated"} draft PR [#${pull.number}](${pull.url}) from the change an interrupted attempt of this job had pushed.` };
 }
