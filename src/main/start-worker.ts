@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import type { ProbotOctokit } from "probot";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { createFixHandler } from "../jobs/fix/run-fix.js";
+import { createRedisReviewMemory } from "../jobs/review/memory-store.js";
+import { createReviewHandler } from "../jobs/review/run-review.js";
 import type { JobServices } from "../jobs/services.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { Env } from "../config/env.js";
@@ -90,11 +92,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       else log.warn({ profile: r.profile, model: r.model, detail: r.endpoints.map((e) => e.detail).join("; ") }, "model profile is DOWN");
     }
   });
-  const services = createJobServices(env, app, models, log);
+  const services: JobServices = {
+    ...createJobServices(env, app, models, log),
+    reviewMemory: createRedisReviewMemory(connection, { prefix: env.QUEUE_PREFIX }),
+  };
   await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
   const handlers: Record<JobKind, JobHandler> = {
     fix: createFixHandler(services),
-    review: notBuiltYet("review"),
+    review: createReviewHandler(services),
     upgrade: notBuiltYet("upgrade"),
     ...options.handlers,
   };
