@@ -423,3 +423,49 @@ describe("review: a hostile PR from a fork", () => {
     expect(checkRuns(lib2.full, pr.head.sha)[0]!.conclusion).toBe("success");
   }, 120_000);
 });
+
+describe("review: a push during a review", () => {
+  test("supersedes it: the older head's check says so, and only the newest head gets a review", async () => {
+    const busy = await newRepo("busy", shopFiles());
+    const head1 = await sim.commit({ repo: busy.repo, branch: "feature", files: { "src/cart.js": CART_PUSH1 } });
+    await sim.createPullRequest({ repo: busy.repo, head: "feature", title: "Cart", user: "alice" });
+    // The first review's model is slow; the push arrives while it thinks.
+    const asked = script({ kind: "hang" });
+    const first = (await enqueuer.enqueue({
+      kind: "review",
+      installationId: busy.installationId,
+      repoId: busy.repo.id,
+      repo: busy.full,
+      deliveryId: `rv${++delivery}`,
+      trigger: "pull_request",
+      prNumber: 1,
+      headSha: head1,
+    })).jobId;
+    await eventually(() => vllm.requests.length > asked, "the first review to reach the model");
+    const head2 = await sim.commit({ repo: busy.repo, branch: "feature", files: { "src/cart.js": CART_PUSH2 } });
+    turns.length = 0;
+    script(finding({ path: "src/cart.js", line: 18, severity: "major", title: "tax() returns only the tax", explanation: "Callers expect the gross amount.", quote: "  return amount * 0.2;" }), submit("Adds tax()."));
+    // What the webhook does on `synchronize`: cancel the running review, enqueue the new head.
+    const cancelled = await enqueuer.cancel("review", `review-${busy.repo.id}-1`, "superseded");
+    expect(cancelled.signalledActive).toEqual([first]);
+    const firstOutcome = await (await queues.review.getJob(first))!.waitUntilFinished(events, 60_000);
+    expect(firstOutcome).toMatchObject({ tone: "cancelled" });
+    await review(busy, 1);
+
+    expect(checkRuns(busy.full, head1)).toMatchObject([{ status: "completed", conclusion: "cancelled", output: { title: "Superseded by newer commits" } }]);
+    const reviews = botReviews(busy.full, 1);
+    expect(reviews.map((r) => r.commitId)).toEqual([head2]);
+    // Nothing was reviewed at head1, so the review of head2 covers the whole PR.
+    expect(reviews[0]!.body).toContain(`The whole PR at \`${head2.slice(0, 7)}\``);
+  }, 180_000);
+});
+
+async function eventually<T>(check: () => T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const v = check();
+    if (v !== undefined && v !== false) return v as T;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
