@@ -6,7 +6,7 @@ import { isBot } from "../../rules/triggers.js";
 import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../../shared/errors.js";
 import { runSetup } from "../../workspace/test-runner.js";
 import { runAgentPhase } from "../agent-phase.js";
-import { addWarning, setPhase } from "../job-card.js";
+import { addWarning, setPhase, type CardState } from "../job-card.js";
 import { prepareWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
@@ -306,9 +306,9 @@ async function reviewAndPost(ctx: JobContext, services: JobServices, st: ReviewS
         : outcome.kind === "budget-exhausted"
           ? { kind: "budget-exhausted", budget: outcome.budget, limit: outcome.limit, used: outcome.used }
           : { kind: "error", message: outcome.message };
-    await card.update((s) =>
-      setPhase(s, "review", outcome.kind === "submitted" ? "done" : "failed", `${agent.result.steps} steps · ${findings.length} finding(s) reported`),
-    );
+    // One card write for both phase changes: the worker spaces writes to GitHub ~1 s apart.
+    const reviewed = (s: CardState) =>
+      setPhase(s, "review", outcome.kind === "submitted" ? "done" : "failed", `${agent.result.steps} steps · ${findings.length} finding(s) reported`);
 
     // --- the evidence gate ---
     const texts = new Map<string, string | undefined>();
@@ -325,7 +325,7 @@ async function reviewAndPost(ctx: JobContext, services: JobServices, st: ReviewS
     });
 
     // --- post: one review, then the check ---
-    await card.update((s) => setPhase(s, "post", "running"));
+    await card.update((s) => setPhase(reviewed(s), "post", "running"));
     const posted = [...gate.inline, ...gate.summary].map((g) => toPosted(g, st.head, ctx.redact));
     const marker = encodeMarker({ head: st.head, findings: posted });
     const summaryInput = {
