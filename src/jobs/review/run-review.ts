@@ -103,7 +103,7 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
     if (check && check.status !== "completed") {
       await completeCheckRun(checkClient, repo, check.id, { conclusion: "neutral", title: "Reviewed", summary: stripMarker(earlier.body) });
     }
-    await card.update((s) => setPhase(setPhase(s, "checkout", "skipped"), "post", "done", `[review](${earlier.url})`));
+    await card.update((s) => setPhase(setPhase(setPhase(s, "checkout", "skipped"), "review", "skipped"), "post", "done", `[review](${earlier.url})`));
     return { tone: "neutral", text: `Commit \`${head.slice(0, 7)}\` already has [a review](${earlier.url}); nothing new to review.` };
   }
 

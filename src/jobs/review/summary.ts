@@ -128,7 +128,7 @@ export function renderSummary(input: SummaryInput): string {
   if (input.footer.profile) meta.push(`profile \`${input.footer.profile}\``);
   if (input.footer.model) meta.push(`model \`${input.footer.model}\``);
   if (input.footer.runUrl) meta.push(`[run log](${input.footer.runUrl})`);
-  out.push(`<sub>${meta.join(" · ")} · findings are posted only when the code they quote is in the diff; \`/iquest review\` to review again</sub>`);
+  out.push(`<sub>${meta.join(" · ")} · a finding is posted only if the code it quotes is there; later pushes are reviewed for what they change</sub>`);
   return out.join("\n");
 }
 
