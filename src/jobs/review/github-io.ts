@@ -18,6 +18,9 @@ export async function fetchPullFiles(github: GitHub, repo: RepoName, pullNumber:
   return { files, capped: files.length >= MAX_PR_FILES };
 }
 
+/** GitHub lists at most 300 files of a comparison. */
+export const MAX_COMPARE_FILES = 300;
+
 export interface Comparison {
   status: "ahead" | "behind" | "identical" | "diverged";
   files: DiffFileInput[];

@@ -22,6 +22,7 @@ import {
   fetchPullFiles,
   findCheckRun,
   listBotReviews,
+  MAX_COMPARE_FILES,
   readBaseInstructions,
   startCheckRun,
   type ReviewComment,
@@ -118,7 +119,11 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
     scope = new Map();
   } else if (since) {
     const comparison = await compareHeads(github, repo, since, head);
-    if (comparison?.status === "ahead") {
+    if (comparison && comparison.files.length >= MAX_COMPARE_FILES) {
+      // GitHub lists at most 300 files of a comparison: the rest of the new commits' changes
+      // would be invisible, so the whole PR is reviewed again (earlier findings not repeated).
+      await card.update((s) => addWarning(s, `The new commits change ${MAX_COMPARE_FILES} or more files (GitHub's limit for a comparison), so the whole PR was reviewed again.`));
+    } else if (comparison?.status === "ahead") {
       coverage = { mode: "incremental", since, head };
       scope = mapIncrement(diff, comparison.files);
     } else {
