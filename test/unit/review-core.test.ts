@@ -201,6 +201,9 @@ describe("the summary and the check", () => {
     expect(checkVerdict(input({ plan: over }))).toEqual({ conclusion: "neutral", title: expect.stringMatching(/^Partial review/) });
     expect(checkVerdict(input({ agent: { kind: "budget-exhausted", budget: "steps", limit: 40, used: 40 } })).conclusion).toBe("neutral");
     expect(checkVerdict(input({ agent: { kind: "error", message: "boom" } })).conclusion).toBe("neutral");
+    const capped = { ...input().plan, listCapped: true };
+    expect(checkVerdict(input({ plan: capped })).conclusion).toBe("neutral");
+    expect(renderSummary(input({ plan: capped }))).toContain("GitHub listed only the first 3,000 files.");
   });
   test("the summary says what the PR does, the findings by severity, what was and was not reviewed, and why tests did not run", () => {
     const plan = { ...input().plan, overBudget: ["src/b.ts"], filtered: [{ path: "yarn.lock", why: "matches `**/yarn.lock`" }] };

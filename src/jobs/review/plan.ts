@@ -34,6 +34,8 @@ export interface ReviewPlan {
   allFiltered: boolean;
   /** The model's diff budget in characters. */
   diffBudgetChars: number;
+  /** GitHub listed only the first 3,000 files of the PR: the rest were never seen. */
+  listCapped: boolean;
 }
 
 export interface PlanInput {
@@ -42,6 +44,7 @@ export interface PlanInput {
   scope?: Scope;
   filter: (path: string) => FileFilterResult;
   diffBudgetChars: number;
+  listCapped?: boolean;
 }
 
 /**
@@ -66,6 +69,7 @@ export function planReview(input: PlanInput): ReviewPlan {
     unchangedSinceLastReview: 0,
     allFiltered: false,
     diffBudgetChars: input.diffBudgetChars,
+    listCapped: input.listCapped === true,
   };
   let left = input.diffBudgetChars;
   let reviewable = 0;
@@ -129,5 +133,5 @@ export function renderFileDiff(path: string, previousPath: string | undefined, s
 
 /** The review was cut short: something the model should have seen, it did not. */
 export function planIsPartial(plan: ReviewPlan): boolean {
-  return plan.tooLarge.length > 0 || plan.overBudget.length > 0;
+  return plan.tooLarge.length > 0 || plan.overBudget.length > 0 || plan.listCapped;
 }

@@ -110,7 +110,7 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
       coverage = { mode: "rewritten", since, head };
     }
   }
-  const plan = planReview({ files, diff, scope, filter: createFileFilter(cfg.paths, cfg.ignore), diffBudgetChars: diffBudgetChars(cfg.budget) });
+  const plan = planReview({ files, diff, scope, filter: createFileFilter(cfg.paths, cfg.ignore), diffBudgetChars: diffBudgetChars(cfg.budget), listCapped: capped });
   if (capped) await card.update((s) => addWarning(s, "GitHub lists at most 3,000 files of a PR; files past that were not reviewed."));
   if (plan.allFiltered) {
     return skipped(ctx, "Every file this PR changes matches `review.ignore` (or is outside `review.paths`), so there is nothing to review and no review was posted.");

@@ -197,6 +197,7 @@ function notReviewedLines(plan: ReviewPlan): string[] {
   const max = 30;
   const more = (n: number) => (n > max ? `, and ${n - max} more` : "");
   const list = (paths: readonly string[]) => paths.slice(0, max).map((p) => `\`${p}\``).join(", ") + more(paths.length);
+  if (plan.listCapped) lines.push("- **Files past the first 3,000**: GitHub lists no more files of a pull request, so they were not seen at all.");
   if (plan.tooLarge.length) {
     const items = plan.tooLarge.slice(0, max).map((f) => `\`${f.path}\` (${f.changes} changed lines)`);
     lines.push(`- **Too large** (${plan.tooLarge.length}): ${items.join(", ")}${more(plan.tooLarge.length)}`);
@@ -231,6 +232,7 @@ export function isPartial(input: Pick<SummaryInput, "plan" | "agent">): boolean 
 
 function partialReasons(input: SummaryInput): string[] {
   const reasons: string[] = [];
+  if (input.plan.listCapped) reasons.push("GitHub listed only the first 3,000 files.");
   if (input.plan.tooLarge.length) reasons.push(`${input.plan.tooLarge.length} file(s) too large to review.`);
   if (input.plan.overBudget.length) reasons.push(`${input.plan.overBudget.length} file(s) did not fit the diff budget.`);
   if (input.agent.kind === "budget-exhausted") reasons.push(`The reviewer ran out of its ${input.agent.budget} budget.`);
