@@ -47,6 +47,10 @@ export const DEFAULT_REVIEW_IGNORE = [
   "**/*.generated.*",
 ];
 
+/** Review finding severities, least severe first. */
+export const REVIEW_SEVERITIES = ["nit", "minor", "major", "critical"] as const;
+export type ReviewSeverity = (typeof REVIEW_SEVERITIES)[number];
+
 const profileName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a profile name, not a URL");
 
 export const repoConfigSchema = z
@@ -70,6 +74,16 @@ export const repoConfigSchema = z
         ignore: z.array(z.string().min(1)).max(100).default(DEFAULT_REVIEW_IGNORE),
         budget: budgetShape(40, 20, 1_000_000),
         profile: profileName.optional(),
+        /** Findings posted per review (inline and in the summary); the most severe are kept. */
+        maxFindings: z.number().int().min(1).max(50).default(10),
+        /** Findings below this severity are not posted. */
+        minSeverity: z.enum(REVIEW_SEVERITIES).default("minor"),
+        /** Extra instructions for the reviewer (read from the default branch, like the rest of this file). */
+        instructions: z.string().trim().min(1).max(4000).optional(),
+        /** The reviewer may run the tests on PRs from this repository's own branches. */
+        runTests: z.boolean().default(true),
+        /** ...and on PRs from forks (untrusted code; always without network). */
+        forkTests: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

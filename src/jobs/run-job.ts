@@ -2,7 +2,7 @@ import { describeProblems, type LoadedRepoConfig } from "../config/repo-config.j
 import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
-import { jobPayloadSchema, type JobKind, type JobPayload } from "../queue/payloads.js";
+import { jobPayloadSchema, targetKey, type JobKind, type JobPayload } from "../queue/payloads.js";
 import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
@@ -112,7 +112,9 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const cardGithub = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse);
   const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.converse, { signal });
   const issueNumber = cardIssue(payload);
-  const commentSink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, jobId) : nullSink;
+  // Reviews keep one card per PR, edited by each push's review, instead of one per push.
+  const cardKey = payload.kind === "review" ? targetKey(payload) : jobId;
+  const commentSink = issueNumber ? createCommentSink(cardGithub, repo, issueNumber, cardKey) : nullSink;
   // A worker that lost the job's lock (it froze; another worker took the job over) must not
   // write the card any more: its progress would overwrite the other worker's result.
   const sink = job.ownsLock
@@ -128,7 +130,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     : commentSink;
   const card = new JobCard(
     sink,
-    jobId,
+    cardKey,
     initialCard(payload.kind, jobId, TITLES[payload.kind](payload)),
     deps.redact,
     deps.progressIntervalMs,

@@ -1,6 +1,7 @@
 import type { BotIdentity } from "../github/bot-identity.js";
 import type { GitHub } from "../github/types.js";
 import type { WorkspaceManager } from "../workspace/checkout.js";
+import type { ReviewMemory } from "./review/memory.js";
 
 /**
  * What the worker process gives every job besides its own context: the workspace (mirror
@@ -19,4 +20,6 @@ export interface JobServices {
   botIdentity: (github: GitHub) => Promise<BotIdentity>;
   /** Exact secret values (keys, webhook secret) that must never be published or shown. */
   knownSecrets: readonly string[];
+  /** What reviews remember per PR (Redis). Absent: the markers in the bot's reviews serve alone. */
+  reviewMemory?: ReviewMemory;
 }

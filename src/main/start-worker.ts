@@ -6,6 +6,8 @@ import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { withRequestMetrics } from "../github/request-metrics.js";
 import { createFixHandler } from "../jobs/fix/run-fix.js";
+import { createRedisReviewMemory } from "../jobs/review/memory-store.js";
+import { createReviewHandler } from "../jobs/review/run-review.js";
 import { JobFailed, notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
 import type { JobServices } from "../jobs/services.js";
 import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
@@ -136,11 +138,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       else log.warn({ profile: r.profile, model: r.model, detail: r.endpoints.map((e) => e.detail).join("; ") }, "model profile is DOWN");
     }
   });
-  const services = createJobServices(env, app, models, log);
+  const services: JobServices = {
+    ...createJobServices(env, app, models, log),
+    reviewMemory: createRedisReviewMemory(connection, { prefix: env.QUEUE_PREFIX }),
+  };
   await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
   const handlers: Record<JobKind, JobHandler> = {
     fix: createFixHandler(services),
-    review: notBuiltYet("review"),
+    review: createReviewHandler(services),
     upgrade: notBuiltYet("upgrade"),
     ...options.handlers,
   };

@@ -226,6 +226,24 @@ export class Shapes {
       user: owner,
       repo: this.repo(r),
     });
+    const fork = p.forkOwner;
+    const headEnd = fork
+      ? {
+          label: `${fork}:${p.head.ref}`,
+          ref: p.head.ref,
+          sha: p.head.sha,
+          user: this.user(fork),
+          repo: {
+            ...this.repo(r),
+            id: r.id + 1_000_000,
+            node_id: nodeId("Repository", r.id + 1_000_000),
+            full_name: `${fork}/${r.name}`,
+            owner: this.user(fork),
+            html_url: `${this.urls.web}/${fork}/${r.name}`,
+            fork: true,
+          },
+        }
+      : end(p.head.ref, p.head.sha);
     return {
       url: api,
       id: p.id,
@@ -257,7 +275,7 @@ export class Shapes {
       assignees: i.assignees.map((a) => this.user(a)),
       requested_reviewers: p.requestedReviewers.map((u) => this.user(u)),
       requested_teams: [],
-      head: end(p.head.ref, p.head.sha),
+      head: headEnd,
       base: end(p.base.ref, p.base.sha),
       _links: {
         self: { href: api },

@@ -392,16 +392,35 @@ export class GitHubSim {
   }
 
   /** Open a PR from a branch that exists in the repo (push it first, or use commit()). */
-  async createPullRequest(o: { repo: RepoRef; head: string; base?: string; title: string; body?: string; user: string; draft?: boolean }): Promise<SimPull> {
+  /**
+   * `fork`: the PR comes from that user's fork. The simulator keeps the commits in this repo
+   * (push them to a branch first); the branch is then deleted, as a fork's branch is not in the
+   * base repo, and only refs/pull/N/head holds the head.
+   */
+  async createPullRequest(o: { repo: RepoRef; head: string; base?: string; title: string; body?: string; user: string; draft?: boolean; fork?: string }): Promise<SimPull> {
     const repo = this.repo(o.repo);
-    return openPullRequest(this.#services, repo, {
+    const pull = await openPullRequest(this.#services, repo, {
       title: o.title,
       body: o.body ?? null,
       head: o.head,
       base: o.base ?? repo.defaultBranch,
       draft: o.draft ?? false,
       user: this.state.user(o.user).login,
+      ...(o.fork ? { forkOwner: this.state.user(o.fork).login } : {}),
     });
+    if (o.fork) await repo.git.deleteRef(`refs/heads/${o.head}`);
+    return pull;
+  }
+
+  /** A new head for a fork PR (the fork's branch is not here): commit on top and move refs/pull/N/head. */
+  async pushToForkPull(o: { repo: RepoRef; number: number; files: Record<string, SeedFile>; message?: string }): Promise<string> {
+    const repo = this.repo(o.repo);
+    const pull = this.state.pull(repo.id, o.number);
+    if (!pull?.forkOwner) throw new Error(`github-sim: #${o.number} is not a fork PR`);
+    const sha = await repo.git.commitFiles({ parent: pull.head.sha, files: o.files, message: o.message ?? "Update files", author: SEED_AUTHOR });
+    pull.head.sha = sha;
+    await repo.git.updateRef(`refs/pull/${pull.number}/head`, sha);
+    return sha;
   }
 
   async mergePullRequest(repo: RepoRef, number: number, user: string): Promise<string> {

@@ -98,6 +98,9 @@ export interface SimPull {
   mergeCommitSha: string | null;
   maintainerCanModify: boolean;
   requestedReviewers: string[];
+  /** A PR from a fork: the owner of the fork the head lives in. Only the JSON shape models it
+   * (head.repo is another repository); the commits are in this repo, under refs/pull/N/head. */
+  forkOwner?: string;
 }
 
 export interface SimComment {

@@ -201,6 +201,8 @@ export interface OpenPullRequest {
   draft: boolean;
   maintainerCanModify?: boolean;
   user: string;
+  /** Seeding only: the PR comes from this user's fork (see sim.createPullRequest). */
+  forkOwner?: string;
 }
 
 /** Open a PR with GitHub's checks; shared by the REST route and the test seeding helper. */
@@ -239,6 +241,7 @@ export async function openPullRequest(sim: SimServices, repo: SimRepo, req: Open
     mergeCommitSha: null,
     maintainerCanModify: req.maintainerCanModify ?? true,
     requestedReviewers: [],
+    ...(req.forkOwner ? { forkOwner: req.forkOwner } : {}),
   };
   sim.state.pulls.push(pull);
   await repo.git.updateRef(`refs/pull/${pull.number}/head`, headSha);
