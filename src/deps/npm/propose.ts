@@ -53,9 +53,15 @@ export function proposeUpdates(dep: Dependency, meta: PackageMeta, policy: Propo
   const currentDeprecated = Boolean(currentMeta?.deprecated);
   const ignoreRanges = policy.ignoreRanges ?? [];
 
+  const compat = `^${current}`;
   const eligible: VersionMeta[] = [];
-  let heldTooYoung: VersionMeta | undefined;
-  let heldIgnored: VersionMeta | undefined;
+  // The newest version held back, per line (compatible, major), to say why it was not proposed.
+  const held: Record<"too-young" | "ignored", { compat?: VersionMeta; major?: VersionMeta }> = { "too-young": {}, ignored: {} };
+  const hold = (reason: "too-young" | "ignored", v: VersionMeta) => {
+    const line = safeSatisfies(v.version, compat) ? "compat" : "major";
+    const prev = held[reason][line];
+    if (!prev || semver.gt(v.version, prev.version)) held[reason][line] = v;
+  };
   for (const v of meta.versions) {
     if (!semver.valid(v.version) || !semver.gt(v.version, current)) continue;
     if (semver.prerelease(v.version) !== null) {
@@ -66,17 +72,16 @@ export function proposeUpdates(dep: Dependency, meta: PackageMeta, policy: Propo
     }
     if (v.deprecated && !currentDeprecated) continue;
     if (ignoreRanges.some((r) => safeSatisfies(v.version, r))) {
-      if (!heldIgnored || semver.gt(v.version, heldIgnored.version)) heldIgnored = v;
+      hold("ignored", v);
       continue;
     }
     if (policy.minimumAgeMs > 0 && (v.publishedAt === undefined || policy.now - v.publishedAt < policy.minimumAgeMs)) {
-      if (!heldTooYoung || semver.gt(v.version, heldTooYoung.version)) heldTooYoung = v;
+      hold("too-young", v);
       continue;
     }
     eligible.push(v);
   }
 
-  const compat = `^${current}`;
   const newest = (list: VersionMeta[]) => list.reduce<VersionMeta | undefined>((a, v) => (!a || semver.gt(v.version, a.version) ? v : a), undefined);
   const nonMajor = newest(eligible.filter((v) => safeSatisfies(v.version, compat)));
   const major = newest(eligible.filter((v) => !safeSatisfies(v.version, compat)));
@@ -123,13 +128,17 @@ export function proposeUpdates(dep: Dependency, meta: PackageMeta, policy: Propo
   if (nonMajor) propose(nonMajor, false);
   if (major) propose(major, true);
 
-  const proposedTop = updates.reduce<string>((a, u) => (semver.gt(u.newVersion, a) ? u.newVersion : a), current);
-  if (heldTooYoung && semver.gt(heldTooYoung.version, proposedTop)) {
-    const age = heldTooYoung.publishedAt === undefined ? "has no publish time" : `was published ${formatAge(policy.now - heldTooYoung.publishedAt)} ago`;
-    skip("too-young", `${heldTooYoung.version} ${age}; it waits until it is ${formatAge(policy.minimumAgeMs)} old`, heldTooYoung.version);
-  }
-  if (heldIgnored && semver.gt(heldIgnored.version, proposedTop)) {
-    skip("ignored", `${heldIgnored.version} is ignored by \`upgrade.ignore\``, heldIgnored.version);
+  for (const line of ["compat", "major"] as const) {
+    const proposed = line === "compat" ? nonMajor : major;
+    const young = held["too-young"][line];
+    if (young && (!proposed || semver.gt(young.version, proposed.version))) {
+      const age = young.publishedAt === undefined ? "has no publish time" : `was published ${formatAge(policy.now - young.publishedAt)} ago`;
+      skip("too-young", `${young.version} ${age}; it waits until it is ${formatAge(policy.minimumAgeMs)} old`, young.version);
+    }
+    const ignored = held.ignored[line];
+    if (ignored && (!proposed || semver.gt(ignored.version, proposed.version))) {
+      skip("ignored", `${ignored.version} is ignored by \`upgrade.ignore\``, ignored.version);
+    }
   }
   return { updates, skipped };
 }

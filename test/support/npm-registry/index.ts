@@ -152,7 +152,8 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
     const pkg = store(name);
     for (const [version, manifest] of Object.entries(versions)) {
       const existing = pkg.versions.get(version);
-      const attachment = attachments[tarballName(name, version)];
+      // npm names the attachment "<name>-<version>.tgz" (scope included); one per publish.
+      const attachment = attachments[`${name}-${version}.tgz`] ?? attachments[tarballName(name, version)] ?? Object.values(attachments)[0];
       if (existing && !attachment) {
         // deprecate (or un-deprecate): only `deprecated` changes
         const { dist: _dist, ...rest } = manifest;
