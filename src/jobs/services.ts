@@ -1,6 +1,7 @@
 import type { BotIdentity } from "../github/bot-identity.js";
 import type { GitHub } from "../github/types.js";
 import type { WorkspaceManager } from "../workspace/checkout.js";
+import type { UpgradeSettings } from "./upgrade/settings.js";
 
 /**
  * What the worker process gives every job besides its own context: the workspace (mirror
@@ -23,4 +24,6 @@ export interface JobServices {
   botIdentity: (github: GitHub) => Promise<BotIdentity>;
   /** Exact secret values (keys, webhook secret) that must never be published or shown. */
   knownSecrets: readonly string[];
+  /** Upgrade jobs: registries and the metadata store (defaults: npmjs only, memo per run). */
+  upgrade?: UpgradeSettings;
 }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { ProbotOctokit } from "probot";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { createFixHandler } from "../jobs/fix/run-fix.js";
+import { createUpgradeHandler } from "../jobs/upgrade/run-upgrade.js";
 import type { JobServices } from "../jobs/services.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { Env } from "../config/env.js";
@@ -57,6 +58,11 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       return identity;
     },
     knownSecrets: [env.privateKey, env.WEBHOOK_SECRET, ...models.apiKeys.values()].filter((s): s is string => !!s),
+    upgrade: {
+      npmRegistry: env.NPM_REGISTRY.endsWith("/") ? env.NPM_REGISTRY : `${env.NPM_REGISTRY}/`,
+      allowedRegistries: (env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
+      metadataDir: resolve(env.DATA_DIR, "registry-cache"),
+    },
   };
 }
 
@@ -95,7 +101,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const handlers: Record<JobKind, JobHandler> = {
     fix: createFixHandler(services),
     review: notBuiltYet("review"),
-    upgrade: notBuiltYet("upgrade"),
+    upgrade: createUpgradeHandler(services),
     ...options.handlers,
   };
   const set = startWorkers({

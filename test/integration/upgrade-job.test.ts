@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { bash, replace, submit } from "../support/fake-vllm/index.js";
+import type { SimRepo } from "../support/github-sim/state.js";
+import { DAY_MS } from "../support/npm-registry/index.js";
+import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-harness.js";
+import { createGreetApp, GREETER_FIX_SUMMARY, makeDir, publishGreeter, writeFiles } from "../support/upgrade-fixtures.js";
+
+/**
+ * The upgrade job against the GitHub simulator, the test npm registry, the fake model, and real
+ * git, bubblewrap and npm: the first run opens one PR per group (a passing non-major one, and a
+ * major that breaks a test, repaired by the agent in a commit of its own); later runs update
+ * instead of duplicating, leave a human's branch alone (saying so once), respect a declined
+ * version, the PR limits and the dashboard; bad input ends in clear words, not a crash.
+ */
+const sh = promisify(execFile);
+let h: UpgradeHarness;
+let cache: string;
+const fixtures: string[] = [];
+const INSTALLATION = 81;
+
+beforeAll(async () => {
+  h = await startUpgradeHarness();
+  cache = makeDir("upgrade-job-cache-");
+  publishGreeter(h.registry);
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+  for (const d of [...fixtures, cache]) rmSync(d, { recursive: true, force: true });
+});
+
+async function seedRepo(name: string, extra: Record<string, string> = {}): Promise<SimRepo> {
+  const dir = await createGreetApp(h.registry, cache, extra);
+  fixtures.push(dir);
+  const repo = await h.sim.createRepo({ owner: "acme", name, fromDir: dir });
+  const installationId = INSTALLATION + fixtures.length;
+  h.sim.installApp({ installationId, repos: [`acme/${name}`] });
+  installations.set(repo.fullName, installationId);
+  h.sim.addCollaborator(repo, "alice", "write");
+  return repo;
+}
+
+const installations = new Map<string, number>();
+const installationOf = (repo: SimRepo) => installations.get(repo.fullName)!;
+
+async function upgrade(repo: SimRepo, over: { issueNumber?: number; trigger?: "comment" | "schedule" } = {}) {
+  const issueNumber = over.trigger === "schedule" ? undefined : (over.issueNumber ?? h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" }).number);
+  const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: installationOf(repo), trigger: over.trigger ?? "comment", ...(issueNumber ? { issueNumber } : {}) });
+  if (r.error) throw r.error;
+  const card = issueNumber ? h.sim.commentsOn(repo.fullName, issueNumber).find((c) => c.body.includes("iquest-card")) : undefined;
+  return { outcome: r.outcome!, card, issueNumber, jobId: r.jobId };
+}
+
+async function clone(repo: SimRepo, branch: string): Promise<string> {
+  const dir = makeDir("upgrade-clone-");
+  fixtures.push(dir);
+  const token = h.sim.mintToken({ installationId: installationOf(repo), repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
+  await sh("git", ["clone", "-q", "-b", branch, `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, dir]);
+  return dir;
+}
+
+const git = async (dir: string, ...args: string[]) => (await sh("git", args, { cwd: dir })).stdout.trim();
+const pullsOf = (repo: SimRepo) => h.sim.pullsOf(repo.fullName).map((p) => ({ ...p, issue: h.sim.issue(repo.fullName, p.number)! }));
+
+describe("an upgrade run, end to end in-process", () => {
+  let repo: SimRepo;
+
+  beforeAll(async () => {
+    repo = await seedRepo("greet");
+  }, 60_000);
+
+  test("first run: a passing non-major PR, and a major that broke a test, repaired by the agent in a separate commit", async () => {
+    h.vllm.push(bash("npm test"), replace("index.js", 'const { greet } = require("greeter");', 'const { hello: greet } = require("greeter");'), bash("npm test"), submit(GREETER_FIX_SUMMARY));
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("success");
+    expect(card?.body).toMatch(/✅ \| repair/);
+    const pulls = pullsOf(repo);
+    expect(pulls.map((p) => [p.head.ref, p.draft, p.issue.title])).toEqual([
+      ["iquest/deps-non-major", false, "Update dependency greeter to 1.1.0"],
+      ["iquest/deps-greeter-2", true, "Update dependency greeter to v2"],
+    ]);
+    const major = pulls[1]!;
+    expect(major.issue.body).toContain("| `greeter` <sub>dependencies</sub> | 1.0.0 → **2.0.0** | `^1.0.0` → `^2.0.0` | major | [release notes](https://github.com/acme/greeter/releases) |");
+    expect(major.issue.body).toContain("- with the upgrade: `npm test`: 0 passed, 1 failed");
+    expect(major.issue.body).toContain("- after the agent's repair: `npm test`: 1 passed, 0 failed");
+    expect(major.issue.body).toMatch(/With the upgrade alone: \*\*New failures\*\*: 1 test\(s\) fail that passed on the base.\nNewly failing: `greets`/);
+    expect(major.issue.body).toContain("After the repair: **No new failures**");
+    expect(major.issue.body).toContain(GREETER_FIX_SUMMARY);
+    expect(major.issue.body).toMatch(/### Budget used\n\n4 of 60 steps · [\d,]+ tokens/);
+    expect(major.issue.body).toContain("CHANGELOG.md in greeter@2.0.0");
+    expect(card!.body).toContain(`#${major.number}`);
+
+    // The agent was told what failed and what the changelog says.
+    const task = JSON.stringify(h.vllm.requests[0]!.body.messages);
+    expect(task).toContain("is renamed `hello(name)`");
+    expect(task).toMatch(/greet is not a function/);
+
+    // Two commits on the major branch: the bump (manifest + lock only), then the repair.
+    const dir = await clone(repo, "iquest/deps-greeter-2");
+    const log = (await git(dir, "log", "--format=%s|%an", "origin/main..HEAD")).split("\n");
+    expect(log).toEqual(["Repair the code for the greeter-2 upgrade|iquest-bot[bot]", "Update greeter to 2.0.0|iquest-bot[bot]"]);
+    expect((await git(dir, "show", "--name-only", "--format=", "HEAD~1")).split("\n").sort()).toEqual(["package-lock.json", "package.json"]);
+    expect(await git(dir, "show", "--name-only", "--format=", "HEAD")).toBe("index.js");
+    expect(await git(dir, "log", "-1", "--format=%B", "HEAD")).toContain("IQuest-Upgrade-Repair: greeter-2");
+    // The lock file was written by npm: greeter 2.0.0 with its integrity.
+    const lock = JSON.parse(await git(dir, "show", "HEAD:package-lock.json")) as { packages: Record<string, { version: string; integrity: string }> };
+    expect(lock.packages["node_modules/greeter"]).toEqual(expect.objectContaining({ version: "2.0.0", integrity: expect.stringMatching(/^sha512-/) }));
+    expect(JSON.parse(await git(dir, "show", "HEAD:package.json")).dependencies.greeter).toBe("^2.0.0");
+
+    // The non-major branch: one commit, the bump to ^1.1.0.
+    const minor = await clone(repo, "iquest/deps-non-major");
+    expect(await git(minor, "log", "--format=%s", "origin/main..HEAD")).toBe("Update greeter to 1.1.0");
+    expect(JSON.parse(await git(minor, "show", "HEAD:package.json")).dependencies.greeter).toBe("^1.1.0");
+    expect(h.sim.errors).toEqual([]);
+  }, 240_000);
+});
