@@ -117,4 +117,72 @@ describe("an upgrade run, end to end in-process", () => {
     expect(JSON.parse(await git(minor, "show", "HEAD:package.json")).dependencies.greeter).toBe("^1.1.0");
     expect(h.sim.errors).toEqual([]);
   }, 240_000);
+
+  test("a second run with nothing new: no push, no second PR, the card says the PRs are up to date", async () => {
+    const tips = { minor: await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major"), major: await h.sim.resolveRef(repo.fullName, "iquest/deps-greeter-2") };
+    const pushes = h.sim.pushes.length;
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("neutral");
+    expect(card!.body).toMatch(/`non-major`: #\d+ already holds these versions/);
+    expect(card!.body).toMatch(/`greeter-2`: #\d+ already holds these versions/);
+    expect(h.sim.pushes.length).toBe(pushes);
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major")).toBe(tips.minor);
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-greeter-2")).toBe(tips.major);
+    expect(pullsOf(repo)).toHaveLength(2);
+  }, 120_000);
+
+  test("a newer minor and a moved default branch: the open PR is updated (one new merge commit), not duplicated, its diff the upgrade alone; the major's PR, current, is not rebuilt", async () => {
+    h.registry.publish({ name: "greeter", version: "1.2.0", publishedAt: new Date(Date.now() - 10 * DAY_MS), files: { "index.js": 'exports.greet = (name) => `Hello, ${String(name).trim()}!`;\n' } });
+    await h.sim.commit({ repo: repo.fullName, branch: "main", files: { "README.md": "# greet\n" }, message: "Docs", author: { name: "Alice", email: "alice@example.com" } });
+    const before = pullsOf(repo).find((p) => p.head.ref === "iquest/deps-non-major")!;
+    const majorTip = await h.sim.resolveRef(repo.fullName, "iquest/deps-greeter-2");
+    const { outcome } = await upgrade(repo);
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-greeter-2")).toBe(majorTip);
+    expect(outcome.tone).toBe("success");
+    expect(outcome.text).toMatch(new RegExp(`\`non-major\` \\(1 update\\): tests pass; updated PR \\[#${before.number}\\]`));
+    const after = pullsOf(repo);
+    expect(after).toHaveLength(2);
+    const pr = after.find((p) => p.head.ref === "iquest/deps-non-major")!;
+    expect(pr.number).toBe(before.number);
+    expect(pr.issue.title).toBe("Update dependency greeter to 1.2.0");
+    expect(pr.issue.body).toContain("1.0.0 → **1.2.0**");
+    const dir = await clone(repo, "iquest/deps-non-major");
+    expect((await git(dir, "rev-list", "--parents", "-n", "1", "HEAD")).split(" ")).toHaveLength(3); // a merge with the new main
+    expect((await git(dir, "diff", "--name-only", "origin/main...HEAD")).split("\n").sort()).toEqual(["package-lock.json", "package.json"]);
+    expect(await git(dir, "show", "HEAD:README.md")).toBe("# greet");
+  }, 120_000);
+
+  test("a human commit on the bot branch: the branch is left alone, and that is said once on its PR", async () => {
+    await h.sim.commit({ repo: repo.fullName, branch: "iquest/deps-non-major", files: { "NOTES.md": "mine\n" }, message: "My change", author: { name: "Alice", email: "alice@example.com" } });
+    h.registry.publish({ name: "greeter", version: "1.3.0", publishedAt: new Date(Date.now() - 10 * DAY_MS), files: { "index.js": 'exports.greet = (name) => `Hello, ${String(name).trim()}!`;\n' } });
+    const tip = await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major");
+    const pr = pullsOf(repo).find((p) => p.head.ref === "iquest/deps-non-major")!;
+    for (let i = 0; i < 2; i++) {
+      const { card } = await upgrade(repo);
+      expect(card!.body).toMatch(/`non-major`: `iquest\/deps-non-major` has commits by Alice <alice@example.com>; the bot leaves it alone/);
+    }
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major")).toBe(tip);
+    const notes = h.sim.commentsOn(repo.fullName, pr.number).filter((c) => c.body.includes("iquest-upgrade-hands-off"));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.body).toMatch(/it is yours now/);
+    expect(pullsOf(repo).filter((p) => p.head.ref === "iquest/deps-non-major")).toHaveLength(1);
+  }, 120_000);
+
+  test("a closed, unmerged PR declines its version until a newer one appears", async () => {
+    const major = pullsOf(repo).find((p) => p.head.ref === "iquest/deps-greeter-2")!;
+    h.sim.closeIssue(repo.fullName, major.number);
+    const declined = await upgrade(repo);
+    expect(declined.card!.body).toMatch(new RegExp(`\`greeter-2\`: declined in closed PR #${major.number}; proposed again when a newer version appears`));
+    expect(pullsOf(repo).filter((p) => p.head.ref === "iquest/deps-greeter-2")).toHaveLength(1);
+
+    // 2.1.0 brings `greet` back as an alias: newer than the declined 2.0.0, and it passes as is.
+    h.registry.publish({ name: "greeter", version: "2.1.0", publishedAt: new Date(Date.now() - 5 * DAY_MS), files: { "index.js": "exports.hello = (n) => `Hello, ${String(n).trim()}!`;\nexports.greet = exports.hello;\n" } });
+    const again = await upgrade(repo);
+    expect(again.outcome.tone).toBe("success");
+    const majors = pullsOf(repo).filter((p) => p.head.ref === "iquest/deps-greeter-2");
+    expect(majors.map((p) => p.issue.state)).toEqual(["closed", "open"]);
+    expect(majors[1]!.issue.title).toBe("Update dependency greeter to v2");
+    expect(majors[1]!.issue.body).toContain("1.0.0 → **2.1.0**");
+    expect(majors[1]!.draft).toBe(false); // passing, no model-written code
+  }, 120_000);
 });

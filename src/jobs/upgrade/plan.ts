@@ -9,8 +9,9 @@ import type { MarkedUpdate } from "./marker.js";
  * - A closed, unmerged PR from the group's branch declines the versions it proposed: an update
  *   to the same version (or an older one) is dropped until a newer version appears.
  * - A branch with commits the bot did not make is a human's: left alone.
- * - An open PR that already holds exactly these updates on top of the current default branch is
- *   up to date: nothing to do.
+ * - An open PR that already holds exactly these updates is up to date: nothing to do, even when
+ *   the default branch moved (as Renovate, it is not rebuilt for that alone: a rebuild can mean
+ *   another agent run), unless the default branch changed the group's own files (a conflict).
  * - New PRs are limited: at most `maxOpen` open upgrade PRs in the repository, at most
  *   `maxNewPerRun` new ones per run. Updating an open PR is always allowed (it adds none).
  */
@@ -22,6 +23,11 @@ export interface BranchFacts {
   humanCommits: Array<{ sha: string; author: string }>;
   /** The default branch's head is in the branch's history. */
   containsBase: boolean;
+  /**
+   * The default branch changed the group's files (manifests, lock file) since the branch was
+   * based on it: the PR likely conflicts and must be rebuilt even when its versions are current.
+   */
+  baseTouchedFiles?: boolean;
 }
 
 export interface PlanLimits {
@@ -60,8 +66,8 @@ export function planGroups(groups: readonly UpdateGroup[], facts: ReadonlyMap<st
       out.push({ kind: "skip", group, reason: "human-edited", detail: `\`${group.branch}\` has commits by ${who}; the bot leaves it alone`, facts: f, declined });
       continue;
     }
-    if (f.open && f.containsBase && f.remoteSha && sameUpdates(f.open.marked, kept)) {
-      out.push({ kind: "skip", group, reason: "up-to-date", detail: `#${f.open.number} already holds these versions on the current default branch`, facts: f, declined });
+    if (f.open && f.remoteSha && sameUpdates(f.open.marked, kept) && (f.containsBase || !f.baseTouchedFiles)) {
+      out.push({ kind: "skip", group, reason: "up-to-date", detail: `#${f.open.number} already holds these versions`, facts: f, declined });
       continue;
     }
     if (f.open) {

@@ -67,7 +67,7 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
     await card.update((s) => markPhase(s, "find updates", "running"));
     const client = createNpmRegistryClient({
       isAllowed: registryAllowList(settings),
-      ...(settings.metadataDir ? { store: createDiskMetadataStore(settings.metadataDir) } : {}),
+      ...(settings.metadataDir ? { store: createDiskMetadataStore(settings.metadataDir), freshMs: settings.metadataFreshMs ?? 0 } : {}),
       signal: ctx.signal,
       now: () => (settings.now ?? Date.now)(),
     });
@@ -90,7 +90,11 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
     // --- what GitHub says about each group's branch ---
     const openPulls = await listOpenUpgradePulls(github, repo);
     const facts = new Map<string, BranchFacts>();
-    for (const g of found.groups) facts.set(g.branch, await branchFacts(ctx, services, prepared, g.branch, commit, identity.email, readToken));
+    const lockFiles = new Map(found.findings.map((f) => [f.ecosystem, f.lockFile]));
+    for (const g of found.groups) {
+      const files = [...new Set([...g.updates.map((u) => u.manifest), ...[...lockFiles.values()].filter((f): f is string => !!f)])];
+      facts.set(g.branch, await branchFacts(ctx, services, prepared, g.branch, commit, identity.email, readToken, files));
+    }
     const decisions = planGroups(found.groups, facts, openPulls.length, { maxOpen: cfg.maxOpenPRs, maxNewPerRun: cfg.maxNewPRsPerRun });
     report.skipped = decisions.filter((d): d is Extract<GroupDecision, { kind: "skip" }> => d.kind === "skip");
     report.declined = decisions.flatMap((d) => d.declined);
@@ -128,7 +132,6 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       baseline = await runTests(prepared.env, prepared.plan, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
       log.info({ baseline: describeTestRun(baseline) }, "upgrade: baseline");
     }
-    const lockFiles = new Map(found.findings.map((f) => [f.ecosystem, f.lockFile]));
     // The scan's checkout is done with: each group gets a fresh one.
     await prepared.close();
 
@@ -176,16 +179,24 @@ async function branchFacts(
   base: string,
   botEmail: string,
   readToken: () => Promise<string>,
+  groupFiles: readonly string[],
 ): Promise<BranchFacts> {
   const pulls = await readBranchPulls(ctx.github, ctx.repo, branch);
   const remoteSha = await readRemoteBranch(services.workspace, prepared.checkout, branch, readToken);
   if (!remoteSha) return { remoteSha: null, ...(pulls.open ? { open: pulls.open } : {}), closed: pulls.closed, humanCommits: [], containsBase: false };
   const humanCommits = await readForeignCommits(services.workspace, prepared.checkout, branch, remoteSha, botEmail, readToken);
   // (readForeignCommits fetched the remote's branches into the mirror.)
-  const ancestor = await services.workspace.withRepoLock(prepared.checkout.repo, () =>
-    services.workspace.git(["--git-dir", prepared.checkout.mirrorDir, "merge-base", "--is-ancestor", base, remoteSha], { okExitCodes: [1] }),
-  );
-  return { remoteSha, ...(pulls.open ? { open: pulls.open } : {}), closed: pulls.closed, humanCommits, containsBase: ancestor.code === 0 };
+  const git = services.workspace.git;
+  const M = ["--git-dir", prepared.checkout.mirrorDir];
+  const { containsBase, baseTouchedFiles } = await services.workspace.withRepoLock(prepared.checkout.repo, async () => {
+    const ancestor = await git([...M, "merge-base", "--is-ancestor", base, remoteSha], { okExitCodes: [1] });
+    if (ancestor.code === 0) return { containsBase: true, baseTouchedFiles: false };
+    const forkPoint = (await git([...M, "merge-base", base, remoteSha], { okExitCodes: [1] })).stdout.trim();
+    if (!forkPoint) return { containsBase: false, baseTouchedFiles: true };
+    const touched = await git([...M, "diff", "--name-only", forkPoint, base, "--", ...groupFiles.map((f) => `:(literal)${f}`)]);
+    return { containsBase: false, baseTouchedFiles: touched.stdout.trim() !== "" };
+  });
+  return { remoteSha, ...(pulls.open ? { open: pulls.open } : {}), closed: pulls.closed, humanCommits, containsBase, baseTouchedFiles };
 }
 
 /** The dashboard (when on), the log line, and the card's final text. */

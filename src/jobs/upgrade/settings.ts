@@ -10,6 +10,12 @@ export interface UpgradeSettings {
   allowedRegistries: readonly string[];
   /** Registry metadata kept between runs (a directory); absent: memo per run only. */
   metadataDir?: string;
+  /**
+   * How long a stored packument is used without asking the registry. Default 0: every run
+   * revalidates (`If-None-Match`, a bodiless 304 when nothing changed), so a release published a
+   * minute ago is seen by the next `/iquest upgrade`.
+   */
+  metadataFreshMs?: number;
   /** The clock (tests); Date.now by default. */
   now?: () => number;
 }
