@@ -26,6 +26,8 @@ beforeAll(async () => {
   h = await startUpgradeHarness();
   cache = makeDir("upgrade-job-cache-");
   publishGreeter(h.registry);
+  // A second copy that never changes, for the tests after the first block (which publishes newer greeters).
+  publishGreeter(h.registry, "salutation");
 }, 60_000);
 
 afterAll(async () => {
@@ -33,8 +35,8 @@ afterAll(async () => {
   for (const d of [...fixtures, cache]) rmSync(d, { recursive: true, force: true });
 });
 
-async function seedRepo(name: string, extra: Record<string, string> = {}): Promise<SimRepo> {
-  const dir = await createGreetApp(h.registry, cache, extra);
+async function seedRepo(name: string, extra: Record<string, string> = {}, pkg = "greeter"): Promise<SimRepo> {
+  const dir = await createGreetApp(h.registry, cache, extra, pkg);
   fixtures.push(dir);
   const repo = await h.sim.createRepo({ owner: "acme", name, fromDir: dir });
   const installationId = INSTALLATION + fixtures.length;
@@ -186,3 +188,148 @@ describe("an upgrade run, end to end in-process", () => {
     expect(majors[1]!.draft).toBe(false); // passing, no model-written code
   }, 120_000);
 });
+
+describe("limits, the dashboard, scheduled runs", () => {
+  test("at most N open and M new PRs; the rest waits on the dashboard, which is found again by its marker, never made twice", async () => {
+    const repo = await seedRepo("limits", { ".github/iquest.yml": "upgrade:\n  maxOpenPRs: 1\n  maxNewPRsPerRun: 1\n  dashboard: true\n" }, "salutation");
+    // A scheduled run: no issue, no card; it reports on the dashboard.
+    const first = await upgrade(repo, { trigger: "schedule" });
+    expect(first.card).toBeUndefined();
+    expect(pullsOf(repo).map((p) => p.head.ref)).toEqual(["iquest/deps-non-major"]);
+    const dashboards = () => h.sim.state.issues.filter((i) => i.repoId === repo.id && i.body?.includes("iquest-dependency-dashboard"));
+    expect(dashboards()).toHaveLength(1);
+    const board = dashboards()[0]!;
+    expect(board.title).toBe("Dependency dashboard (iquest-bot)");
+    expect(board.user).toBe(h.sim.app.botLogin);
+    expect(board.body).toMatch(/## Pending\n\n- `iquest\/deps-salutation-2`: salutation 2.0.0. Waits: this run opened its 1 new PRs/);
+    expect(board.body).toMatch(/## Open\n\n- \[#\d+\]\([^)]+\) `iquest\/deps-non-major`: Update dependency salutation to 1\.1\.0 \(tests pass\)/);
+    expect(board.body).toMatch(/## Failed\n\n_Nothing failed._/);
+    expect(first.outcome.text).toMatch(/Dashboard: \[#\d+\]/);
+
+    const second = await upgrade(repo, { trigger: "schedule" });
+    expect(second.outcome.text).toMatch(/`salutation-2`: waits: 1 upgrade PRs are open \(`upgrade.maxOpenPRs`: 1\)/);
+    expect(pullsOf(repo)).toHaveLength(1);
+    expect(dashboards()).toHaveLength(1);
+    expect(dashboards()[0]!.number).toBe(board.number);
+    expect(dashboards()[0]!.body).toMatch(/Waits: 1 upgrade PRs are open/);
+    expect(h.sim.comments.filter((c) => c.repoId === repo.id)).toEqual([]); // scheduled runs write no comments
+
+    // A human closes the dashboard: it is not reopened, and no second one is made.
+    h.sim.closeIssue(repo.fullName, board.number);
+    const third = await upgrade(repo);
+    expect(third.card!.body).toMatch(/The dependency dashboard \[#\d+\]\([^)]+\) is closed, so it was not updated/);
+    expect(dashboards()).toHaveLength(1);
+    expect(dashboards()[0]!.state).toBe("closed");
+  }, 180_000);
+});
+
+describe("when the agent cannot repair it", () => {
+  test("default: a draft marked failing, with what the agent said", async () => {
+    const repo = await seedRepo("unrepaired", { ".github/iquest.yml": "upgrade:\n  ignore: ['salutation@<2']\n" }, "salutation");
+    h.vllm.push(bash("npm test"), submit("I could not find what salutation 2 changed."));
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("failure");
+    const pulls = pullsOf(repo);
+    expect(pulls.map((p) => [p.head.ref, p.draft, p.issue.title])).toEqual([["iquest/deps-salutation-2", true, "[tests failing] Update dependency salutation to v2"]]);
+    expect(pulls[0]!.issue.body).toContain("**Tests fail** with this upgrade, and the agent could not repair it");
+    expect(pulls[0]!.issue.body).toContain("I could not find what salutation 2 changed.");
+    expect(card!.body).toMatch(/`salutation-2` \(1 update\): tests fail; opened draft PR/);
+    expect(card!.body).toMatch(/❌ \| repair/);
+  }, 120_000);
+
+  test("`onRepairFailure: skip`: no PR, and the card says why", async () => {
+    const repo = await seedRepo("skipper", { ".github/iquest.yml": "upgrade:\n  onRepairFailure: skip\n  ignore: ['salutation@<2']\n" }, "salutation");
+    h.vllm.push(submit("No idea."));
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("failure");
+    expect(pullsOf(repo)).toEqual([]);
+    expect(card!.body).toMatch(/`salutation-2` \(1 update\): tests fail; no PR: the tests fail with it, and `upgrade.onRepairFailure` is `skip`/);
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-salutation-2")).toBeFalsy();
+  }, 120_000);
+
+  test("an agent that pins the old version back: its change is not kept", async () => {
+    const repo = await seedRepo("downgrader", { ".github/iquest.yml": "upgrade:\n  ignore: ['salutation@<2']\n" }, "salutation");
+    h.vllm.push(replace("package.json", '"salutation": "^2.0.0"', '"salutation": "^1.0.0"'), bash("npm install --offline --no-audit --no-fund || true"), submit("Went back to salutation 1."));
+    const { outcome } = await upgrade(repo);
+    expect(outcome.tone).toBe("failure");
+    const pr = pullsOf(repo)[0]!;
+    expect(pr.issue.body).toContain("The agent's change was **not** included");
+    const dir = await clone(repo, "iquest/deps-salutation-2");
+    expect(await git(dir, "log", "--format=%s", "origin/main..HEAD")).toBe("Update salutation to 2.0.0");
+    expect(JSON.parse(await git(dir, "show", "HEAD:package.json")).dependencies.salutation).toBe("^2.0.0");
+  }, 120_000);
+});
+
+describe("bad input: a clear message, never a crash", () => {
+  test("an invalid package.json", async () => {
+    const repo = await seedRepo("badjson");
+    await h.sim.commit({ repo: repo.fullName, branch: "main", files: { "package.json": '{ "name": "greet-app",\n  "dependencies": { "greeter": "^1.0.0", }\n}\n' }, message: "oops" });
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("failure");
+    expect(card!.body).toMatch(/`package.json` is not valid JSON \(.* at line 2\), so its dependencies were not checked/);
+    expect(pullsOf(repo)).toEqual([]);
+  }, 60_000);
+
+  test("the registry answers 500, or is down, or the package is gone (404)", async () => {
+    const repo = await seedRepo("flaky");
+    const fault = h.registry.fail({ name: "greeter", status: 500 });
+    try {
+      const { outcome, card } = await upgrade(repo);
+      expect(outcome.tone).toBe("failure");
+      expect(card!.body).toContain(`The registry ${h.registry.url} answered 500 for \`greeter\``);
+    } finally {
+      fault.cancel();
+    }
+    const gone = h.registry.fail({ name: "greeter", status: 404 });
+    try {
+      const { card } = await upgrade(repo);
+      expect(card!.body).toContain(`\`greeter\` is not in the registry ${h.registry.url} (404): it was unpublished, renamed or is private`);
+    } finally {
+      gone.cancel();
+    }
+    await h.sim.commit({ repo: repo.fullName, branch: "main", files: { ".npmrc": `registry=${h.downRegistryUrl}\n` }, message: "moved registry" });
+    const down = await upgrade(repo);
+    expect(down.card!.body).toContain(`The registry ${h.downRegistryUrl} could not be reached for \`greeter\` (ECONNREFUSED)`);
+    // A registry the operator did not allow is never contacted.
+    await h.sim.commit({ repo: repo.fullName, branch: "main", files: { ".npmrc": "registry=http://169.254.169.254/latest/\n" }, message: "metadata address" });
+    const refused = await upgrade(repo);
+    expect(refused.card!.body).toContain("The registry http://169.254.169.254/latest/ (for `greeter`) is not one this bot may contact");
+    expect(pullsOf(repo)).toEqual([]);
+  }, 60_000);
+
+  test("no lock file, a git and a file dependency: a warning, the manifest-only upgrade, and the dependencies it skips on the dashboard", async () => {
+    const dir = makeDir("nolock-");
+    fixtures.push(dir);
+    writeFiles(dir, {
+      ".npmrc": `registry=${h.registry.url}\n`,
+      ".github/iquest.yml": "upgrade:\n  dashboard: true\n  ignore: ['greeter@>=2']\n",
+      "package.json": `${JSON.stringify({ name: "nolock", private: true, dependencies: { greeter: "^1.0.0", "from-git": "git+https://github.com/acme/x.git", local: "file:./vendor/local" } }, null, 2)}\n`,
+      "vendor/local/package.json": '{ "name": "local", "version": "1.0.0" }\n',
+    });
+    const repo = await h.sim.createRepo({ owner: "acme", name: "nolock", fromDir: dir });
+    h.sim.installApp({ installationId: 990, repos: ["acme/nolock"] });
+    installations.set(repo.fullName, 990);
+    const { outcome, card } = await upgrade(repo);
+    expect(card!.body).toMatch(/No `package-lock.json`: versions were compared with the ranges' floors, and only `package.json` changes/);
+    expect(outcome.text).toMatch(/no tests ran; opened PR/);
+    const pr = pullsOf(repo)[0]!;
+    expect(pr.issue.body).toContain("_No test command was found, so no tests ran.");
+    const cloned = await clone(repo, "iquest/deps-non-major");
+    expect(await git(cloned, "show", "--name-only", "--format=", "HEAD")).toBe("package.json");
+    const board = h.sim.state.issues.find((i) => i.repoId === repo.id && i.body?.includes("iquest-dependency-dashboard"))!;
+    expect(board.body).toContain("- `from-git` (package.json): `git+https://github.com/acme/x.git` is a git dependency: only registry packages are upgraded");
+    expect(board.body).toContain("- `local` (package.json): `file:./vendor/local` is a local file or link dependency");
+    expect(board.body).toMatch(/## Ignored\n\n- `greeter` 2.\d.0: 2.\d.0 is ignored by `upgrade.ignore`/);
+    expect(board.body).toMatch(/## Failed\n\n- No `package-lock.json`/);
+  }, 120_000);
+
+  test("a repository without an npm project: said plainly", async () => {
+    const repo = await h.sim.createRepo({ owner: "acme", name: "empty", files: { "README.md": "hi\n" } });
+    h.sim.installApp({ installationId: 991, repos: ["acme/empty"] });
+    installations.set(repo.fullName, 991);
+    const { outcome } = await upgrade(repo);
+    expect(outcome).toEqual({ tone: "neutral", text: expect.stringMatching(/^No supported project was found/) });
+    expect(h.sim.errors).toEqual([]);
+  }, 60_000);
+});
+

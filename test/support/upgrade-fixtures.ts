@@ -123,17 +123,17 @@ export function readLockVersions(dir: string): Record<string, string> {
  * A small app on `greeter` ^1.0.0, locked at 1.0.0, whose test checks the greeting: with
  * greeter 2.0.0 (`greet` renamed `hello`) the test fails until index.js is repaired.
  */
-export async function createGreetApp(registry: NpmRegistry, cacheDir: string, extra: Record<string, string> = {}): Promise<string> {
+export async function createGreetApp(registry: NpmRegistry, cacheDir: string, extra: Record<string, string> = {}, pkg = "greeter"): Promise<string> {
   const dir = makeDir("greet-app-");
   writeFiles(dir, {
     ".npmrc": `registry=${registry.url}\n`,
     ".gitignore": "node_modules/\n",
-    "package.json": `${JSON.stringify({ name: "greet-app", version: "1.0.0", private: true, scripts: { test: "node --test" }, dependencies: { greeter: "^1.0.0" } }, null, 2)}\n`,
-    "index.js": 'const { greet } = require("greeter");\n\nmodule.exports = (name) => greet(name);\n',
+    "package.json": `${JSON.stringify({ name: "greet-app", version: "1.0.0", private: true, scripts: { test: "node --test" }, dependencies: { [pkg]: "^1.0.0" } }, null, 2)}\n`,
+    "index.js": `const { greet } = require("${pkg}");\n\nmodule.exports = (name) => greet(name);\n`,
     "test/app.test.js": 'const test = require("node:test");\nconst assert = require("node:assert");\nconst app = require("..");\n\ntest("greets", () => {\n  assert.strictEqual(app(" World "), "Hello, World!");\n});\n',
     ...extra,
   });
-  await lockAt(dir, { "package.json": { greeter: "1.0.0" } }, cacheDir);
+  await lockAt(dir, { "package.json": { [pkg]: "1.0.0" } }, cacheDir);
   return dir;
 }
 

@@ -15,6 +15,7 @@ import { startGitHubSim, type GitHubSim } from "./github-sim/index.js";
 import { testPrivateKey } from "./keys.js";
 import { startNpmRegistry, type NpmRegistry } from "./npm-registry/index.js";
 import { TestOctokit } from "./octokit.js";
+import { freePort } from "./redis-server.js";
 import { testEnv } from "./test-env.js";
 import { makeDir } from "./upgrade-fixtures.js";
 
@@ -27,6 +28,8 @@ import { makeDir } from "./upgrade-fixtures.js";
 export interface UpgradeHarness {
   sim: GitHubSim;
   registry: NpmRegistry;
+  /** An allowed registry URL where nothing listens (a registry that is down). */
+  downRegistryUrl: string;
   vllm: FakeVllm;
   env: Env;
   app: GitHubApp;
@@ -42,6 +45,7 @@ export async function startUpgradeHarness(): Promise<UpgradeHarness> {
   const sim = await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: "upgrade-harness" } });
   const registry = await startNpmRegistry();
   const vllm = await startFakeVllm({ script: [] });
+  const downRegistryUrl = `http://127.0.0.1:${await freePort()}/`;
   const dataDir = makeDir("upgrade-harness-");
   chmodSync(dataDir, 0o755);
   const env = testEnv({
@@ -50,7 +54,7 @@ export async function startUpgradeHarness(): Promise<UpgradeHarness> {
     GHE_PROTOCOL: "http",
     DATA_DIR: dataDir,
     MODEL_BASE_URL: vllm.url,
-    UPGRADE_REGISTRIES: registry.url,
+    UPGRADE_REGISTRIES: `${registry.url},${downRegistryUrl}`,
     SETUP_TIMEOUT_MS: "120000",
     TEST_TIMEOUT_MS: "60000",
   });
@@ -63,6 +67,7 @@ export async function startUpgradeHarness(): Promise<UpgradeHarness> {
   return {
     sim,
     registry,
+    downRegistryUrl,
     vllm,
     env,
     app,
