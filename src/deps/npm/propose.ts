@@ -169,8 +169,8 @@ function releaseNotes(meta: PackageMeta, version: string, registry: string): { r
 
 export function formatAge(ms: number): string {
   if (ms >= DAY) {
-    const days = ms / DAY;
-    return `${Number.isInteger(days) ? days : days.toFixed(1)} day${days === 1 ? "" : "s"}`;
+    const days = Math.round((ms / DAY) * 10) / 10;
+    return `${days} day${days === 1 ? "" : "s"}`;
   }
   const hours = Math.max(0, Math.round(ms / 3_600_000));
   return `${hours} hour${hours === 1 ? "" : "s"}`;
