@@ -46,6 +46,7 @@ export interface DeclinedUpdate {
 
 export function planGroups(groups: readonly UpdateGroup[], facts: ReadonlyMap<string, BranchFacts>, openUpgradePulls: number, limits: PlanLimits): GroupDecision[] {
   let room = Math.max(0, Math.min(limits.maxNewPerRun, limits.maxOpen - openUpgradePulls));
+  let created = 0;
   const out: GroupDecision[] = [];
   for (const original of groups) {
     const f = facts.get(original.branch) ?? { remoteSha: null, closed: [], humanCommits: [], containsBase: false };
@@ -75,14 +76,16 @@ export function planGroups(groups: readonly UpdateGroup[], facts: ReadonlyMap<st
       continue;
     }
     if (room <= 0) {
+      const open = openUpgradePulls + created;
       const why =
-        openUpgradePulls >= limits.maxOpen
-          ? `${openUpgradePulls} upgrade PRs are open (\`upgrade.maxOpenPRs\`: ${limits.maxOpen})`
+        open >= limits.maxOpen
+          ? `${open} upgrade PRs are open (\`upgrade.maxOpenPRs\`: ${limits.maxOpen})`
           : `this run opened its ${limits.maxNewPerRun} new PRs (\`upgrade.maxNewPRsPerRun\`)`;
       out.push({ kind: "skip", group, reason: "limit", detail: `waits: ${why}`, facts: f, declined });
       continue;
     }
     room--;
+    created++;
     out.push({ kind: "work", group, action: "create", facts: f, declined });
   }
   return out;
