@@ -209,6 +209,12 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
       }
       if (path === "/-/ping" || path.startsWith("/-/ping?")) return reply(200, {});
       if (path === "/-/whoami") return reply(200, { username: "test" });
+      // For a registry in another process (the benchmark): what it has served so far.
+      if (path === "/-/stats") {
+        requests.pop();
+        const count = (k: RegistryRequest["kind"]) => requests.filter((r) => r.kind === k).length;
+        return send(res, 200, { packument: count("packument"), tarball: count("tarball"), notModified: requests.filter((r) => r.status === 304).length, names: new Set(requests.filter((r) => r.kind === "packument").map((r) => r.name)).size });
+      }
       if (req.method === "PUT" && target.kind === "packument" && target.name) {
         if (req.headers.authorization !== `Bearer ${TOKEN}`) return reply(401, { error: "authentication required" });
         let body: Record<string, unknown>;
