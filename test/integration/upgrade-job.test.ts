@@ -323,6 +323,20 @@ describe("bad input: a clear message, never a crash", () => {
     expect(board.body).toMatch(/## Failed\n\n- No `package-lock.json`/);
   }, 120_000);
 
+  test("the default branch changed a workflow since the branch was made: the merge push is refused by GitHub, and the card says what to do", async () => {
+    const repo = await seedRepo("workflows", { ".github/iquest.yml": "upgrade:\n  ignore: ['salutation@>=2']\n", ".github/workflows/ci.yml": "on: push\n" }, "salutation");
+    await upgrade(repo);
+    expect(pullsOf(repo).map((p) => p.head.ref)).toEqual(["iquest/deps-non-major"]);
+    const tip = await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major");
+    // Main changes the workflow and the lock file (so the group must be rebuilt).
+    await h.sim.commit({ repo: repo.fullName, branch: "main", files: { ".github/workflows/ci.yml": "on: [push, pull_request]\n", "package-lock.json": `${await h.sim.readFile(repo.fullName, "main", "package-lock.json")}\n` }, message: "CI", author: { name: "Alice", email: "alice@example.com" } });
+    const { outcome, card } = await upgrade(repo);
+    expect(outcome.tone).toBe("failure");
+    expect(card!.body).toMatch(/GitHub refused the push to `iquest\/deps-non-major`: the default branch changed files under `.github\/workflows\/`/);
+    expect(await h.sim.resolveRef(repo.fullName, "iquest/deps-non-major")).toBe(tip);
+    expect(pullsOf(repo)).toHaveLength(1);
+  }, 120_000);
+
   test("a repository without an npm project: said plainly", async () => {
     const repo = await h.sim.createRepo({ owner: "acme", name: "empty", files: { "README.md": "hi\n" } });
     h.sim.installApp({ installationId: 991, repos: ["acme/empty"] });

@@ -11,7 +11,7 @@ import { upsertPull } from "../../github/pull-requests.js";
 import { IquestError, cancelledFromSignal, errorMessage } from "../../shared/errors.js";
 import type { JobCheckout } from "../../workspace/checkout.js";
 import { writeConfined } from "../../workspace/confined-fs.js";
-import { ForbiddenChangeError } from "../../workspace/errors.js";
+import { ForbiddenChangeError, GitCommandError } from "../../workspace/errors.js";
 import { publishCheckout, type PublishResult } from "../../workspace/publish.js";
 import { createSandbox, type SandboxEnvironment } from "../../workspace/sandbox.js";
 import { compareWithBaseline, runSetup, runTests, type TestPlan, type TestRun } from "../../workspace/test-runner.js";
@@ -136,7 +136,18 @@ export async function workOnGroup(run: GroupRunContext, decision: Extract<GroupD
 
     // --- 4. publish ---
     await tick("PRs", "pushing");
-    await publishGroup(run, decision, work, snapshot, result, repairChanged);
+    try {
+      await publishGroup(run, decision, work, snapshot, result, repairChanged);
+    } catch (err) {
+      if (!(err instanceof GitCommandError && /refusing to allow a GitHub App to create or update workflow/.test(err.stderr))) throw err;
+      // The merge with the default branch would bring its workflow changes onto the bot's branch,
+      // and the app may not push those. Retrying cannot help; a human can.
+      if (result.status !== "failing") result.status = "error";
+      result.error =
+        `GitHub refused the push to \`${group.branch}\`: the default branch changed files under \`.github/workflows/\` since the branch was made, ` +
+        "and this app may not push workflow changes (it has no `workflows` permission), not even by merging the default branch in. " +
+        "Merge the default branch into it, or delete the branch, and the next run continues";
+    }
     return result;
   } catch (err) {
     if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
