@@ -9,6 +9,7 @@ import type { Env } from "../config/env.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { notBuiltYet, processJob, type JobHandler } from "../jobs/run-job.js";
 import { assertNoEviction, closeRedis, createRedis, waitReady } from "../queue/connection.js";
+import { QueueEnqueuer, closeQueues, createQueues } from "../queue/enqueue.js";
 import type { JobKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
@@ -97,6 +98,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     }
   });
   const services = createJobServices(env, app, models, log);
+  // Upgrade runs apply the repository's own `upgrade.schedule` when they read its config.
+  const scheduleQueues = createQueues(connection, env.QUEUE_PREFIX);
+  const schedules = new QueueEnqueuer(scheduleQueues, connection, env.QUEUE_PREFIX, { attempts: env.JOB_ATTEMPTS, backoffMs: env.JOB_BACKOFF_MS, enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS });
+  if (services.upgrade) {
+    services.upgrade.schedules = { upsert: (repo, cron) => schedules.upsertUpgradeSchedule(repo, cron), remove: (repoId) => schedules.removeUpgradeSchedule(repoId) };
+  }
   await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
   const handlers: Record<JobKind, JobHandler> = {
     fix: createFixHandler(services),
@@ -124,6 +131,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     metrics,
     async close(graceMs = env.SHUTDOWN_GRACE_MS) {
       await set.close(graceMs);
+      await closeQueues(scheduleQueues).catch(() => {});
       await closeRedis(connection);
       await closeRedis(subscriber);
     },

@@ -9,7 +9,8 @@ import { createGreetApp, GREETER_FIX_SUMMARY, makeDir, publishGreeter } from "..
 
 /**
  * Upgrades end to end, with the app's real web and worker processes: installing the app
- * registers the repository's upgrade schedule; a config push changes it; `/iquest upgrade`
+ * registers the repository's upgrade schedule (the first run applies the repository's own; a
+ * config push changes it); `/iquest upgrade`
  * runs the job (checkout over git HTTP, the registry reached from the sandbox's install phase,
  * npm updating the lock file, the tests, the fake model repairing a breaking major) and opens
  * one PR per group with the card on the issue; uninstalling removes the schedule.
@@ -24,7 +25,8 @@ const INSTALLATION = 314;
 beforeAll(async () => {
   registry = await startNpmRegistry();
   publishGreeter(registry);
-  fixture = await createGreetApp(registry, cache);
+  // The repository already has its own schedule when the app is installed.
+  fixture = await createGreetApp(registry, cache, { ".github/iquest.yml": 'upgrade:\n  schedule: "15 5 * * 3"\n' });
   stack = await startStack({
     vllm: { script: [bash("npm test"), replace("index.js", 'const { greet } = require("greeter");', 'const { hello: greet } = require("greeter");'), bash("npm test"), submit(GREETER_FIX_SUMMARY)] },
     // The worker may read this registry (a repository's .npmrc alone cannot allow one).
@@ -47,16 +49,12 @@ afterAll(async () => {
 const schedulers = async () => (await queue.getJobSchedulers(0, -1, true)).map((s) => ({ key: s.key, pattern: s.pattern, repo: (s.template?.data as { repo?: string } | undefined)?.repo }));
 
 describe("upgrade, end to end", () => {
-  test("installing the app registers the repository's weekly schedule; a config push on the default branch reschedules it", async () => {
+  test("installing the app registers the repository's weekly schedule, at its spread default minute", async () => {
     const { sim } = stack;
     const repoId = sim.repo("acme/greet").id;
     const delivery = await sim.webhooks.installationCreated({ installationId: INSTALLATION, sender: "alice" });
     expect(delivery.statusCode).toBe(200);
     expect(await schedulers()).toEqual([{ key: upgradeSchedulerId(repoId), pattern: defaultUpgradeCron(repoId), repo: "acme/greet" }]);
-
-    await sim.commit({ repo: "acme/greet", branch: "main", files: { ".github/iquest.yml": 'upgrade:\n  schedule: "30 4 * * 2"\n' }, message: "Upgrade on Tuesdays", author: { name: "Alice", email: "alice@example.com" } });
-    expect((await sim.webhooks.push({ repo: "acme/greet", ref: "main", sender: "alice" })).statusCode).toBe(200);
-    expect(await schedulers()).toEqual([{ key: upgradeSchedulerId(repoId), pattern: "30 4 * * 2", repo: "acme/greet" }]);
   }, 60_000);
 
   test("/iquest upgrade → the card on the issue, a passing non-major PR and a repaired major, the lock file written by npm in the sandbox", async () => {
@@ -82,7 +80,16 @@ describe("upgrade, end to end", () => {
     expect(sim.tokens.filter((t) => t.requested.permissions && "workflows" in (t.requested.permissions as object))).toEqual([]);
     for (const c of sim.comments) expect(c.history.join("\n")).not.toMatch(/ghs_/);
     expect(sim.errors).toEqual([]);
+    // The run read the config and applied the repository's own schedule.
+    expect(await schedulers()).toEqual([{ key: upgradeSchedulerId(sim.repo("acme/greet").id), pattern: "15 5 * * 3", repo: "acme/greet" }]);
   }, 300_000);
+
+  test("a config push on the default branch reschedules it", async () => {
+    const { sim } = stack;
+    await sim.commit({ repo: "acme/greet", branch: "main", files: { ".github/iquest.yml": 'upgrade:\n  schedule: "30 4 * * 2"\n' }, message: "Upgrade on Tuesdays", author: { name: "Alice", email: "alice@example.com" } });
+    expect((await sim.webhooks.push({ repo: "acme/greet", ref: "main", sender: "alice" })).statusCode).toBe(200);
+    expect(await schedulers()).toEqual([{ key: upgradeSchedulerId(sim.repo("acme/greet").id), pattern: "30 4 * * 2", repo: "acme/greet" }]);
+  }, 60_000);
 
   test("uninstalling the app removes the schedule", async () => {
     const { sim } = stack;

@@ -41,6 +41,13 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
   const { github, repo, card, log } = ctx;
   const config = ctx.config.config;
   const cfg = config.upgrade;
+  const settings = services.upgrade ?? { npmRegistry: DEFAULT_NPM_REGISTRY, allowedRegistries: [] };
+  if (settings.schedules && !ctx.config.transient) {
+    const ref = { installationId: p.installationId, repoId: p.repoId, repo: p.repo };
+    await (cfg.enabled ? settings.schedules.upsert(ref, cfg.schedule) : settings.schedules.remove(p.repoId)).catch((err: unknown) =>
+      log.warn({ err: errorMessage(err) }, "upgrade: schedule not updated"),
+    );
+  }
   if (!cfg.enabled) {
     return { tone: "neutral", text: "Upgrades are turned off for this repository (`upgrade.enabled: false` in `.github/iquest.yml`), so nothing was checked." };
   }
@@ -50,7 +57,6 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
   const commit = (await github.rest.repos.getBranch({ ...repo, branch: baseBranch })).data.commit.sha;
   const identity = await services.botIdentity(github);
   const readToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.checkout);
-  const settings = services.upgrade ?? { npmRegistry: DEFAULT_NPM_REGISTRY, allowedRegistries: [] };
   const now = (settings.now ?? Date.now)();
 
   const prepared = await prepareWorkspace(ctx, services, {

@@ -18,6 +18,15 @@ export interface UpgradeSettings {
   metadataFreshMs?: number;
   /** The clock (tests); Date.now by default. */
   now?: () => number;
+  /**
+   * The repository's upgrade schedule, applied when a run reads its config (so a repository
+   * installed with an `upgrade.schedule` already in place gets it on its first run, not only at
+   * the next push that touches the config).
+   */
+  schedules?: {
+    upsert(repo: { installationId: number; repoId: number; repo: string }, cron?: string): Promise<void>;
+    remove(repoId: number): Promise<void>;
+  };
 }
 
 export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
