@@ -123,6 +123,9 @@ export async function workOnGroup(run: GroupRunContext, decision: Extract<GroupD
       result.status = result.upgradeVerdict.verdict === "fail" ? "failing" : "pass";
     }
 
+    // A stop or shutdown during the tests ends the group here, before the model or a push.
+    if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
+
     // --- 3. repair ---
     let repairChanged = false;
     if (result.status === "failing" && run.plan && run.baseline && result.afterUpgrade) {
@@ -135,6 +138,7 @@ export async function workOnGroup(run: GroupRunContext, decision: Extract<GroupD
     }
 
     // --- 4. publish ---
+    if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
     await tick("PRs", "pushing");
     try {
       await publishGroup(run, decision, work, snapshot, result, repairChanged);
