@@ -190,7 +190,7 @@ describe("an upgrade run, end to end in-process", () => {
 });
 
 describe("limits, the dashboard, scheduled runs", () => {
-  test("at most N open and M new PRs; the rest waits on the dashboard, which is found again by its marker, never made twice", async () => {
+  test("at most N open PRs and M new per run (1 and 1 here; the per-run message is unit-tested); the rest waits on the dashboard, found again by its marker, never made twice", async () => {
     const repo = await seedRepo("limits", { ".github/iquest.yml": "upgrade:\n  maxOpenPRs: 1\n  maxNewPRsPerRun: 1\n  dashboard: true\n" }, "salutation");
     // A scheduled run: no issue, no card; it reports on the dashboard.
     const first = await upgrade(repo, { trigger: "schedule" });
@@ -201,7 +201,7 @@ describe("limits, the dashboard, scheduled runs", () => {
     const board = dashboards()[0]!;
     expect(board.title).toBe("Dependency dashboard (iquest-bot)");
     expect(board.user).toBe(h.sim.app.botLogin);
-    expect(board.body).toMatch(/## Pending\n\n- `iquest\/deps-salutation-2`: salutation 2.0.0. Waits: this run opened its 1 new PRs/);
+    expect(board.body).toMatch(/## Pending\n\n- `iquest\/deps-salutation-2`: salutation 2.0.0. Waits: 1 upgrade PRs are open \(`upgrade.maxOpenPRs`: 1\)/);
     expect(board.body).toMatch(/## Open\n\n- \[#\d+\]\([^)]+\) `iquest\/deps-non-major`: Update dependency salutation to 1\.1\.0 \(tests pass\)/);
     expect(board.body).toMatch(/## Failed\n\n_Nothing failed._/);
     expect(first.outcome.text).toMatch(/Dashboard: \[#\d+\]/);
