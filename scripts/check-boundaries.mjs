@@ -35,8 +35,10 @@ const FORBIDDEN = {
   jobs: ["webhooks", "main", "http", "ops"],
   http: ["main"],
   reconciler: ["webhooks", "queue", "jobs", "agent", "workspace", "http", "main"],
+  // Ecosystem logic (manifests, registries, versions): knows nothing of GitHub, jobs or the sandbox.
+  deps: ["config", "webhooks", "queue", "jobs", "agent", "workspace", "github", "http", "main", "cli"],
 };
-const FORBIDDEN_PACKAGES = { agent: ["probot", "bullmq", "@octokit/", "ioredis"] };
+const FORBIDDEN_PACKAGES = { agent: ["probot", "bullmq", "@octokit/", "ioredis"], deps: ["probot", "bullmq", "@octokit/", "ioredis"] };
 
 const problems = [];
 const graph = new Map();

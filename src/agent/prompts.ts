@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 export const PROMPT_NAMES = [
   "system",
   "fix-task",
+  "upgrade-task",
   "text-protocol",
   "text-observation",
   "observation",

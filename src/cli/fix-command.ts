@@ -38,6 +38,8 @@ export interface CliContext {
   createEnvironment?: (root: string, commandEnv: Readonly<Record<string, string>>) => Promise<Environment>;
   /** Per command run by the agent. */
   commandTimeoutMs?: number;
+  /** $NPM_REGISTRY, for `upgrade`. */
+  npmRegistry?: string;
 }
 
 const DEFAULT_MAX_STEPS = 50;

@@ -1,6 +1,7 @@
 import { USAGE } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { runFixCommand, type CliContext } from "./fix-command.js";
+import { runUpgradeCommand } from "./upgrade-command.js";
 
 /** `iquest-bot <command> …`: dispatch, in-process and testable. Returns the exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -14,6 +15,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
         ctx.stderr.write(ctx.redact(`iquest-bot fix: ${(err as Error)?.stack ?? String(err)}\n`));
         return EXIT_CODES.error;
       }
+    case "upgrade":
+      try {
+        return await runUpgradeCommand(rest, ctx);
+      } catch (err) {
+        ctx.stderr.write(ctx.redact(`iquest-bot upgrade: ${(err as Error)?.stack ?? String(err)}\n`));
+        return EXIT_CODES.error;
+      }
     case "help":
     case "--help":
     case "-h":
@@ -23,7 +31,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       ctx.stderr.write(`iquest-bot: no command given\n\n${USAGE}`);
       return EXIT_CODES.usage;
     default:
-      ctx.stderr.write(`iquest-bot: unknown command "${command}" (review and upgrade come with their jobs)\n\n${USAGE}`);
+      ctx.stderr.write(`iquest-bot: unknown command "${command}" (review comes with its job)\n\n${USAGE}`);
       return EXIT_CODES.usage;
   }
 }

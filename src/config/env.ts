@@ -91,6 +91,11 @@ export const envSchema = z.object({
   SETUP_TIMEOUT_MS: intFrom(20 * 60_000, 1000),
   /** Cap on the mirror cache (all repositories), in MiB; least recently used mirrors go first. */
   MIRROR_CACHE_MB: intFrom(20 * 1024, 64),
+  // --- Upgrades ---
+  /** The npm registry for packages a project's .npmrc does not place elsewhere. */
+  NPM_REGISTRY: z.string().url().default("https://registry.npmjs.org/"),
+  /** Other registries the worker may read (comma-separated URL prefixes); a repo's .npmrc cannot add any. */
+  UPGRADE_REGISTRIES: optionalString,
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -91,8 +91,35 @@ export const repoConfigSchema = z
       .object({
         enabled: z.boolean().default(true),
         schedule: cron.optional(),
+        /** Per repair (one agent run per group that the upgrade broke). */
         budget: budgetShape(60, 45, 1_500_000),
         profile: profileName.optional(),
+        /** Versions published more recently than this are not proposed yet. */
+        minimumAgeDays: z.number().min(0).max(365).default(3),
+        /** `name`, `name-pattern*` or `name@range`: dependencies or versions never proposed. */
+        ignore: z.array(z.string().trim().min(1).max(300)).max(200).default([]),
+        /** Extra groups by name pattern (default: all non-major together, each major alone). */
+        groups: z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "lower-case letters, digits, '.', '_' and '-' (it names the branch)"),
+                match: z.array(z.string().trim().min(1).max(214)).min(1).max(50),
+                /** Put the matching dependencies' major updates in this group too. */
+                majors: z.boolean().default(false),
+              })
+              .strict(),
+          )
+          .max(20)
+          .default([]),
+        /** Open upgrade PRs at most, counting those from earlier runs. */
+        maxOpenPRs: z.number().int().min(0).max(100).default(5),
+        /** New upgrade PRs one run may open (updating an open one does not count). */
+        maxNewPRsPerRun: z.number().int().min(0).max(100).default(2),
+        /** A dependency dashboard issue, updated each run. */
+        dashboard: z.boolean().default(false),
+        /** A group whose tests still fail after the agent: a draft PR marked failing, or no PR. */
+        onRepairFailure: z.enum(["draft-pr", "skip"]).default("draft-pr"),
       })
       .strict()
       .prefault({}),

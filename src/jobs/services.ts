@@ -2,6 +2,7 @@ import type { BotIdentity } from "../github/bot-identity.js";
 import type { GitHub } from "../github/types.js";
 import type { WorkspaceManager } from "../workspace/checkout.js";
 import type { ReviewMemory } from "./review/memory.js";
+import type { UpgradeSettings } from "./upgrade/settings.js";
 
 /**
  * What the worker process gives every job besides its own context: the workspace (mirror
@@ -22,4 +23,6 @@ export interface JobServices {
   knownSecrets: readonly string[];
   /** What reviews remember per PR (Redis). Absent: the markers in the bot's reviews serve alone. */
   reviewMemory?: ReviewMemory;
+  /** Upgrade jobs: registries and the metadata store (defaults: npmjs only, memo per run). */
+  upgrade?: UpgradeSettings;
 }

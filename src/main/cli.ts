@@ -51,6 +51,7 @@ const code = await runCli(process.argv.slice(2), {
   modelEnv,
   commandEnv,
   redact: createRedactor([env.MODEL_API_KEY]),
+  ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
   signal: controller.signal,
 });
 process.exitCode = code;

@@ -8,11 +8,12 @@ import { withRequestMetrics } from "../github/request-metrics.js";
 import { createFixHandler } from "../jobs/fix/run-fix.js";
 import { createRedisReviewMemory } from "../jobs/review/memory-store.js";
 import { createReviewHandler } from "../jobs/review/run-review.js";
+import { createUpgradeHandler } from "../jobs/upgrade/run-upgrade.js";
 import { JobFailed, notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
 import type { JobServices } from "../jobs/services.js";
 import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
-import { notesKey } from "../queue/enqueue.js";
+import { QueueEnqueuer, closeQueues, createQueues, notesKey } from "../queue/enqueue.js";
 import { startReconciler } from "../reconciler/loop.js";
 import { runLinks } from "../runs/run-links.js";
 import { CancelledError } from "../shared/errors.js";
@@ -73,6 +74,11 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       return identity;
     },
     knownSecrets: [env.privateKey, env.WEBHOOK_SECRET, ...models.apiKeys.values()].filter((s): s is string => !!s),
+    upgrade: {
+      npmRegistry: env.NPM_REGISTRY.endsWith("/") ? env.NPM_REGISTRY : `${env.NPM_REGISTRY}/`,
+      allowedRegistries: (env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
+      metadataDir: resolve(env.DATA_DIR, "registry-cache"),
+    },
   };
 }
 
@@ -142,11 +148,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     ...createJobServices(env, app, models, log),
     reviewMemory: createRedisReviewMemory(connection, { prefix: env.QUEUE_PREFIX }),
   };
+  // Upgrade runs apply the repository's own `upgrade.schedule` when they read its config.
+  const scheduleQueues = createQueues(connection, env.QUEUE_PREFIX);
+  const schedules = new QueueEnqueuer(scheduleQueues, connection, env.QUEUE_PREFIX, { attempts: env.JOB_ATTEMPTS, backoffMs: env.JOB_BACKOFF_MS, enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS });
+  if (services.upgrade) {
+    services.upgrade.schedules = { upsert: (repo, cron) => schedules.upsertUpgradeSchedule(repo, cron), remove: (repoId) => schedules.removeUpgradeSchedule(repoId) };
+  }
   await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
   const handlers: Record<JobKind, JobHandler> = {
     fix: createFixHandler(services),
     review: createReviewHandler(services),
-    upgrade: notBuiltYet("upgrade"),
+    upgrade: createUpgradeHandler(services),
     ...options.handlers,
   };
   // Notes for cards (a duplicate request, …): waiting in Redis, announced by pub/sub.
@@ -242,6 +254,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await gates.close();
       await closeRedis(gateRedis);
       await closeRedis(gateSubscriber);
+      await closeQueues(scheduleQueues).catch(() => {});
       await closeRedis(connection);
       await closeRedis(subscriber);
     },

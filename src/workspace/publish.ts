@@ -73,6 +73,13 @@ export interface PublishRequest {
    * fast-forward, so their commits stay in the history.
    */
   allowHumanCommits?: boolean;
+  /**
+   * When the branch exists and the job's base commit is not in its history (the default branch
+   * moved since the bot last pushed), make the commit a merge with the base commit, as GitHub's
+   * "Update branch" does: the PR's diff is then the change alone, never the default branch's
+   * newer commits. Without force-pushing. For branches rebuilt from the base each run (upgrades).
+   */
+  mergeBase?: boolean;
   signal?: AbortSignal;
 }
 
@@ -113,6 +120,7 @@ const requestSchema = z
     exclude: z.array(z.string()).optional(),
     knownSecrets: z.array(z.string()).optional(),
     allowHumanCommits: z.boolean().optional(),
+    mergeBase: z.boolean().optional(),
     signal: z.any().optional(),
   })
   .strict();
@@ -182,10 +190,18 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
     const tree = (await git([...M, "write-tree"], { env: { GIT_INDEX_FILE: index } })).stdout.trim();
     const parent = current ?? request.baseCommit;
     const parentTree = (await git([...M, "rev-parse", `${parent}^{tree}`])).stdout.trim();
-    if (tree === parentTree) return { status: "no-changes", branch: request.branch } as const;
+    // (current's objects are in the mirror: foreignCommits fetched the remote's branches.)
+    const mergeWithBase =
+      request.mergeBase === true &&
+      current !== null &&
+      (await git([...M, "merge-base", "--is-ancestor", request.baseCommit, current], { okExitCodes: [1] })).code === 1;
+    if (tree === parentTree && !mergeWithBase) return { status: "no-changes", branch: request.branch } as const;
+    // What the bot changes: relative to the parent, or for a merge relative to the base (what the
+    // merge brings from the default branch is already there, and not the bot's to check).
+    const fromTree = mergeWithBase ? (await git([...M, "rev-parse", `${request.baseCommit}^{tree}`])).stdout.trim() : parentTree;
 
     // 4. Policy on what changed relative to the parent.
-    const files = parseRawDiff((await git([...M, "diff-tree", "-r", "-z", "--raw", "--no-renames", parentTree, tree])).stdout);
+    const files = parseRawDiff((await git([...M, "diff-tree", "-r", "-z", "--raw", "--no-renames", fromTree, tree])).stdout);
     const blobs = files.filter((f) => f.status !== "D" && f.newMode !== "160000");
     if (blobs.length) {
       const sizes = await git([...M, "cat-file", "--batch-check=%(objectname) %(objectsize)"], {
@@ -197,7 +213,7 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
     const violations = checkChangedFiles(files, { maxFileBytes });
     const scannable = blobs.filter((f) => (f.size ?? 0) <= maxFileBytes).map((f) => f.path);
     if (scannable.length) {
-      const diff = await git([...M, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", parentTree, tree, "--", ...scannable.map((p) => `:(literal)${p}`)]);
+      const diff = await git([...M, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", fromTree, tree, "--", ...scannable.map((p) => `:(literal)${p}`)]);
       violations.push(...scanAddedLines(diff.stdout, [...secrets, ...(request.knownSecrets ?? [])]));
     }
     if (violations.length) throw new ForbiddenChangeError(violations);
@@ -210,7 +226,8 @@ export async function publish(deps: PublishDeps, request: PublishRequest): Promi
       GIT_COMMITTER_EMAIL: request.identity.email,
     };
     const message = `${request.message.trim()}\n\nIQuest-Job: ${request.jobId}\n`;
-    const commit = (await git([...M, "commit-tree", tree, "-p", parent, "-F", "-"], { env: identityEnv, input: message })).stdout.trim();
+    const parents = ["-p", parent, ...(mergeWithBase ? ["-p", request.baseCommit] : [])];
+    const commit = (await git([...M, "commit-tree", tree, ...parents, "-F", "-"], { env: identityEnv, input: message })).stdout.trim();
 
     // 6. A plain push: fast-forward only, no force, no hooks, no submodule recursion.
     const push = await git(

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Redis } from "ioredis";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { QueueEnqueuer, createQueues, closeQueues, type QueueSet } from "../../src/queue/enqueue.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import { testPrivateKey } from "../support/keys.js";
@@ -20,8 +23,11 @@ const procs: RoleProcess[] = [];
 let repoId = 0;
 let commentId = 0;
 
+let dataDir = "";
 const workerEnv = () => ({
   APP_ID: "9001",
+  // The upgrade job checks out the repository: a data directory of its own, reachable by the sandbox uids.
+  DATA_DIR: dataDir,
   PRIVATE_KEY: testPrivateKey(),
   WEBHOOK_SECRET: "whs-worker-process",
   REDIS_URL: redis.url,
@@ -33,6 +39,8 @@ const workerEnv = () => ({
 });
 
 beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "worker-process-"));
+  chmodSync(dataDir, 0o755);
   sim = await startGitHubSim({ app: { id: 9001, privateKey: testPrivateKey(), webhookSecret: "whs-worker-process" } });
   const repo = await sim.createRepo({ owner: "acme", name: "proc", files: { "README.md": "hi\n" } });
   repoId = repo.id;
@@ -53,6 +61,7 @@ afterAll(async () => {
   await redis.destroy();
   expect(sim.errors).toEqual([]);
   await sim.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
@@ -71,8 +80,9 @@ describe("worker process", () => {
     const first = spawnRole("worker", workerEnv());
     procs.push(first);
     await first.waitFor(/worker: waiting for jobs/);
-    // An upgrade asked for on issue 1 (its card goes there). The job kind does not matter
-    // here: what is tested is the worker process's shutdown around any job.
+    // An upgrade asked for on issue 1 (its card goes there), in a repository with nothing to
+    // upgrade, so the re-run ends quickly with a clear card. What is tested is the worker
+    // process's shutdown around a job.
     const { jobId } = await enqueuer.enqueue({
       kind: "upgrade",
       installationId: 61,
@@ -101,7 +111,7 @@ describe("worker process", () => {
 
     const cards = sim.commentsOn("acme/proc", 1).filter((c) => c.body.includes(`iquest-card:${jobId}`));
     expect(cards).toHaveLength(1);
-    expect(cards[0]!.body).toMatch(/not built yet/);
+    expect(cards[0]!.body).toMatch(/No supported project was found/);
     expect(sim.reactions.filter((r) => r.content === "eyes")).toHaveLength(1);
     // Nothing secret in the worker's logs.
     for (const line of [...first.lines, ...second.lines]) {

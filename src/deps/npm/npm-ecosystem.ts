@@ -1,0 +1,203 @@
+import { ManifestChangedError, type AppliedCheck, type Ecosystem, type Findings, type FindPolicy, type LockStep } from "../ecosystem.js";
+import { ignoredRanges, isIgnored } from "../ignore.js";
+import { RegistryError } from "../registry-error.js";
+import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles, ScanProblem } from "../types.js";
+import { setDependencyValue } from "./edit-manifest.js";
+import { FOREIGN_LOCKS, LOCK_FILES, lockedVersion, parseLock, type NpmLock } from "./lockfile.js";
+import { dependenciesOf, localNames, readManifests } from "./manifest.js";
+import { parseNpmrc, registryFor } from "./npmrc.js";
+import { proposeUpdates } from "./propose.js";
+import type { NpmRegistryClient } from "./registry.js";
+import { npmReleaseNotes } from "./release-notes.js";
+import { classifySpec, respec } from "./spec.js";
+
+/**
+ * npm: package.json files (the root and its workspaces), package-lock.json (or
+ * npm-shrinkwrap.json), the project's `.npmrc` for registries, and the real `npm` in the sandbox
+ * for the lock file. Yarn and pnpm lock files are recognised and reported as not supported yet.
+ */
+export interface NpmEcosystemOptions {
+  /** Registry for packages the project's `.npmrc` does not place elsewhere. */
+  defaultRegistry: string;
+  client: NpmRegistryClient;
+}
+
+export const NPM_LOCK_FLAGS = "--package-lock-only --ignore-scripts --no-audit --no-fund";
+
+export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
+  const { client } = options;
+
+  async function readLock(files: RepoFiles): Promise<{ file?: string; lock?: NpmLock; problem?: ScanProblem }> {
+    for (const file of LOCK_FILES) {
+      const text = await files.read(file);
+      if (text === undefined) continue;
+      const parsed = parseLock(text);
+      if ("error" in parsed) {
+        return { file, problem: { kind: "lockfile", manifest: file, message: `\`${file}\` is not valid JSON (${parsed.error}); versions were compared with the ranges' floors and npm will rewrite it` } };
+      }
+      return { file, lock: parsed.lock };
+    }
+    return {};
+  }
+
+  return {
+    id: "npm",
+
+    async find(files, policy): Promise<Findings | undefined> {
+      const read = await readManifests(files);
+      if (!read) return undefined;
+      const findings: Findings = { ecosystem: "npm", dependencies: [], updates: [], skipped: [], problems: [...read.problems] };
+      if (read.manifests.length === 0) return findings;
+
+      const { file: lockFile, lock, problem: lockProblem } = await readLock(files);
+      if (lockProblem) findings.problems.push(lockProblem);
+      if (!lockFile) {
+        for (const [foreign, manager] of Object.entries(FOREIGN_LOCKS)) {
+          if ((await files.read(foreign)) !== undefined) {
+            findings.problems.push({
+              kind: "unsupported",
+              manifest: foreign,
+              message: `\`${foreign}\` found: ${manager} projects are not upgraded yet (only npm's package-lock.json), so nothing was proposed`,
+            });
+            return findings;
+          }
+        }
+        findings.problems.push({
+          kind: "lockfile",
+          message: "No `package-lock.json`: versions were compared with the ranges' floors, and only `package.json` changes (no lock file is created)",
+        });
+      } else {
+        findings.lockFile = lockFile;
+      }
+
+      const rc = parseNpmrc((await files.read(".npmrc")) ?? "");
+      for (const message of rc.problems) findings.problems.push({ kind: "config", manifest: ".npmrc", message });
+
+      const local = localNames(read.manifests);
+      for (const manifest of read.manifests) {
+        const { deps, skipped, problems } = dependenciesOf(manifest, local);
+        findings.skipped.push(...skipped);
+        findings.problems.push(...problems);
+        for (const d of deps) {
+          const locked = lock ? lockedVersion(lock, manifest.dir, d.key) : undefined;
+          findings.dependencies.push({
+            ecosystem: "npm",
+            name: d.name,
+            ...(d.alias ? { alias: d.key } : {}),
+            depType: d.depType,
+            manifest: manifest.path,
+            currentValue: d.range,
+            ...(locked ? { currentVersion: locked } : {}),
+            registry: registryFor(d.name, rc, options.defaultRegistry),
+          });
+        }
+      }
+
+      const wanted: Dependency[] = [];
+      for (const dep of findings.dependencies) {
+        if (isIgnored(dep.name, policy.ignore)) {
+          findings.skipped.push({ name: dep.name, manifest: dep.manifest, reason: "ignored", detail: "ignored by `upgrade.ignore`" });
+        } else wanted.push(dep);
+      }
+      // All lookups at once (the client bounds what is in flight and asks once per package).
+      const metas = await Promise.all(wanted.map((dep) => client.packument(dep.name, dep.registry).then((meta) => ({ meta }), (error: unknown) => ({ error }))));
+      const failures = new Map<string, { error: RegistryError; names: Set<string> }>();
+      for (let i = 0; i < wanted.length; i++) {
+        const dep = wanted[i]!;
+        const got = metas[i]!;
+        if ("error" in got) {
+          if (!(got.error instanceof RegistryError)) throw got.error;
+          const key = `${got.error.kind}\0${got.error.registry}\0${got.error.status ?? ""}\0${got.error.kind === "not-found" ? dep.name : ""}`;
+          const entry = failures.get(key) ?? { error: got.error, names: new Set<string>() };
+          entry.names.add(dep.name);
+          failures.set(key, entry);
+          continue;
+        }
+        const proposal = proposeUpdates(dep, (got as { meta: PackageMeta }).meta, {
+          now: policy.now,
+          minimumAgeMs: policy.minimumAgeMs,
+          ignoreRanges: ignoredRanges(dep.name, policy.ignore),
+        });
+        findings.updates.push(...proposal.updates);
+        findings.skipped.push(...proposal.skipped);
+      }
+      for (const { error, names } of failures.values()) findings.problems.push(registryProblem(error, [...names]));
+      return findings;
+    },
+
+    async editManifests(files, updates) {
+      const texts = new Map<string, string>();
+      for (const u of updates) {
+        if (u.newValue === u.currentValue) continue;
+        const text = texts.get(u.manifest) ?? (await files.read(u.manifest));
+        if (text === undefined) throw new ManifestChangedError(u.manifest, u.name);
+        const key = u.alias ?? u.name;
+        const raw = (JSON.parse(text) as Record<string, Record<string, unknown> | undefined>)[u.depType]?.[key];
+        if (typeof raw !== "string") throw new ManifestChangedError(u.manifest, u.name);
+        const spec = classifySpec(raw);
+        const range = spec.kind === "range" || spec.kind === "alias" ? spec.range : undefined;
+        if (range !== u.currentValue) throw new ManifestChangedError(u.manifest, u.name);
+        const next = setDependencyValue(text, u.depType, key, raw, respec(spec, u.newValue));
+        if (next === null) throw new ManifestChangedError(u.manifest, u.name);
+        texts.set(u.manifest, next);
+      }
+      return texts;
+    },
+
+    lockSteps(updates, policy, lockFile): LockStep[] {
+      if (!lockFile) return [];
+      // --before: npm itself then never picks a version younger than the minimum age, for the
+      // updated packages and for whatever they newly pull in.
+      const before = policy.minimumAgeMs > 0 ? ` --before=${new Date(policy.now - policy.minimumAgeMs).toISOString()}` : "";
+      const steps: LockStep[] = [];
+      if (updates.some((u) => u.newValue !== u.currentValue)) {
+        steps.push({ command: `npm install ${NPM_LOCK_FLAGS}${before}`, network: true, why: "resolve the new ranges into the lock file" });
+      }
+      const lockOnly = [...new Set(updates.filter((u) => u.newValue === u.currentValue).map((u) => u.alias ?? u.name))];
+      if (lockOnly.length) {
+        // Names are validated package names (no shell metacharacters); quoted anyway.
+        steps.push({ command: `npm update ${NPM_LOCK_FLAGS}${before} ${lockOnly.map((n) => `'${n}'`).join(" ")}`, network: true, why: "move locked versions within their ranges" });
+      }
+      return steps;
+    },
+
+    async check(files, updates, lockFile): Promise<AppliedCheck[]> {
+      const lockText = lockFile ? await files.read(lockFile) : undefined;
+      const parsed = lockText ? parseLock(lockText) : undefined;
+      const lock = parsed && "lock" in parsed ? parsed.lock : undefined;
+      const manifests = new Map<string, Record<string, Record<string, unknown> | undefined> | undefined>();
+      const out: AppliedCheck[] = [];
+      for (const u of updates) {
+        if (!manifests.has(u.manifest)) {
+          const text = await files.read(u.manifest);
+          try {
+            manifests.set(u.manifest, text ? JSON.parse(text) : undefined);
+          } catch {
+            manifests.set(u.manifest, undefined);
+          }
+        }
+        const key = u.alias ?? u.name;
+        const raw = manifests.get(u.manifest)?.[u.depType]?.[key];
+        const spec = typeof raw === "string" ? classifySpec(raw) : undefined;
+        const value = spec && (spec.kind === "range" || spec.kind === "alias") ? spec.range : undefined;
+        const dir = u.manifest.includes("/") ? u.manifest.slice(0, u.manifest.lastIndexOf("/")) : "";
+        const locked = lock ? lockedVersion(lock, dir, key) : undefined;
+        const ok = value === u.newValue && (lockFile ? locked === u.newVersion : true);
+        out.push({ update: u, ...(value !== undefined ? { value } : {}), ...(locked ? { locked } : {}), ok });
+      }
+      return out;
+    },
+
+    releaseNotes: (update: ProposedUpdate, maxChars: number) => npmReleaseNotes(update, client, maxChars),
+  };
+}
+
+function registryProblem(error: RegistryError, names: string[]): ScanProblem {
+  if (names.length === 1) return { kind: "registry", name: names[0]!, message: capitalize(error.userMessage) };
+  const shown = names.slice(0, 8).map((n) => `\`${n}\``).join(", ");
+  const list = `${shown}${names.length > 8 ? `, and ${names.length - 8} more` : ""}`;
+  const first = capitalize(error.userMessage.replace(/ for `[^`]+`/, "").replace(/ \(for `[^`]+`\)/, ""));
+  return { kind: "registry", message: `${first}: ${names.length} packages were not checked (${list})` };
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,0 +1,56 @@
+/**
+ * The operator's settings for upgrade jobs (from the worker's environment, see docs/CONFIG.md).
+ * A repository's `.npmrc` may name any registry; the worker contacts only the ones listed here,
+ * so a repository cannot turn the worker into a client of internal services.
+ */
+export interface UpgradeSettings {
+  /** Registry for packages the project's `.npmrc` does not place elsewhere (NPM_REGISTRY). */
+  npmRegistry: string;
+  /** Registry URL prefixes the worker may contact besides `npmRegistry` (UPGRADE_REGISTRIES). */
+  allowedRegistries: readonly string[];
+  /** Registry metadata kept between runs (a directory); absent: memo per run only. */
+  metadataDir?: string;
+  /**
+   * How long a stored packument is used without asking the registry. Default 0: every run
+   * revalidates (`If-None-Match`, a bodiless 304 when nothing changed), so a release published a
+   * minute ago is seen by the next `/iquest upgrade`.
+   */
+  metadataFreshMs?: number;
+  /** The clock (tests); Date.now by default. */
+  now?: () => number;
+  /**
+   * The repository's upgrade schedule, applied when a run reads its config (so a repository
+   * installed with an `upgrade.schedule` already in place gets it on its first run, not only at
+   * the next push that touches the config).
+   */
+  schedules?: {
+    upsert(repo: { installationId: number; repoId: number; repo: string }, cron?: string): Promise<void>;
+    remove(repoId: number): Promise<void>;
+  };
+}
+
+export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
+
+/** URL → may the worker fetch it? Prefix match on normalized registry URLs (scheme, host, port, path). */
+export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries">): (url: string) => boolean {
+  const prefixes = [settings.npmRegistry, ...settings.allowedRegistries]
+    .map((r) => {
+      try {
+        const u = new URL(r);
+        return u.protocol === "http:" || u.protocol === "https:" ? `${u.origin}${u.pathname.endsWith("/") ? u.pathname : `${u.pathname}/`}` : undefined;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((p): p is string => !!p);
+  return (url) => {
+    try {
+      const u = new URL(url);
+      if (u.username || u.password) return false;
+      const target = `${u.origin}${u.pathname}`;
+      return prefixes.some((p) => target.startsWith(p));
+    } catch {
+      return false;
+    }
+  };
+}
