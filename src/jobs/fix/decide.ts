@@ -1,5 +1,6 @@
 import type { AgentOutcome, StepEvent } from "../../agent/loop.js";
 import type { BaselineVerdict } from "../../workspace/test-runner.js";
+import { sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 import type { JobOutcome } from "../run-job.js";
 
 /**
@@ -25,7 +26,10 @@ export interface FixDecisionInput {
   mode: "issue" | "feedback" | "check";
 }
 
-const quote = (text: string) => (text.trim() ? text.trim().split("\n").map((l) => `> ${l}`).join("\n") : "> (no words given)");
+const quote = (text: string) => {
+  const clean = sanitizeModelText(text).trim();
+  return clean ? clean.split("\n").map((l) => `> ${l}`).join("\n") : "> (no words given)";
+};
 
 export function decideFix(input: FixDecisionInput): FixDecision {
   // A fix is judged by every test, not only new failures: a test that failed on the base and
@@ -88,5 +92,5 @@ export function decideFix(input: FixDecisionInput): FixDecision {
 export function whatWasTried(steps: StepEvent[], last = 8): string {
   const shown = steps.filter((s) => s.kind === "step").slice(-last);
   if (shown.length === 0) return "- (no steps)";
-  return shown.map((s) => `- step ${s.step}: ${s.tool ? `\`${s.tool}\` ` : ""}${s.summary.replace(/\n/g, " ").slice(0, 200)}`).join("\n");
+  return shown.map((s) => `- step ${s.step}: ${s.tool ? `\`${s.tool}\` ` : ""}${sanitizeLine(s.summary, 200)}`).join("\n");
 }

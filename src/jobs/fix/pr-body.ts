@@ -1,5 +1,6 @@
 import type { StepEvent } from "../../agent/loop.js";
 import { MAX_BODY } from "../../github/comments.js";
+import { sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 
 /**
  * The fix PR's title and body. Pure. The body must fit GitHub's 65,536 characters: the parts a
@@ -39,7 +40,9 @@ export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
       : "",
     "### What changed and why",
     "",
-    input.summary.trim() || "_The agent gave no summary._",
+    // The model read untrusted code: its words go through the same filter as a review's
+    // (no images that phone home, no hidden text, no @mentions).
+    sanitizeModelText(input.summary).trim() || "_The agent gave no summary._",
     "",
     "### Tests, against the base branch",
     "",
@@ -70,7 +73,7 @@ export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
 /** The agent's steps, folded, cut to fit `room` characters (the last steps matter most). */
 function agentPath(steps: StepEvent[], room: number): string {
   if (steps.length === 0 || room < 200) return "";
-  const lines = steps.filter((s) => s.kind === "step").map((s) => `${s.step}. ${s.tool ? `\`${s.tool}\` ` : ""}${s.summary.replace(/\n/g, " ").slice(0, 300)}`);
+  const lines = steps.filter((s) => s.kind === "step").map((s) => `${s.step}. ${s.tool ? `\`${s.tool}\` ` : ""}${sanitizeLine(s.summary, 300)}`);
   const open = `<details><summary>The agent's path (${lines.length} steps)</summary>\n\n`;
   const close = "\n\n</details>\n";
   let body = lines.join("\n");

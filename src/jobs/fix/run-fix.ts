@@ -5,6 +5,7 @@ import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
 import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
+import { sanitizeModelText } from "../../shared/model-text.js";
 import { BranchMovedError, ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
 import { publishCheckout, readForeignCommits, readPublishedJob, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
 import { revertPaths } from "../../workspace/revert-paths.js";
@@ -251,7 +252,7 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
         [
           `**iquest-bot pushed \`${(published as { commit: string }).commit.slice(0, 12)}\`** for ${mode === "check" ? "the failing check" : "the feedback"}.`,
           "",
-          summary || "_No summary._",
+          sanitizeModelText(summary) || "_No summary._",
           "",
           testsText,
           ...(withheld.length ? ["", "Not included:", ...withheld.map((w) => `- ${w}`)] : []),
@@ -293,7 +294,7 @@ async function resumeAfterPush(
       "",
       "### What changed and why",
       "",
-      summary || "_See the commit._",
+      sanitizeModelText(summary) || "_See the commit._",
       "",
       "### Tests",
       "",

@@ -2,7 +2,7 @@ import { clipBody, MAX_BODY } from "../../github/comments.js";
 import type { ReviewSeverity } from "./finding.js";
 import type { DropReason, GatedFinding, GateResult } from "./gate.js";
 import { planIsPartial, type ReviewPlan } from "./plan.js";
-import { fenceFor, sanitizeLine, sanitizeModelText } from "./sanitize.js";
+import { fenceFor, sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 
 /**
  * The words of a review: the inline comments, the summary (what the PR does, the findings by

@@ -1,3 +1,4 @@
+import { sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 import type { StepEvent } from "../../agent/loop.js";
 import { MAX_BODY } from "../../github/comments.js";
 import type { UpdateGroup } from "../../deps/group.js";
@@ -76,7 +77,7 @@ export function upgradePrBody(result: GroupResult, ctx: PrBodyContext, limit = M
     const a = result.agent;
     head.push("### What the agent repaired, and why", "");
     if (!a.kept) head.push("_The agent's change was **not** included: it changed the upgraded versions, which a repair may not do._", "");
-    head.push(a.summary.trim() || "_The agent gave no summary._", "");
+    head.push(sanitizeModelText(a.summary).trim() || "_The agent gave no summary._", "");
     if (a.kept && ctx.repairCommitsSeparate && result.commits.repair) {
       head.push(
         `The upgrade is commit \`${(result.commits.bump ?? "").slice(0, 12)}\`; the agent's repair is a separate commit, \`${result.commits.repair.slice(0, 12)}\`, so it can be reviewed on its own.`,
@@ -99,7 +100,7 @@ export function upgradePrBody(result: GroupResult, ctx: PrBodyContext, limit = M
 }
 
 function agentPath(steps: readonly StepEvent[], room: number): string {
-  const lines = steps.filter((s) => s.kind === "step").map((s) => `${s.step}. ${s.tool ? `\`${s.tool}\` ` : ""}${s.summary.replace(/\n/g, " ").slice(0, 300)}`);
+  const lines = steps.filter((s) => s.kind === "step").map((s) => `${s.step}. ${s.tool ? `\`${s.tool}\` ` : ""}${sanitizeLine(s.summary, 300)}`);
   if (lines.length === 0 || room < 200) return "";
   const open = `<details><summary>The agent's path (${lines.length} steps)</summary>\n\n`;
   const close = "\n\n</details>\n";

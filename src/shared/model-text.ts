@@ -1,4 +1,4 @@
-import { cleanUntrustedText } from "../../shared/untrusted-text.js";
+import { cleanUntrustedText } from "./untrusted-text.js";
 
 /**
  * Model-written text on its way to GitHub. The model read untrusted code, so its words are
