@@ -100,6 +100,22 @@ describe("kill -9 of the worker at each phase", () => {
   }, 200_000);
 });
 
+describe("SIGTERM", () => {
+  test("mid-agent with a short grace period: the worker stops in time, hands the job back, no half-pushed branch; the next worker finishes it once", async () => {
+    const repo = await newRepo("STALL add() is wrong (sigterm)");
+    const before = stack.vllm.requests.length;
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    await eventually(() => stack.vllm.requests.length >= before + 3, "the agent's third model call");
+    const stoppedAt = Date.now();
+    const exit = await stack.worker.stop("SIGTERM");
+    expect(exit.code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8000); // SHUTDOWN_GRACE_MS is 2 s; the model call alone would take 6
+    expect(stack.sim.pushes.filter((p) => p.repo === repo && p.via === "git")).toEqual([]);
+    stack.worker = await stack.startWorker();
+    await expectExactlyOnce(repo);
+  }, 200_000);
+});
+
 describe("lock loss", () => {
   test("a worker frozen past its lock: another worker finishes the job; the frozen one, thawed, publishes nothing over it", async () => {
     const repo = await newRepo("STALL add() is wrong");

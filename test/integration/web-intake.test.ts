@@ -153,6 +153,31 @@ describe("webhook intake → queue", () => {
     expect(await jobs()).toEqual([]);
   });
 
+  test("a flood of validly signed replays (one delivery, 300 at once) and of new deliveries for one issue → one job each way, memory flat", async () => {
+    const before = process.memoryUsage().rss;
+    const replay = { ...labeled(21), id: "flood-replay" };
+    const replays = await Promise.all(Array.from({ length: 300 }, () => postDelivery(url, WEBHOOK_SECRET, replay)));
+    const fresh = await Promise.all(Array.from({ length: 100 }, (_, i) => postDelivery(url, WEBHOOK_SECRET, { ...labeled(22), id: `flood-new-${i}` })));
+    for (const r of [...replays, ...fresh]) expect([200, 503]).toContain(r.status);
+    const ids = (await jobs()).map((j) => j.id).sort();
+    expect(ids).toEqual(expect.arrayContaining(["fix-flood-replay"]));
+    expect(ids.filter((id) => id!.startsWith("fix-flood-new-"))).toHaveLength(1);
+    expect(ids).toHaveLength(2);
+    expect(process.memoryUsage().rss - before).toBeLessThan(150 * 1024 * 1024);
+  });
+
+  test("deeply nested JSON, validly signed → never a 5xx or a crash, nothing enqueued, the server carries on", async () => {
+    // V8 parses deep nesting without recursion; what matters is that nothing downstream (the
+    // handlers, logging) chokes on it and no job comes of it.
+    const nested = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;
+    for (const body of [nested, `{"action":"labeled","deep":${nested}}`]) {
+      const res = await postDelivery(url, WEBHOOK_SECRET, labeled(), { body });
+      expect(res.status).toBeLessThan(500);
+    }
+    expect((await fetch(`http://127.0.0.1:${web.port}/healthz`)).status).toBe(200);
+    expect(await jobs()).toEqual([]);
+  });
+
   test("GET /healthz → 200 while Redis answers; /metrics counts deliveries", async () => {
     const health = await fetch(`http://127.0.0.1:${web.port}/healthz`);
     expect(health.status).toBe(200);
