@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { loadModelProfiles } from "../config/model-profiles.js";
 import { modelClientOptionsSchema, type ModelClientInput } from "../agent/model/options.js";
+import { clientOptionsFor } from "../jobs/model-for-job.js";
 import { StartupError } from "../shared/errors.js";
 import type { FixArgs } from "./args.js";
 import { UsageError } from "./args.js";
@@ -35,16 +36,12 @@ export function modelOptionsFrom(env: CliModelEnv, args: FixArgs): CliModel {
   }
   const apiKey = profile.apiKeyEnv ? env[profile.apiKeyEnv] : undefined;
   if (profile.apiKeyEnv && !apiKey) throw new UsageError(`profile ${name} takes its API key from ${profile.apiKeyEnv}, which is not set`);
+  // The same profile → client mapping the app's jobs use; the command line may override a few fields.
   const input: ModelClientInput = {
-    baseUrls: args.modelUrls ?? profile.baseUrls,
-    model: args.model ?? profile.model,
-    protocol: args.protocol ?? profile.protocol,
-    sampling: profile.sampling,
-    timeoutMs: profile.timeoutMs,
-    maxRetries: profile.maxRetries,
-    ...(apiKey ? { apiKey } : {}),
-    ...(profile.enableThinking !== undefined ? { enableThinking: profile.enableThinking } : {}),
-    ...(profile.contextWindow ? { contextWindow: profile.contextWindow } : {}),
+    ...clientOptionsFor({ profiles, apiKeys: new Map(apiKey ? [[name, apiKey]] : []) }, profile),
+    ...(args.modelUrls ? { baseUrls: args.modelUrls } : {}),
+    ...(args.model ? { model: args.model } : {}),
+    ...(args.protocol ? { protocol: args.protocol } : {}),
   };
   // Validate here, so a bad value is a usage error (exit 2) rather than a failure mid-run.
   const check = modelClientOptionsSchema.safeParse(input);

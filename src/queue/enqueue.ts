@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
+import { withDeadline } from "../shared/deadline.js";
 import { TransientError } from "../shared/errors.js";
 import { JOB_KINDS, jobIdFor, jobPayloadSchema, targetKey, type JobKind, type JobPayload } from "./payloads.js";
 import { defaultUpgradeCron, upgradeSchedulerId } from "./schedules.js";
@@ -105,10 +106,13 @@ export class QueueEnqueuer implements JobEnqueuer {
   async enqueue(input: JobPayload): Promise<EnqueueResult> {
     const payload = jobPayloadSchema.parse(input);
     const opts = this.jobOptions(payload);
-    const job = await withDeadline(
-      this.queues[payload.kind].add(payload.kind, payload, opts),
-      this.defaults.enqueueTimeoutMs,
-      "enqueue",
+    // A dead or hung Redis must answer the webhook with a 5xx in time (GitHub can redeliver),
+    // never with a 2xx for a job that was not stored.
+    const job = await withDeadline(this.queues[payload.kind].add(payload.kind, payload, opts), this.defaults.enqueueTimeoutMs, "enqueue (Redis is not answering)").catch(
+      (err: unknown) => {
+        if (err instanceof TransientError) throw err;
+        throw new TransientError(`enqueue failed: ${(err as Error).message}`, { cause: err });
+      },
     );
     const jobId = job.id ?? opts.jobId!;
     const status = jobId === opts.jobId ? "added" : "duplicate";
@@ -184,22 +188,5 @@ export class QueueEnqueuer implements JobEnqueuer {
     }
     for (const id of ids) if (await this.queues.upgrade.removeJobScheduler(id)) removed++;
     return removed;
-  }
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransientError(`${what} timed out after ${ms} ms: Redis is not answering`)), ms);
-      }),
-    ]);
-  } catch (err) {
-    if (err instanceof TransientError) throw err;
-    throw new TransientError(`${what} failed: ${(err as Error).message}`, { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import nock from "nock";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { SUBSCRIBED_EVENTS } from "../../src/reconciler/reconcile.js";
 import { API, createTestProbot } from "../support/probot-app.js";
 import { EXAMPLES } from "../support/payloads.js";
 
@@ -9,17 +12,8 @@ import { EXAMPLES } from "../support/payloads.js";
  * an open, non-draft PR by a human on opened/synchronize/reopened/ready_for_review. Examples
  * carry no /iquest commands or fix labels, so nothing else may be enqueued.
  */
-const SUBSCRIBED = [
-  "issues",
-  "issue_comment",
-  "pull_request",
-  "pull_request_review",
-  "pull_request_review_comment",
-  "installation",
-  "installation_repositories",
-  "check_run",
-  "push",
-];
+// The events app.yml subscribes to (the reconciler keeps the same list).
+const SUBSCRIBED = [...SUBSCRIBED_EVENTS];
 
 const REVIEW_ACTIONS = new Set(["opened", "synchronize", "reopened", "ready_for_review"]);
 
@@ -55,6 +49,11 @@ afterAll(() => {
 });
 
 describe("GitHub's webhook examples", () => {
+  test("app.yml subscribes to exactly these events", () => {
+    const manifest = parseYaml(readFileSync(new URL("../../app.yml", import.meta.url), "utf8")) as { default_events: string[] };
+    expect([...manifest.default_events].sort()).toEqual([...SUBSCRIBED].sort());
+  });
+
   test("there are examples for every subscribed event", () => {
     const names = new Set(cases.map((c) => c[1]));
     expect([...names].sort()).toEqual([...SUBSCRIBED].sort());

@@ -1,5 +1,5 @@
+import { withDeadline } from "../../shared/deadline.js";
 import type { Redis } from "ioredis";
-import { TransientError } from "../../shared/errors.js";
 import { memoryStateSchema, type ReviewMemory, type ReviewMemoryState } from "./memory.js";
 
 /**
@@ -36,18 +36,4 @@ export function createRedisReviewMemory(redis: Redis, options: RedisReviewMemory
       await withDeadline(redis.set(key(repoId, pr), JSON.stringify(state), "EX", ttl), timeoutMs, "review memory write");
     },
   };
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransientError(`${what} timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
