@@ -100,8 +100,10 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
     "--ro-bind", input.etcFiles.group, "/etc/group",
     "--ro-bind", input.etcFiles.hosts, "/etc/hosts",
   );
-  for (const p of input.toolchainPaths) args.push("--ro-bind", p, p);
   args.push("--dev", "/dev", "--proc", "/proc", "--size", String(input.tmpBytes), "--tmpfs", "/tmp");
+  // After /tmp's tmpfs: a toolchain that lives under /tmp (a checkout of this app in CI, say)
+  // would otherwise be hidden by it.
+  for (const p of input.toolchainPaths) args.push("--ro-bind", p, p);
   args.push("--bind", input.worktree, SANDBOX_WORKDIR);
   if (input.home) args.push("--bind", input.home, SANDBOX_HOME);
   else args.push("--dir", SANDBOX_HOME);
