@@ -55,9 +55,10 @@ export const envSchema = z.object({
   /** YAML or JSON file of model profiles (see docs/CONFIG.md); the MODEL_* values shape `thinking`. */
   MODEL_PROFILES_FILE: optionalString,
   /**
-   * Octokit's pacing of writes per installation (1 s apart, 3 s for writes that notify people),
-   * as GitHub.com's secondary rate limits ask. "off" only for a GitHub Enterprise Server without
-   * those limits, or to measure the app's own overhead.
+   * Pacing of writes per installation (src/github/write-pacing.ts): a burst of 15 writes (6 that
+   * notify people) goes out at once, then one a second (one per 3 s), under GitHub.com's 80
+   * content-creating requests a minute. "off" removes the spacing only (rate-limit answers are
+   * still waited out): for a GitHub Enterprise Server without those limits, or to measure.
    */
   GITHUB_WRITE_PACING: z.enum(["on", "off"]).default("on"),
   // --- Model concurrency across workers (src/capacity; docs/DEPLOY.md) ---

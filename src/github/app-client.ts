@@ -2,6 +2,7 @@ import { ProbotOctokit } from "probot";
 import type { Logger } from "../shared/log.js";
 import { redactDeep, type Redact } from "../shared/redact.js";
 import type { GitHub } from "./types.js";
+import { WRITE_BUCKETS, writePacingGroups } from "./write-pacing.js";
 
 /**
  * Installation tokens for one repository and the fewest permissions a step needs. The web
@@ -43,8 +44,14 @@ export interface GitHubAppOptions {
   log: Logger;
   /** Octokit class with test defaults (retry/throttle off); Probot's by default. */
   Octokit?: typeof ProbotOctokit;
-  /** Pace writes per installation (GitHub.com's secondary limits); default true. */
+  /**
+   * Pace writes per installation (GitHub.com's secondary limits; see write-pacing.ts): a burst,
+   * then one write a second. Default true. False removes the spacing; rate-limit answers are
+   * still waited out either way.
+   */
   writePacing?: boolean;
+  /** The pacing buckets (tests use small ones). */
+  writeBuckets?: typeof WRITE_BUCKETS;
   /**
    * Applied to the text of every write (comment and PR bodies, titles, review comments, check
    * output): the last gate before anything leaves for GitHub, whatever code built the text.
@@ -87,7 +94,9 @@ function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimi
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
   const log = options.log.child({ name: "github" });
-  const throttle = { ...throttleOptions(log, options.onRateLimit), ...(options.writePacing === false ? { enabled: false } : {}) };
+  // One set of pacing groups per app, so every client of an installation shares its bucket.
+  const pacing = writePacingGroups(options.writePacing === false ? "off" : "burst", options.writeBuckets);
+  const throttle = { ...throttleOptions(log, options.onRateLimit), write: pacing.write, notifications: pacing.notifications };
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,

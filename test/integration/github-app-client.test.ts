@@ -62,6 +62,56 @@ describe("createGitHubApp", () => {
   });
 });
 
+describe("write pacing (per installation)", () => {
+  const paced = (writePacing: boolean) =>
+    createGitHubApp({
+      appId: "4321",
+      privateKey: testPrivateKey(),
+      baseUrl: sim.apiUrl,
+      log: createLogger({ level: "silent", redact }),
+      writePacing,
+      // A bucket of 3, refilled one a second; notifications left unpaced to isolate the write bucket.
+      writeBuckets: { write: { burst: 3, everyMs: 1000 }, notifications: { burst: 1000, everyMs: 1 } },
+    });
+
+  /** Five label writes one after another; the time each one finished, from the start. */
+  async function fiveWrites(writePacing: boolean, prefix: string): Promise<number[]> {
+    const github = await paced(writePacing).forRepo(51, repoId, STEP_PERMISSIONS.publish);
+    const started = Date.now();
+    const done: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await github.rest.issues.createLabel({ owner: "acme", repo: "client", name: `${prefix}-${i}` });
+      done.push(Date.now() - started);
+    }
+    return done;
+  }
+
+  test("an idle installation's first writes go out at once; past the burst, one a second", async () => {
+    const done = await fiveWrites(true, "burst");
+    expect(done[2]!).toBeLessThan(950);
+    expect(done[3]!).toBeGreaterThanOrEqual(950);
+    expect(done[4]!).toBeGreaterThanOrEqual(1950);
+  });
+
+  test("pacing off: no spacing at all", async () => {
+    const done = await fiveWrites(false, "off");
+    expect(done[4]!).toBeLessThan(950);
+  });
+
+  test("pacing off still waits out a secondary rate limit on a write", async () => {
+    const fault = sim.faults.add("POST /repos/{owner}/{repo}/labels", { kind: "secondary-rate-limit", retryAfter: 1 }, { times: 1 });
+    const github = await paced(false).forRepo(51, repoId, STEP_PERMISSIONS.publish);
+    const posts = () => sim.requests.filter((r) => r.method === "POST" && r.path === "/repos/acme/client/labels").length;
+    const before = posts();
+    const started = Date.now();
+    const { data } = await github.rest.issues.createLabel({ owner: "acme", repo: "client", name: "after-limit" });
+    expect(data.name).toBe("after-limit");
+    expect(fault.hits).toBe(1);
+    expect(posts() - before).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+});
+
 describe("outbound redaction", () => {
   test("every write's text passes the redactor, whatever built it: comment bodies, PR titles, check output, review comments", async () => {
     const redactor = createRedactor(["webhook-secret-value-123"]);
