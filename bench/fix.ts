@@ -5,9 +5,12 @@
  *
  *   npx tsx bench/fix.ts [--runs 3]
  *
- * Run twice: with GitHub write pacing on (as on github.com: Octokit spaces writes 1 s apart per
- * installation, 3 s for writes that notify people) and off (GITHUB_WRITE_PACING=off), so the
- * app's own overhead can be told apart from the wait GitHub's secondary limits ask for.
+ * Run twice: with GitHub write pacing on (as on github.com: a per-installation token bucket, a
+ * burst of 15 writes and 6 notifying ones, then 1 per s and 1 per 3 s; src/github/write-pacing.ts)
+ * and off (GITHUB_WRITE_PACING=off), so the app's own overhead can be told apart from the waits
+ * pacing adds. With pacing on, the warm run waits until the installation's bucket has refilled
+ * (`--gap`, default 15 s): "warm" means a warm mirror and install cache on an idle installation.
+ * `--gap 0` measures a job right behind another on the same installation instead.
  *
  * Reports, per run: time from the webhook to the 👀 reaction and to the first job-card write,
  * the total, and the job's own overhead = total − model time − command time (the agent's tool
@@ -18,9 +21,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBuggyRepo, fixScript } from "../test/support/agent-fixtures.js";
 import { eventually, finalCard, startStack } from "../test/support/e2e-stack.js";
+import { WRITE_BUCKETS } from "../src/github/write-pacing.js";
 import { machine, median } from "./support.js";
 
-const RUNS = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 3;
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const RUNS = arg("--runs", 3);
+/** Seconds between the cold and the warm run with pacing on: a full write bucket refills in 15 s. */
+const GAP_S = arg("--gap", (WRITE_BUCKETS.write.burst * WRITE_BUCKETS.write.everyMs) / 1000);
 
 interface Sample {
   pacing: "on" | "off";
@@ -32,6 +42,7 @@ interface Sample {
   commandMs: number;
   testMs: number;
   overheadMs: number;
+  writes: number;
 }
 
 async function measure(pacing: "on" | "off", fixture: string, samples: Sample[]) {
@@ -53,6 +64,7 @@ async function measure(pacing: "on" | "off", fixture: string, samples: Sample[])
       sim.installApp({ installationId: 1000 + r, repos: [`bench/${name}`] });
       sim.addCollaborator(repo, "alice", "write");
       for (const cache of ["cold", "warm"] as const) {
+        if (cache === "warm" && pacing === "on") await new Promise((r) => setTimeout(r, GAP_S * 1000));
         const issue = sim.createIssue({ repo, title: `add() is wrong (${cache})`, body: "add(2, 3) is -1", user: "alice" });
         const seq = sim.requests.length;
         const t0 = Date.now();
@@ -75,7 +87,8 @@ async function measure(pacing: "on" | "off", fixture: string, samples: Sample[])
         const commandMs = steps.reduce((a, s) => a + (s.timings?.commandMs ?? 0), 0);
         // Baseline and verify test runs, as the card reports them ("(0.2 s)").
         const testMs = [...card.body.matchAll(/\((\d+\.\d) s\)/g)].reduce((a, m) => a + Number(m[1]) * 1000, 0);
-        samples.push({ pacing, cache, reactionMs, firstCardMs, totalMs, modelMs, commandMs, testMs, overheadMs: totalMs - modelMs - commandMs - testMs });
+        const writes = after.filter((q) => q.target === "rest" && q.method !== "GET" && q.method !== "HEAD" && !q.path.endsWith("/access_tokens")).length;
+        samples.push({ pacing, cache, reactionMs, firstCardMs, totalMs, modelMs, commandMs, testMs, overheadMs: totalMs - modelMs - commandMs - testMs, writes });
         console.error(`pacing ${pacing}, run ${r + 1}/${RUNS} ${cache}: total ${totalMs} ms, overhead ${totalMs - modelMs - commandMs - testMs} ms`);
       }
     }
@@ -92,14 +105,14 @@ async function main() {
   const row = (pacing: "on" | "off", cache: "cold" | "warm") => {
     const s = samples.filter((x) => x.cache === cache && x.pacing === pacing);
     const m = (k: keyof Sample) => Math.round(median(s.map((x) => x[k] as number)));
-    return `| ${pacing} | ${cache} | ${m("reactionMs")} | ${m("firstCardMs")} | ${m("totalMs")} | ${m("modelMs")} | ${m("commandMs") + m("testMs")} | **${m("overheadMs")}** |`;
+    return `| ${pacing} | ${cache} | ${m("reactionMs")} | ${m("firstCardMs")} | ${m("totalMs")} | ${m("modelMs")} | ${m("commandMs") + m("testMs")} | **${m("overheadMs")}** | ${m("writes")} |`;
   };
   console.log(
     [
-      `Date: ${new Date().toISOString().slice(0, 10)} · Machine: ${machine()} · ${RUNS} runs of each, medians in ms`,
+      `Date: ${new Date().toISOString().slice(0, 10)} · Machine: ${machine()} · ${RUNS} runs of each, medians in ms · gap before a paced warm run: ${GAP_S} s`,
       "",
-      "| write pacing | cache | webhook → 👀 | webhook → first card | total | model | commands + tests | overhead |",
-      "| --- | --- | --: | --: | --: | --: | --: | --: |",
+      "| write pacing | cache | webhook → 👀 | webhook → first card | total | model | commands + tests | overhead | GitHub writes |",
+      "| --- | --- | --: | --: | --: | --: | --: | --: | --: |",
       row("on", "cold"),
       row("on", "warm"),
       row("off", "cold"),
