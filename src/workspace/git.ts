@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createRedactor, type Redact } from "../shared/redact.js";
 import type { GitProtocol } from "./credentials.js";
 import { GitCommandError } from "./errors.js";
-import { SYSTEM_PATH, runProcess } from "./run-process.js";
+import { SYSTEM_PATH, deprioritize, runProcess } from "./run-process.js";
 
 /**
  * Host-side git with a clean, fixed configuration.
@@ -138,6 +138,8 @@ export function createGit(options: GitRunnerOptions): Git {
         a.stdin!.end(call.input);
       }
       const b = spawn(binary, [...configArgs, ...to], { env, cwd: call.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
+      deprioritize(a.pid);
+      deprioritize(b.pid);
       a.stdout!.pipe(b.stdin);
       b.stdin.on("error", () => {});
       const errA: Buffer[] = [];

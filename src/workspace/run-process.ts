@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { setPriority } from "node:os";
 
 /**
  * Run a host-side helper process (git, flock, chown, cp) with an explicit environment.
@@ -30,6 +31,23 @@ export interface RunResult {
 
 const DEFAULT_MAX_BUFFER = 256 * 1024 * 1024;
 
+/**
+ * Host-side helpers (git clone/fetch/pack, chown, cp) are batch work, like the sandbox's commands
+ * (SandboxLimits.niceness): niced, so that on a shared host they do not hold up the web process's
+ * webhook answers or the worker's lock renewals. Set right after spawn; what the helper forks
+ * later (git's pack-objects) inherits it.
+ */
+export const HOST_HELPER_NICENESS = 10;
+
+export function deprioritize(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    setPriority(pid, HOST_HELPER_NICENESS);
+  } catch {
+    // The child already exited, or the host forbids it: only a scheduling hint is lost.
+  }
+}
+
 export function runProcess(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const max = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER;
@@ -39,6 +57,7 @@ export function runProcess(file: string, args: readonly string[], options: RunOp
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       detached: true,
     });
+    deprioritize(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;

@@ -54,6 +54,12 @@ export interface SandboxLimits {
   minFreeDiskBytes: number;
   /** Upper bound for any call's timeoutMs. */
   maxTimeoutMs: number;
+  /**
+   * Scheduling niceness of every command (0–19). Tests and builds are batch work: on a shared
+   * host they yield the CPU to the web process (webhook latency) and the worker's own event loop
+   * (lock renewals, card writes) instead of competing with them as equals.
+   */
+  niceness: number;
 }
 
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
@@ -66,6 +72,7 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   hardOutputBytes: 64 * 1024 ** 2,
   minFreeDiskBytes: 1024 ** 3,
   maxTimeoutMs: 2 * 60 * 60_000,
+  niceness: 10,
 };
 
 export interface SandboxOptions {
@@ -197,6 +204,9 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     "prlimit",
     ...limitArgs,
     "--",
+    "nice",
+    "-n",
+    String(Math.max(0, Math.min(19, Math.trunc(limits.niceness)))),
   ];
 
   let closed = false;

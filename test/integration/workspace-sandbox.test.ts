@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { ExecOptions, ExecResult } from "../../src/agent/environment.js";
 import { createWorkspaceManager, type JobCheckout, type WorkspaceManager } from "../../src/workspace/checkout.js";
 import { PathEscapeError, SandboxPolicyError, SandboxUnavailableError } from "../../src/workspace/errors.js";
-import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
+import { createSandbox, DEFAULT_SANDBOX_LIMITS, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { testPrivateKey } from "../support/keys.js";
 import { startTestRedis, type TestRedis } from "../support/redis-server.js";
 import { createRemote, makeTempDir, type TestRemote } from "../support/workspace-repos.js";
@@ -177,6 +177,14 @@ describe("escapes and leaks (T7, test 10)", () => {
     // On the host the files belong to the pool uid, not root.
     const st = readdirSync(jobA.worktree).includes("ok");
     expect(st).toBe(true);
+  });
+
+  test("commands run niced (batch work yields the CPU to the web process and the worker), and cannot raise their priority", async () => {
+    const r = await run(sandbox, "nice; renice -n 0 -p $$ >/dev/null 2>&1 && echo RAISED || echo REFUSED");
+    const lines = r.output.split("\n");
+    expect(lines[0]).toBe(String(DEFAULT_SANDBOX_LIMITS.niceness));
+    expect(DEFAULT_SANDBOX_LIMITS.niceness).toBeGreaterThan(0);
+    expect(lines[1]).toBe("REFUSED");
   });
 
   test("readFile/writeFile stay inside the workspace, symlinks included", async () => {
