@@ -5,6 +5,7 @@
  * bwrap sandbox and the repositories' real tests; the model is the fake vLLM answering at once.
  *
  *   npx tsx bench/load.ts [--seconds 60] [--rate 3] [--repos 20] [--concurrency 20] [--pacing on|off]
+ *                         [--web-github fast|sim]
  *
  * 1. `--concurrency` issues are labelled `iquest:fix` first, and the bench waits until the worker
  *    runs that many fix jobs at once.
@@ -15,6 +16,14 @@
  * 3. It waits until every issue has its final card, then checks that nothing was lost: every
  *    delivery answered 2xx, every delivery's job (`fix-<delivery id>`) is in Redis and completed,
  *    every issue has one card that opened a draft PR, and there is one PR per issue.
+ *
+ * GitHub for the web process (`--web-github`): by default (`fast`) the web's three calls per
+ * delivery (installation token, repo config, the live permission check) go to a small fake that
+ * answers at once in a process of its own (bench/load-github.ts), while the worker uses the
+ * simulator for everything. The simulator shares this script's event loop with the fake model
+ * and git over HTTP for 20 jobs, so on two cores it answers in up to hundreds of milliseconds;
+ * GitHub's latency is not the app's, and real GitHub is not slowed by our jobs. `--web-github
+ * sim` sends the web's calls to the simulator too (the pessimistic case).
  *
  * Reports the webhook latency (p50/p99/max), the sender's own lateness (to show the numbers are
  * the server's), the fix jobs active during the window, the worker's and the web process's RSS
@@ -41,6 +50,7 @@ const RATE = Number(arg("rate", "3"));
 const REPOS = Number(arg("repos", "20"));
 const CONCURRENCY = Number(arg("concurrency", "20"));
 const PACING = arg("pacing", "on") as "on" | "off";
+const WEB_GITHUB = arg("web-github", "fast") as "fast" | "sim";
 const DRAIN_TIMEOUT_MS = 20 * 60_000;
 
 interface Captured {
@@ -74,9 +84,28 @@ async function captureServer(): Promise<{ url: string; take(): Captured; close()
   };
 }
 
+/** bench/load-github.ts in its own process; resolves with its host once it listens. */
+async function startWebGitHub(): Promise<{ host: string; stop(): Promise<string> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/load-github.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+  const host = await eventually(() => /listening (\S+)/.exec(out)?.[1], "the web's fake GitHub", 30_000);
+  return {
+    host,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      return /calls (\S+)/.exec(out)?.[1] ?? "{}";
+    },
+  };
+}
+
 async function main() {
   const fixture = createBuggyRepo();
+  const webGitHub = WEB_GITHUB === "fast" ? await startWebGitHub() : undefined;
   const stack = await startStack({
+    ...(webGitHub ? { webEnv: { GHE_HOST: webGitHub.host } } : {}),
     vllm: {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
       script: (req) => {
@@ -145,6 +174,14 @@ async function main() {
     const code = await new Promise<number | null>((r) => sender.once("exit", r));
     if (code !== 0) throw new Error(`the sender exited with ${code}`);
     const windowSamples = [...samples];
+    // The web process's own view: how long its handler took (decide, live permission check,
+    // enqueue), from its Prometheus histogram; the rest of a delivery's latency is HTTP, the
+    // signature check, and waiting for a CPU.
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.env.PORT}/metrics`)).text();
+    const handler = histogramQuantiles(metrics, "iquest_webhook_handler_duration_seconds", 'event="issues.labeled"');
+    const webLoopLagP99Ms = Math.round(Number(/^iquest_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(metrics)?.[1] ?? NaN) * 1000);
+    // GitHub's side: the simulator's own time answering the web's permission checks.
+    const permissionMs = sim.requests.filter((q) => /\/collaborators\/[^/]+\/permission$/.test(q.path) && q.durationMs !== undefined).map((q) => q.durationMs!);
     const sent = JSON.parse(readFileSync(resultsFile, "utf8")) as Array<{ latencyMs: number; lateMs: number; status: number; error?: string }>;
     console.error(`stream sent: ${sent.length} deliveries in ${((Date.now() - t0) / 1000).toFixed(1)} s; draining…`);
 
@@ -189,7 +226,7 @@ async function main() {
     const report = {
       date: new Date().toISOString().slice(0, 10),
       machine: machine(),
-      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING },
+      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING, webGitHub: WEB_GITHUB },
       deliveries: sent.length,
       answered2xx: ok2xx,
       statuses: Object.fromEntries([...new Set(sent.map((s) => s.status))].map((st) => [st, sent.filter((s) => s.status === st).length])),
@@ -204,6 +241,9 @@ async function main() {
       cardsThatOpenedAPr: opened,
       issuesWithOnePr: prs,
       drainSeconds: r1(drainMs / 1000),
+      webHandlerSeconds: handler,
+      webEventLoopLagP99Ms: webLoopLagP99Ms,
+      simPermissionAnswerMs: { p50: r1(percentile(permissionMs, 50)), p99: r1(percentile(permissionMs, 99)), n: permissionMs.length },
       loadAverage1m: readFileSync("/proc/loadavg", "utf8").split(" ")[0],
     };
     mkdirSync("bench/results", { recursive: true });
@@ -211,7 +251,7 @@ async function main() {
     const lost = sent.length - ok2xx + (stream.length - jobsCompleted) + (issues.length - opened) + (issues.length - prs);
     console.log(
       [
-        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}`,
+        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}, the web's GitHub: ${WEB_GITHUB === "fast" ? "a fast fake (bench/load-github.ts)" : "the simulator"}`,
         "",
         "| measure | value |",
         "| --- | --: |",
@@ -219,6 +259,11 @@ async function main() {
         `| answered 2xx | ${ok2xx} (${JSON.stringify(report.statuses)}) |`,
         `| webhook latency p50 / p90 / p99 / max, ms | ${report.latencyMs.p50} / ${report.latencyMs.p90} / **${report.latencyMs.p99}** / ${report.latencyMs.max} |`,
         `| sender lateness p99 / max, ms | ${report.senderLateMs.p99} / ${report.senderLateMs.max} |`,
+        `| web handler time (decide + live permission check + enqueue), p50 / p99, from its histogram, ms | ≤ ${handler.p50 * 1000} / ≤ ${handler.p99 * 1000} |`,
+        `| web event-loop lag p99 (prom-client, whole run), ms | ${webLoopLagP99Ms} |`,
+        ...(WEB_GITHUB === "sim"
+          ? [`| simulator's time answering the permission checks, p50 / p99, ms (${permissionMs.length} checks) | ${report.simPermissionAnswerMs.p50} / ${report.simPermissionAnswerMs.p99} |`]
+          : []),
         `| fix jobs active during the stream (median, min–max) | ${report.activeFixJobsDuringStream.median} (${report.activeFixJobsDuringStream.min}–${report.activeFixJobsDuringStream.max}) |`,
         `| worker RSS median / max, MB | ${report.workerRssMb.median} / **${report.workerRssMb.max}** |`,
         `| web RSS median / max, MB | ${report.webRssMb.median} / ${report.webRssMb.max} |`,
@@ -236,9 +281,18 @@ async function main() {
     await fixQueue.close();
     inspect.disconnect();
     await stack.stop();
+    if (webGitHub) console.error(`the web's GitHub calls: ${await webGitHub.stop()}`);
     rmSync(work, { recursive: true, force: true });
     rmSync(fixture, { recursive: true, force: true });
   }
+}
+
+/** Upper bucket bounds holding the 50th and 99th percentiles of a Prometheus histogram. */
+function histogramQuantiles(text: string, name: string, labels: string): { p50: number; p99: number; count: number } {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)",${labels}\\} (\\d+)`, "gm"))].map((m) => ({ le: Number(m[1]), n: Number(m[2]) }));
+  const count = buckets.at(-1)?.n ?? 0;
+  const at = (q: number) => buckets.find((b) => b.n >= q * count)?.le ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), count };
 }
 
 main().catch((err) => {

@@ -33,6 +33,13 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only")
     .default("iquest"),
   WORKER_CONCURRENCY: intFrom(2, 1),
+  /**
+   * Niceness of a worker process run on its own (`start:worker`; 0–19). Jobs are batch work: on
+   * a host shared with the web process, webhook answers come first. The sandbox's commands and
+   * the worker's git run at niceness 10 whatever this is. Not applied by `npm start` (one
+   * process holds both roles there).
+   */
+  WORKER_NICENESS: z.coerce.number().int().min(0).max(19).default(5),
   SHUTDOWN_GRACE_MS: intFrom(25_000, 0),
   JOB_ATTEMPTS: intFrom(3, 1),
   /**

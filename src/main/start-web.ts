@@ -83,7 +83,10 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     // A repository belongs to one installation of the app, so repo + user is the whole key.
     checkPermission: singleFlight((_github, repo, user) => `${repo.owner}/${repo.repo}:${user}`, fetchPermission),
     appId: Number(env.APP_ID),
-    record: (event, outcome) => metrics.webhooks.inc({ event, outcome }),
+    record: (event, outcome, seconds) => {
+      metrics.webhooks.inc({ event, outcome });
+      metrics.webhookHandlerDuration.observe({ event }, seconds);
+    },
     log,
   });
   const webhooks = await createNodeMiddleware(appFn, { probot, webhooksPath: env.WEBHOOK_PATH });

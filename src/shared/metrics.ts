@@ -7,6 +7,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export interface Metrics {
   registry: Registry;
   webhooks: Counter<"event" | "outcome">;
+  /** A webhook handler's own time (decide, live permission check, enqueue), by event. */
+  webhookHandlerDuration: Histogram<"event">;
   jobsEnqueued: Counter<"kind" | "status">;
   queueDepth: Gauge<"kind" | "state">;
   jobsFinished: Counter<"kind" | "outcome">;
@@ -54,6 +56,13 @@ export function createMetrics(options: { queueCounts?: QueueCounts; defaultMetri
       name: "iquest_webhooks_total",
       help: "Webhook deliveries by event and outcome (handler decision, or http_<status> when rejected before a handler)",
       labelNames: ["event", "outcome"],
+      registers: [registry],
+    }),
+    webhookHandlerDuration: new Histogram({
+      name: "iquest_webhook_handler_duration_seconds",
+      help: "A webhook handler's own time (decide, live permission check, enqueue), by event",
+      labelNames: ["event"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     jobsEnqueued: new Counter({

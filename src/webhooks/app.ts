@@ -19,14 +19,17 @@ export function createApp(deps: HandlerDeps) {
       <C extends Context>(handler: (ctx: C, deps: HandlerDeps) => Promise<Outcome>) =>
       async (ctx: C): Promise<void> => {
         const event = `${ctx.name}.${(ctx.payload as { action?: string }).action ?? ""}`.replace(/\.$/, "");
+        const started = performance.now();
+        const seconds = () => (performance.now() - started) / 1000;
         try {
-          deps.record(event, await handler(ctx, deps));
+          const outcome = await handler(ctx, deps);
+          deps.record(event, outcome, seconds());
         } catch (err) {
           const e = err as { status?: number; next?: string; name?: string };
           // A payload that is not shaped like the event it claims (a field missing or of another
           // type) is the sender's problem: 400, not 500. GitHub never sends one; a fuzzer does.
           const malformed = err instanceof TypeError || e.name === "ZodError";
-          deps.record(event, malformed ? "malformed" : "error");
+          deps.record(event, malformed ? "malformed" : "error", seconds());
           deps.log.error({ deliveryId: ctx.id, event, err, malformed }, "webhook handler failed");
           // Transient (Redis, GitHub 5xx) → 503 so GitHub shows a failed delivery to redeliver.
           if (e.status === undefined) e.status = malformed ? 400 : e.next === "retry" ? 503 : 500;

@@ -13,8 +13,11 @@ export interface HandlerDeps {
   invalidateConfig?(repoId: number): void;
   /** The app's own id: its own check runs never trigger anything. */
   appId?: number;
-  /** Count a handled delivery by event and decision (Prometheus). */
-  record(event: string, outcome: string): void;
+  /**
+   * Count a handled delivery by event and decision, with the handler's own time in seconds
+   * (Prometheus): the part of a webhook's answer time the app spends deciding and enqueueing.
+   */
+  record(event: string, outcome: string, seconds: number): void;
   log: Logger;
 }
 

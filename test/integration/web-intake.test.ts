@@ -184,6 +184,9 @@ describe("webhook intake → queue", () => {
     await postDelivery(url, WEBHOOK_SECRET, { ...labeled(), id: "metric-1" });
     const metrics = await (await fetch(`http://127.0.0.1:${web.port}/metrics`)).text();
     expect(metrics).toMatch(/iquest_webhooks_total\{event="issues.labeled",outcome="enqueued"\} \d+/);
+    // The handler's own time is observed per delivery (a count, and a sum that is not zero).
+    expect(Number(/iquest_webhook_handler_duration_seconds_count\{event="issues.labeled"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/iquest_webhook_handler_duration_seconds_sum\{event="issues.labeled"\} (\S+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/iquest_jobs_enqueued_total\{kind="fix",status="added"\} \d+/);
     expect(metrics).toMatch(/iquest_queue_jobs\{kind="fix",state="waiting"\} 1/);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Redis } from "ioredis";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QueueEnqueuer, createQueues, closeQueues, type QueueSet } from "../../src/queue/enqueue.js";
@@ -80,6 +80,8 @@ describe("worker process", () => {
     const first = spawnRole("worker", workerEnv());
     procs.push(first);
     await first.waitFor(/worker: waiting for jobs/);
+    // A worker on its own runs at WORKER_NICENESS (default 5): jobs are batch work.
+    expect(Number(readFileSync(`/proc/${first.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[16])).toBe(5);
     // An upgrade asked for on issue 1 (its card goes there), in a repository with nothing to
     // upgrade, so the re-run ends quickly with a clear card. What is tested is the worker
     // process's shutdown around a job.

@@ -31,7 +31,13 @@ export const APP_ID = 4242;
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_PASSWORD = "e2e-admin-password-1234";
 
-export async function startStack(options: { vllm: FakeVllmOptions; env?: Record<string, string>; sim?: GitHubSim }): Promise<Stack> {
+export async function startStack(options: {
+  vllm: FakeVllmOptions;
+  env?: Record<string, string>;
+  /** Overrides for the web process only (bench/load points its GitHub calls elsewhere). */
+  webEnv?: Record<string, string>;
+  sim?: GitHubSim;
+}): Promise<Stack> {
   const sim = options.sim ?? (await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: WEBHOOK_SECRET } }));
   const redis = await startTestRedis({ appendonly: true });
   const vllm = await startFakeVllm(options.vllm);
@@ -67,7 +73,7 @@ export async function startStack(options: { vllm: FakeVllmOptions; env?: Record<
     await w.waitFor(/worker: waiting for jobs/, 30_000);
     return w;
   };
-  const web = spawnRole("web", env);
+  const web = spawnRole("web", { ...env, ...options.webEnv });
   processes.push(web);
   await web.waitFor(/web: listening for webhooks/, 30_000);
   const worker = await startWorker();
