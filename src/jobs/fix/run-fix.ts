@@ -148,10 +148,12 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     const writeToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish);
     await card.update((s) => setPhase(s, "PR", "running"));
     const summary = outcome.kind === "submitted" ? outcome.summary : "";
+    // The commit message carries the model's words too: the same cleaning as the PR body.
+    const commitText = sanitizeModelText(summary).slice(0, 4000);
     const message =
       mode === "issue"
-        ? `Fix #${p.issueNumber}: ${task.issue.title.slice(0, 60)}\n\n${summary.slice(0, 4000)}`
-        : `Address ${mode === "check" ? "failing check" : "review feedback"} on #${round!.prNumber}\n\n${summary.slice(0, 4000)}`;
+        ? `Fix #${p.issueNumber}: ${task.issue.title.slice(0, 60)}\n\n${commitText}`
+        : `Address ${mode === "check" ? "failing check" : "review feedback"} on #${round!.prNumber}\n\n${commitText}`;
     const withheld: string[] = [];
     const publishOnce = (): Promise<PublishResult> =>
       publishCheckout(
