@@ -52,6 +52,8 @@ function withoutImages(prose: string): string {
     before = text;
     text = text.replace(FETCHING_ATTRIBUTE, "$1");
   }
+  const brackets = pairs(text, "[", "]");
+  const parens = pairs(text, "(", ")");
   let out = "";
   let i = 0;
   while (i < text.length) {
@@ -63,7 +65,7 @@ function withoutImages(prose: string): string {
       i = at + 2;
       continue;
     }
-    const altEnd = matching(text, at + 1, "[", "]");
+    const altEnd = brackets.get(at + 1);
     if (altEnd === undefined) {
       out += "\\![";
       i = at + 2;
@@ -72,10 +74,10 @@ function withoutImages(prose: string): string {
     const alt = text.slice(at + 2, altEnd);
     let end = altEnd + 1;
     if (text[end] === "(") {
-      const close = matching(text, end, "(", ")");
+      const close = parens.get(end);
       end = close === undefined ? text.length : close + 1;
     } else if (text[end] === "[") {
-      const close = matching(text, end, "[", "]");
+      const close = brackets.get(end);
       if (close !== undefined) end = close + 1;
     }
     const shownAlt = sanitizeAlt(alt);
@@ -97,19 +99,20 @@ function escaped(text: string, at: number): boolean {
   return n % 2 === 1;
 }
 
-/** The index of the bracket closing the one at `open` (nesting and escapes), or undefined. */
-function matching(text: string, open: number, left: string, right: string): number | undefined {
-  let depth = 0;
-  for (let k = open; k < text.length; k++) {
+/** Each opening bracket's closing bracket (nesting and backslash escapes), in one pass. */
+function pairs(text: string, left: string, right: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const open: number[] = [];
+  for (let k = 0; k < text.length; k++) {
     const c = text[k];
     if (c === "\\") {
       k++;
       continue;
     }
-    if (c === left) depth++;
-    else if (c === right && --depth === 0) return k;
+    if (c === left) open.push(k);
+    else if (c === right && open.length > 0) out.set(open.pop()!, k);
   }
-  return undefined;
+  return out;
 }
 
 function withoutMentions(prose: string): string {
