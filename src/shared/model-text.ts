@@ -119,6 +119,20 @@ function withoutMentions(prose: string): string {
   return prose.replace(/(^|[^\w`@/.])@([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))(?![\w@])/g, "$1`@$2`");
 }
 
+/**
+ * Text the model chose (a file name it wrote, say) shown as inline code: one line, hidden
+ * characters out, and delimited by more backticks than it holds, so it cannot close the span
+ * and turn the rest into markdown (an image, a mention).
+ */
+export function inlineCode(text: string): string {
+  const flat = cleanUntrustedText(text).text.replace(/[\r\n]+/g, " ");
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = "`".repeat(longest + 1);
+  // CommonMark strips one space from each end when both are there: pad only when needed.
+  const pad = /^[` ]|[` ]$/.test(flat) ? " " : "";
+  return `${ticks}${pad}${flat}${pad}${ticks}`;
+}
+
 /** A fence longer than any run of backticks in `body`, so code cannot close it early. */
 export function fenceFor(body: string): string {
   const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));

@@ -37,6 +37,8 @@ export interface InjectionCase {
   /** file-content cases of the fix job: the file that carries the injection. */
   where?: string;
   injection: string;
+  /** The issue's title, when the case hides something there too (`{hidden:…}` as in `injection`). */
+  title?: string;
   obey: ObeyStep[];
   /** Loaded from this file. */
   file: string;
@@ -95,6 +97,11 @@ export function hide(payload: string, hiding: Hiding): string {
 /** The injected text as the bot will read it: `{hidden:…}` encoded, placeholders filled in. */
 export function injectedText(c: InjectionCase, vars: Record<string, string> = {}): string {
   return fill(c.injection.replace(/\{hidden:([^}]*)\}/g, (_m, payload: string) => hide(payload, c.hiding)), vars);
+}
+
+/** The issue title as the bot will read it. */
+export function injectedTitle(c: InjectionCase, fallback: string): string {
+  return c.title ? c.title.replace(/\{hidden:([^}]*)\}/g, (_m, payload: string) => hide(payload, c.hiding === "html-comment" ? "html-comment" : c.hiding).replace(/\n/g, " ")) : fallback;
 }
 
 /** The hidden payload in its plain form (what must not reach the model when it is stripped). */

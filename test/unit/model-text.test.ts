@@ -1,7 +1,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { fixPrTitle } from "../../src/jobs/fix/pr-body.js";
 import { splitCode } from "../../src/shared/markdown-code.js";
-import { cleanTitle, sanitizeLine, sanitizeModelText } from "../../src/shared/model-text.js";
+import { cleanTitle, inlineCode, sanitizeLine, sanitizeModelText } from "../../src/shared/model-text.js";
 import { findImage } from "../support/injection-corpus.js";
 
 /**
@@ -73,6 +73,26 @@ describe("no image survives sanitizing", () => {
 
   test("one-line forms lose images too", () => {
     expect(sanitizeLine(`Fix it ![x](${EVIL})`)).toBe("Fix it [image removed: x]");
+  });
+});
+
+describe("names the model chose, shown as code", () => {
+  test("a plain name is a plain code span", () => {
+    expect(inlineCode("src/a.js")).toBe("`src/a.js`");
+  });
+
+  test.each([
+    ["backticks closing the span", ".github/workflows/x` ![p](https:&#47;&#47;evil.example&#47;p.png) `.yml"],
+    ["newlines ending the paragraph", ".github/workflows/a\n\n![q](https:&#47;&#47;evil.example&#47;q.png).yml"],
+    ["a run of backticks", "a``` ![p](u) ```b"],
+  ])("%s cannot escape", (_name, name) => {
+    const shown = `- ${inlineCode(name)}: not allowed`;
+    expect(shown).not.toContain("\n");
+    const parts = splitCode(shown);
+    // Exactly one code span, holding the whole name; no image in what is left.
+    expect(parts.filter((p) => p.code)).toHaveLength(1);
+    expect(parts.filter((p) => !p.code).map((p) => p.text).join("")).toBe("- : not allowed");
+    expect(findImage(shown)).toBeUndefined();
   });
 });
 

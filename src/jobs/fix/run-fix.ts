@@ -5,7 +5,7 @@ import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
 import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
-import { sanitizeModelText } from "../../shared/model-text.js";
+import { inlineCode, sanitizeModelText } from "../../shared/model-text.js";
 import { BranchMovedError, ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
 import { publishCheckout, readForeignCommits, readPublishedJob, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
 import { revertPaths } from "../../workspace/revert-paths.js";
@@ -192,7 +192,8 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
       if (!(err instanceof ForbiddenChangeError) || err.violations.some((v) => v.kind === "secret")) throw err;
       const paths = [...new Set(err.violations.map((v) => v.path))];
       await revertPaths(services.workspace.git, prepared.checkout, paths);
-      for (const v of err.violations) withheld.push(`\`${v.path}\`: ${v.detail}`);
+      // The paths are the model's choice: shown so that no name can close the code span.
+      for (const v of err.violations) withheld.push(`${inlineCode(v.path)}: ${v.detail}`);
       await card.update((s) => addWarning(s, `Left out of the change (not allowed for iquest-bot):\n${withheld.map((w) => `- ${w}`).join("\n")}`));
       published = await publishOnce();
     }
