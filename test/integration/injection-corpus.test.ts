@@ -14,6 +14,7 @@ import { createRedactor } from "../../src/shared/redact.js";
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from "../support/fake-vllm/index.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import {
+  CORPUS_DIR,
   GOALS,
   HIDDEN_CHARS,
   HIDINGS,
@@ -353,6 +354,9 @@ describe("the prompt-injection corpus", () => {
     // Every vector is tried with several goals, and every goal on both jobs.
     for (const v of VECTORS) expect(new Set(corpus.filter((c) => c.vector === v).map((c) => c.goal)).size).toBeGreaterThanOrEqual(3);
     for (const g of GOALS) expect(new Set(corpus.filter((c) => c.goal === g).map((c) => c.job))).toEqual(new Set(["fix", "review"]));
+    // docs/SECURITY.md reports the count.
+    const security = readFileSync(join(CORPUS_DIR, "..", "..", "..", "docs", "SECURITY.md"), "utf8");
+    expect(security).toContain(`Prompt-injection corpus: ${corpus.length} cases`);
   });
 
   test("positive controls: the detectors find what they look for", () => {
