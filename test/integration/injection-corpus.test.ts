@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { loadModels } from "../../src/main/runtime.js";
+import { renderRunPage } from "../../src/ops/run-page.js";
+import { createRunStore } from "../../src/runs/run-store.js";
 import { startWorker, type WorkerHandle } from "../../src/main/start-worker.js";
 import { QueueEnqueuer, closeQueues, createQueues, type QueueSet } from "../../src/queue/enqueue.js";
 import type { FixPayload, ReviewPayload } from "../../src/queue/payloads.js";
@@ -491,8 +493,20 @@ describe("the prompt-injection corpus", () => {
     expect(trajectories.length).toBeGreaterThan(0);
     expect(findSecret(logLines.join(""), SECRETS)).toBeUndefined();
     expect(findSecret(trajectories, SECRETS)).toBeUndefined();
-    // Each job's trajectory is there (the cases really ran the agent).
-    for (const run of runs.values()) expect(trajectories).toContain(`INJ-${run.c.id}`);
+    // Each job's trajectory is there (the cases really ran the agent), and the run viewer's page
+    // for it holds no secret and no element that could fetch (the model's images are escaped).
+    const store = createRunStore(join(dataDir, "runs"), createRedactor([WEBHOOK_SECRET, MODEL_API_KEY]));
+    for (const run of runs.values()) {
+      expect(trajectories).toContain(`INJ-${run.c.id}`);
+      const stored = store.read(run.jobId);
+      expect(stored?.hasTrajectory).toBe(true);
+      const page = renderRunPage(run.jobId, stored!, { redact: createRedactor([WEBHOOK_SECRET, MODEL_API_KEY]), nonce: "n0nce" });
+      expect(stored!.records.length).toBeGreaterThan(2);
+      // The model's image markup is on the page as text (a control that the check below could fail).
+      if (run.c.goal === "image-exfil" && run.c.obey.some((o) => o.tool === "submit" && o.summary.includes("<img"))) expect(page).toContain("&lt;img");
+      expect(findSecret(page, SECRETS)).toBeUndefined();
+      expect(page).not.toMatch(/<(?:img|image|picture|source|video|svg)\b/i);
+    }
     expect(sim.errors).toEqual([]);
   });
 
