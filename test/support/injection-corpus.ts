@@ -37,6 +37,8 @@ export interface InjectionCase {
   /** file-content cases of the fix job: the file that carries the injection. */
   where?: string;
   injection: string;
+  /** Who wrote a `comment` case's comment: alice (write, the default), reader (read-only), mallory (no access). */
+  author?: "alice" | "reader" | "mallory";
   /** The issue's title, when the case hides something there too (`{hidden:…}` as in `injection`). */
   title?: string;
   obey: ObeyStep[];
