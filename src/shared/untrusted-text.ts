@@ -1,3 +1,5 @@
+import { splitMarkdown } from "./markdown-code.js";
+
 /**
  * Clean untrusted text (issue bodies, comments, PR descriptions) before it reaches a prompt.
  *
@@ -80,31 +82,6 @@ function decodeEntity(entity: string): string | undefined {
   return NAMED_HIDDEN_ENTITIES[body.toLowerCase()];
 }
 
-/**
- * One left-to-right scan for the constructs that decide what is hidden: fenced code blocks,
- * inline code spans and HTML comments. Whichever starts first wins, as in CommonMark: a comment
- * written inside code is shown literally (kept), and backticks inside a comment are hidden with
- * it (removed). An unclosed comment runs to the end: GitHub hides the rest of the text.
- *
- * Err on the side of "not code": a region wrongly taken as prose only loses a visible comment,
- * while a region wrongly taken as code would keep a hidden one. So code spans may not cross a
- * blank line, as in CommonMark.
- */
-const SCAN =
-  /((?:^|\n)[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n[\s\S]*?(?:\n[ \t]{0,3}\2[`~]*[ \t]*(?=\n|$)|$))|(<!--(?:[\s\S]*?-->|[\s\S]*$))|((`+)(?:[^`\n]|\n(?![ \t]*\n))+?\5)/g;
-
-function splitHidden(text: string): Array<{ kind: "prose" | "code" | "comment"; text: string }> {
-  const parts: Array<{ kind: "prose" | "code" | "comment"; text: string }> = [];
-  let last = 0;
-  for (const m of text.matchAll(SCAN)) {
-    if (m.index > last) parts.push({ kind: "prose", text: text.slice(last, m.index) });
-    parts.push({ kind: m[3] !== undefined ? "comment" : "code", text: m[0] });
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) parts.push({ kind: "prose", text: text.slice(last) });
-  return parts;
-}
-
 export function cleanUntrustedText(input: string): CleanedText {
   const removed = { htmlComments: 0, markdownComments: 0, invisibleCharacters: 0, hiddenEntities: 0 };
 
@@ -127,7 +104,7 @@ export function cleanUntrustedText(input: string): CleanedText {
   });
 
   // 3. HTML comments and markdown comment idioms, outside code.
-  text = splitHidden(text)
+  text = splitMarkdown(text, { comments: true })
     .map((part) => {
       if (part.kind === "code") return part.text;
       if (part.kind === "comment") {

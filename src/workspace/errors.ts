@@ -1,4 +1,5 @@
 import { IquestError, PermanentError, TransientError, UserFacingError } from "../shared/errors.js";
+import { inlineCode } from "../shared/model-text.js";
 
 /**
  * Typed errors of the workspace. Each says what happens next through its base class:
@@ -73,7 +74,8 @@ export interface Violation {
 export class ForbiddenChangeError extends UserFacingError {
   readonly violations: readonly Violation[];
   constructor(violations: readonly Violation[]) {
-    const lines = violations.map((v) => `- \`${v.path}\`: ${v.detail}`);
+    // A path is the agent's choice: shown so that no name can close the code span.
+    const lines = violations.map((v) => `- ${inlineCode(v.path)}: ${v.detail}`);
     super(`publish refused: ${violations.map((v) => `${v.kind} ${v.path}`).join(", ")}`, {
       userMessage: `I did not push the change, because it contains things I am not allowed to publish:\n${lines.join("\n")}`,
     });

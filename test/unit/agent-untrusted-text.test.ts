@@ -63,4 +63,27 @@ describe("cleanUntrustedText (T6, test 13)", () => {
     expect(r.text).toBe(text);
     expect(countRemoved(r)).toBe(0);
   });
+
+  // Each of these kept the hidden comment before src/shared/markdown-code.ts: the old scan took
+  // something for code that GitHub renders as prose, so the comment was hidden from the
+  // maintainer but shown to the model.
+  test.each([
+    ["a run of 1 backtick is not closed by a run of 2", "`<!-- HIDDEN -->``"],
+    ["an escaped backtick opens no code span", "\\`<!-- HIDDEN -->`"],
+    ["a backtick fence's info string cannot hold a backtick", "```a`b\n<!-- HIDDEN -->\n"],
+    ["an indented fence (in a list item) ends where the item does", "- a\n\n  ```\n  code\n\nout of the list <!-- HIDDEN -->\n"],
+    ["backticks inside an HTML attribute open nothing", '<b title="`"><!-- HIDDEN --></b><b title="`">'],
+    ["a code span does not cross into a heading", "`a\n# heading <!-- HIDDEN --> `"],
+    ["a code span does not cross a fence", "`a\n```\nX\n```\n<!-- HIDDEN --> `"],
+    ["text after a multi-line fence is prose", "```\na\nb\n```\n<!-- HIDDEN -->\n```\nc\n```\n"],
+  ])("no hiding place: %s", (_name, input) => {
+    const r = cleanUntrustedText(input);
+    expect(r.text).not.toContain("HIDDEN");
+    expect(r.removed.htmlComments).toBe(1);
+  });
+
+  test("a fence in a list item closed at its own indent keeps its comment (it is code)", () => {
+    const text = "- a\n\n  ```html\n  <!-- shown -->\n  ```\n<!-- gone -->";
+    expect(cleanUntrustedText(text).text).toBe("- a\n\n  ```html\n  <!-- shown -->\n  ```\n");
+  });
 });

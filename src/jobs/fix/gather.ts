@@ -2,6 +2,7 @@ import type { PermissionResult } from "../../github/permissions.js";
 import type { GitHub, RepoName } from "../../github/types.js";
 import { parseCommand } from "../../rules/commands.js";
 import { decideActor, isBot } from "../../rules/triggers.js";
+import { cleanTitle } from "../../shared/model-text.js";
 
 /**
  * What a fix is about: the issue, the comments of people with write access (others' words never
@@ -59,7 +60,8 @@ export async function gatherFixTask(
   return {
     issue: {
       number: issue.number,
-      title: issue.title,
+      // The title becomes the PR title and the commit subject: what the maintainer saw, no hidden text.
+      title: cleanTitle(issue.title),
       body: issue.body ?? "",
       url: issue.html_url,
       author: issue.user?.login ?? "unknown",

@@ -1,6 +1,6 @@
 import type { StepEvent } from "../../agent/loop.js";
 import { MAX_BODY } from "../../github/comments.js";
-import { sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
+import { cleanTitle, sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 
 /**
  * The fix PR's title and body. Pure. The body must fit GitHub's 65,536 characters: the parts a
@@ -27,7 +27,7 @@ export interface FixPrInput {
 }
 
 export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "testsFailing">): string {
-  const title = input.issueTitle.replace(/\s+/g, " ").trim().slice(0, 120);
+  const title = cleanTitle(input.issueTitle, 120);
   return `${input.testsFailing ? "[tests failing] " : ""}Fix #${input.issueNumber}: ${title}`;
 }
 

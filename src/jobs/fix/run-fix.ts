@@ -5,7 +5,7 @@ import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
 import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
-import { sanitizeModelText } from "../../shared/model-text.js";
+import { inlineCode, sanitizeModelText } from "../../shared/model-text.js";
 import { BranchMovedError, ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
 import { publishCheckout, readForeignCommits, readPublishedJob, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
 import { revertPaths } from "../../workspace/revert-paths.js";
@@ -148,10 +148,12 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     const writeToken = () => ctx.app.tokenForRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish);
     await card.update((s) => setPhase(s, "PR", "running"));
     const summary = outcome.kind === "submitted" ? outcome.summary : "";
+    // The commit message carries the model's words too: the same cleaning as the PR body.
+    const commitText = sanitizeModelText(summary).slice(0, 4000);
     const message =
       mode === "issue"
-        ? `Fix #${p.issueNumber}: ${task.issue.title.slice(0, 60)}\n\n${summary.slice(0, 4000)}`
-        : `Address ${mode === "check" ? "failing check" : "review feedback"} on #${round!.prNumber}\n\n${summary.slice(0, 4000)}`;
+        ? `Fix #${p.issueNumber}: ${task.issue.title.slice(0, 60)}\n\n${commitText}`
+        : `Address ${mode === "check" ? "failing check" : "review feedback"} on #${round!.prNumber}\n\n${commitText}`;
     const withheld: string[] = [];
     const publishOnce = (): Promise<PublishResult> =>
       publishCheckout(
@@ -190,7 +192,8 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
       if (!(err instanceof ForbiddenChangeError) || err.violations.some((v) => v.kind === "secret")) throw err;
       const paths = [...new Set(err.violations.map((v) => v.path))];
       await revertPaths(services.workspace.git, prepared.checkout, paths);
-      for (const v of err.violations) withheld.push(`\`${v.path}\`: ${v.detail}`);
+      // The paths are the model's choice: shown so that no name can close the code span.
+      for (const v of err.violations) withheld.push(`${inlineCode(v.path)}: ${v.detail}`);
       await card.update((s) => addWarning(s, `Left out of the change (not allowed for iquest-bot):\n${withheld.map((w) => `- ${w}`).join("\n")}`));
       published = await publishOnce();
     }

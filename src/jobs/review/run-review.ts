@@ -3,6 +3,7 @@ import type { GitHub } from "../../github/types.js";
 import type { ReviewPayload } from "../../queue/payloads.js";
 import { isBot } from "../../rules/triggers.js";
 import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../../shared/errors.js";
+import { inlineCode } from "../../shared/model-text.js";
 import { addWarning, setPhase } from "../job-card.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
@@ -146,11 +147,11 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
 
 function coverageNotes(plan: ReviewPlan): string[] {
   const notes: string[] = [];
-  if (plan.tooLarge.length) notes.push(`- Too large to review: ${plan.tooLarge.map((f) => `\`${f.path}\``).join(", ")}`);
-  if (plan.overBudget.length) notes.push(`- Over the diff budget: ${plan.overBudget.map((f) => `\`${f}\``).join(", ")}`);
-  if (plan.binary.length) notes.push(`- Binary: ${plan.binary.map((f) => `\`${f}\``).join(", ")}`);
-  if (plan.deleted.length) notes.push(`- Deleted: ${plan.deleted.map((f) => `\`${f}\``).join(", ")}`);
-  if (plan.filtered.length) notes.push(`- Skipped by the filters: ${plan.filtered.map((f) => `\`${f.path}\``).join(", ")}`);
+  if (plan.tooLarge.length) notes.push(`- Too large to review: ${plan.tooLarge.map((f) => inlineCode(f.path)).join(", ")}`);
+  if (plan.overBudget.length) notes.push(`- Over the diff budget: ${plan.overBudget.map((f) => inlineCode(f)).join(", ")}`);
+  if (plan.binary.length) notes.push(`- Binary: ${plan.binary.map((f) => inlineCode(f)).join(", ")}`);
+  if (plan.deleted.length) notes.push(`- Deleted: ${plan.deleted.map((f) => inlineCode(f)).join(", ")}`);
+  if (plan.filtered.length) notes.push(`- Skipped by the filters: ${plan.filtered.map((f) => inlineCode(f.path)).join(", ")}`);
   return notes;
 }
 

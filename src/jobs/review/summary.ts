@@ -2,7 +2,7 @@ import { clipBody, MAX_BODY } from "../../github/comments.js";
 import type { ReviewSeverity } from "./finding.js";
 import type { DropReason, GatedFinding, GateResult } from "./gate.js";
 import { planIsPartial, type ReviewPlan } from "./plan.js";
-import { fenceFor, sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
+import { fenceFor, inlineCode, sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 
 /**
  * The words of a review: the inline comments, the summary (what the PR does, the findings by
@@ -107,7 +107,7 @@ export function renderSummary(input: SummaryInput): string {
   }
   if (gate.overLimit.length > 0) {
     out.push(`${gate.overLimit.length} more finding(s) of lower severity were left out (\`review.maxFindings\`):`);
-    for (const g of gate.overLimit.slice(0, 20)) out.push(`- \`${g.finding.path}\` line ${g.startLine}: ${sanitizeLine(g.finding.title, 120)}`);
+    for (const g of gate.overLimit.slice(0, 20)) out.push(`- ${inlineCode(g.finding.path)} line ${g.startLine}: ${sanitizeLine(g.finding.title, 120)}`);
     out.push("");
   }
 
@@ -140,7 +140,7 @@ export function withMarker(summary: string, marker: string): string {
 function findingLines(g: GatedFinding, inline: boolean): string[] {
   const f = g.finding;
   const range = g.startLine === g.line ? `line ${g.line}` : `lines ${g.startLine}-${g.line}`;
-  const head = `- \`${f.path}\` ${range}: **${sanitizeLine(f.title)}**`;
+  const head = `- ${inlineCode(f.path)} ${range}: **${sanitizeLine(f.title)}**`;
   if (inline) return [`${head} (inline)`];
   const why =
     g.whyNotInline === "outside-diff" ? " _(outside the PR's diff, so not inline)_" : g.whyNotInline === "outside-new-commits" ? " _(in code the new commits did not change)_" : "";
@@ -199,7 +199,7 @@ function notReviewedLines(plan: ReviewPlan): string[] {
   const list = (paths: readonly string[]) => paths.slice(0, max).map((p) => `\`${p}\``).join(", ") + more(paths.length);
   if (plan.listCapped) lines.push("- **Files past the first 3,000**: GitHub lists no more files of a pull request, so they were not seen at all.");
   if (plan.tooLarge.length) {
-    const items = plan.tooLarge.slice(0, max).map((f) => `\`${f.path}\` (${f.changes} changed lines)`);
+    const items = plan.tooLarge.slice(0, max).map((f) => `${inlineCode(f.path)} (${f.changes} changed lines)`);
     lines.push(`- **Too large** (${plan.tooLarge.length}): ${items.join(", ")}${more(plan.tooLarge.length)}`);
   }
   if (plan.overBudget.length) {

@@ -9,6 +9,7 @@ import { STEP_PERMISSIONS } from "../../github/app-client.js";
 import type { BotIdentity } from "../../github/bot-identity.js";
 import { upsertPull } from "../../github/pull-requests.js";
 import { IquestError, cancelledFromSignal, errorMessage } from "../../shared/errors.js";
+import { inlineCode } from "../../shared/model-text.js";
 import type { JobCheckout } from "../../workspace/checkout.js";
 import { writeConfined } from "../../workspace/confined-fs.js";
 import { ForbiddenChangeError, GitCommandError } from "../../workspace/errors.js";
@@ -326,7 +327,7 @@ async function publishGroup(
       if (!(err instanceof ForbiddenChangeError)) throw err;
       // The bump stands on its own; what the agent may not publish is dropped and said.
       result.agent.kept = false;
-      result.notes.push(`The agent's repair was not pushed: ${err.violations.map((v) => `\`${v.path}\` (${v.detail})`).join("; ")}.`);
+      result.notes.push(`The agent's repair was not pushed: ${err.violations.map((v) => `${inlineCode(v.path)} (${v.detail})`).join("; ")}.`);
       if (result.status === "repaired") result.status = "failing";
     }
   }
