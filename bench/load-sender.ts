@@ -7,6 +7,9 @@
  *
  *   node --import tsx bench/load-sender.ts <deliveries.json> <url> <rate per s> <out.json>
  *
+ * It starts sending when a line arrives on stdin (so bench/load can start it before it lowers
+ * its own priority, which children would inherit).
+ *
  * deliveries.json: [{ headers, body }] already signed. out.json: one entry per delivery with
  * the scheduled and actual send offsets, the latency (send → full answer) and the status.
  */
@@ -19,6 +22,8 @@ interface Delivery {
 
 const [file, url, rateText, out] = process.argv.slice(2);
 if (!file || !url || !rateText || !out) throw new Error("usage: load-sender.ts <deliveries.json> <url> <rate> <out.json>");
+await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()));
+process.stdin.pause();
 const deliveries = JSON.parse(readFileSync(file, "utf8")) as Delivery[];
 const rate = Number(rateText);
 

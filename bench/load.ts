@@ -5,7 +5,7 @@
  * bwrap sandbox and the repositories' real tests; the model is the fake vLLM answering at once.
  *
  *   npx tsx bench/load.ts [--seconds 60] [--rate 3] [--repos 20] [--concurrency 20] [--pacing on|off]
- *                         [--web-github fast|sim]
+ *                         [--web-github fast|sim] [--outside-niceness 10]
  *
  * 1. `--concurrency` issues are labelled `iquest:fix` first, and the bench waits until the worker
  *    runs that many fix jobs at once.
@@ -25,6 +25,14 @@
  * GitHub's latency is not the app's, and real GitHub is not slowed by our jobs. `--web-github
  * sim` sends the web's calls to the simulator too (the pessimistic case).
  *
+ * The outside world's niceness (`--outside-niceness`, default 10): this script is GitHub (the
+ * simulator, its `git http-backend` and `pack-objects` for 20 jobs' clones and pushes) and the
+ * GPU server (the fake model). In production none of that runs on the app's CPUs; here it does,
+ * on the same two cores. After the app's processes, Redis and the sender have started (at
+ * niceness 0; the worker lowers itself to WORKER_NICENESS), this script lowers its own priority,
+ * so the simulated outside world competes for the CPU like batch work instead of as an equal.
+ * `--outside-niceness 0` keeps it level with the app (the pessimistic case).
+ *
  * Reports the webhook latency (p50/p99/max), the sender's own lateness (to show the numbers are
  * the server's), the fix jobs active during the window, the worker's and the web process's RSS
  * (sampled every 250 ms), and the drain time. Results: bench/results/load.json.
@@ -34,7 +42,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createBuggyRepo, fixScript } from "../test/support/agent-fixtures.js";
@@ -51,6 +59,7 @@ const REPOS = Number(arg("repos", "20"));
 const CONCURRENCY = Number(arg("concurrency", "20"));
 const PACING = arg("pacing", "on") as "on" | "off";
 const WEB_GITHUB = arg("web-github", "fast") as "fast" | "sim";
+const OUTSIDE_NICENESS = Number(arg("outside-niceness", "10"));
 const DRAIN_TIMEOUT_MS = 20 * 60_000;
 
 interface Captured {
@@ -151,6 +160,16 @@ async function main() {
     const deliveriesFile = join(work, "deliveries.json");
     writeFileSync(deliveriesFile, JSON.stringify(stream));
 
+    // The sender starts now, at the app's priority (a child takes its niceness at fork), and
+    // waits for "go"; then the outside world (this process's main thread: the simulator, the
+    // git processes it starts from now on, the fake model) steps back.
+    const resultsFile = join(work, "results.json");
+    const sender = spawn(process.execPath, ["--import", "tsx", "bench/load-sender.ts", deliveriesFile, stack.webhookUrl, String(RATE), resultsFile], {
+      stdio: ["pipe", "inherit", "inherit"],
+    });
+    const senderExit = new Promise<number | null>((r) => sender.once("exit", r));
+    if (OUTSIDE_NICENESS > 0) setPriority(OUTSIDE_NICENESS);
+
     // Saturate the worker first.
     const preload = Array.from({ length: CONCURRENCY }, (_, i) => newIssue(i));
     await Promise.all(preload.map((p) => sim.webhooks.issuesLabeled({ repo: p.repo, issue: p.number, label: "iquest:fix", sender: "alice" })));
@@ -169,9 +188,8 @@ async function main() {
       }
     })();
 
-    const resultsFile = join(work, "results.json");
-    const sender = spawn(process.execPath, ["--import", "tsx", "bench/load-sender.ts", deliveriesFile, stack.webhookUrl, String(RATE), resultsFile], { stdio: "inherit" });
-    const code = await new Promise<number | null>((r) => sender.once("exit", r));
+    sender.stdin!.write("go\n");
+    const code = await senderExit;
     if (code !== 0) throw new Error(`the sender exited with ${code}`);
     const windowSamples = [...samples];
     // The web process's own view: how long its handler took (decide, live permission check,
@@ -226,7 +244,7 @@ async function main() {
     const report = {
       date: new Date().toISOString().slice(0, 10),
       machine: machine(),
-      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING, webGitHub: WEB_GITHUB },
+      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING, webGitHub: WEB_GITHUB, outsideNiceness: OUTSIDE_NICENESS },
       deliveries: sent.length,
       answered2xx: ok2xx,
       statuses: Object.fromEntries([...new Set(sent.map((s) => s.status))].map((st) => [st, sent.filter((s) => s.status === st).length])),
@@ -251,7 +269,7 @@ async function main() {
     const lost = sent.length - ok2xx + (stream.length - jobsCompleted) + (issues.length - opened) + (issues.length - prs);
     console.log(
       [
-        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}, the web's GitHub: ${WEB_GITHUB === "fast" ? "a fast fake (bench/load-github.ts)" : "the simulator"}`,
+        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}, the web's GitHub: ${WEB_GITHUB === "fast" ? "a fast fake (bench/load-github.ts)" : "the simulator"}, the simulated outside world at niceness ${OUTSIDE_NICENESS}`,
         "",
         "| measure | value |",
         "| --- | --: |",
