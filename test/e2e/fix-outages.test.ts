@@ -126,9 +126,9 @@ const gitKinds = (i: number): Kind[] => [
 /** A burst of this many failures per case (REST; a git failure costs a whole attempt, so one). */
 const BURST = 2;
 
-async function expectCleanFinish(t: Target) {
+async function expectCleanFinish(t: Target, says = /Opened draft PR/) {
   const card = await eventually(() => finalCard(stack.sim, t.repo, 1), `the final card on ${t.repo}`, 150_000);
-  expect(card.body).toMatch(/Opened draft PR/);
+  expect(card.body).toMatch(says);
   expect(stack.sim.pullsOf(t.repo)).toHaveLength(1);
   // The card is the only thing the bot says on the issue, and it says it once.
   await stack.sim.idle();
@@ -197,16 +197,18 @@ describe("GitHub outages at each call site of a fix job", () => {
 describe("answers lost after the call took effect", () => {
   // GitHub can do a write and still answer 5xx (a timeout between its front end and the
   // backend). A blind retry of such a write makes it twice.
-  const cases: Array<[string, (t: Target) => Omit<FaultRule, "response" | "times">]> = [
-    ["card create", (t) => ({ method: "POST", path: `/repos/${t.repo}/issues/1/comments` })],
-    ["PR create", (t) => ({ method: "POST", path: `/repos/${t.repo}/pulls` })],
-    ["the 👀 reaction", (t) => ({ method: "POST", path: `/repos/${t.repo}/issues/1/reactions` })],
+  const cases: Array<[string, (t: Target) => Omit<FaultRule, "response" | "times">, RegExp]> = [
+    ["card create", (t) => ({ method: "POST", path: `/repos/${t.repo}/issues/1/comments` }), /Opened draft PR/],
+    // The retried create meets GitHub's 422 "already exists" and updates the PR it made: the card
+    // then says "Updated", which is true of the call if not of the job.
+    ["PR create", (t) => ({ method: "POST", path: `/repos/${t.repo}/pulls` }), /(Opened|Updated) draft PR \[#2\]/],
+    ["the 👀 reaction", (t) => ({ method: "POST", path: `/repos/${t.repo}/issues/1/reactions` }), /Opened draft PR/],
   ];
-  test.each(cases)("%s answers 502 after it happened → still one of each", async (what, rule) => {
+  test.each(cases)("%s answers 502 after it happened → still one of each", async (what, rule, says) => {
     const t = await newRepo(`lost-${what.replace(/\W+/g, "-").replace(/^-|-$/g, "")}`);
     const fault = stack.sim.faults.add({ ...rule(t), response: { kind: "lost-answer", status: 502 }, times: 1 });
     await stack.sim.webhooks.issuesLabeled({ repo: t.repo, issue: 1, label: "iquest:fix", sender: "alice" });
-    await expectCleanFinish(t);
+    await expectCleanFinish(t, says);
     expect(fault.hits).toBe(1);
   }, 200_000);
 });
@@ -224,12 +226,12 @@ describe("GitHub faults that never recover: bounded, said clearly, nothing twice
     const card = await eventually(() => finalCard(stack.sim, t.repo, 1), "the final card", 150_000);
     fault.cancel();
     expect(Date.now() - started).toBeLessThan(150_000);
-    expect(card.body).toMatch(/The job failed: .*502/s);
-    expect(card.body).toMatch(/gave up after 3 attempts/);
+    // It names the call and GitHub's answer, says it gave up, and what to do.
+    expect(card.body).toContain(`The job failed: GitHub answered HTTP 502 to \`POST /repos/${t.repo}/pulls\` ("Server Error") (gave up after 3 attempts).`);
     expect(card.body).toMatch(/Comment `\/iquest fix` to try again/);
-    // Each attempt said it would retry while it still would.
-    expect(card.history.some((b) => /Attempt 1 of 3 hit a temporary problem .*retrying/s.test(b))).toBe(true);
-    expect(card.history.some((b) => /Attempt 2 of 3 hit a temporary problem .*retrying/s.test(b))).toBe(true);
+    // Each attempt said it would retry while it still would, and when (JOB_BACKOFF_MS 500, exponential).
+    expect(card.history.some((b) => /Attempt 1 of 3 hit a temporary problem \(GitHub answered HTTP 502 .*\); retrying in about 1 s\./s.test(b))).toBe(true);
+    expect(card.history.some((b) => /Attempt 2 of 3 hit a temporary problem .*retrying in about 1 s\./s.test(b))).toBe(true);
     expect(stack.sim.pullsOf(t.repo)).toHaveLength(0);
     expect(botComments(t)).toHaveLength(1);
     // Later attempts resumed from the first one's push instead of pushing again.
