@@ -239,7 +239,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     const text =
       next === "tell-user"
         ? message
-        : `The job failed: ${message}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
+        : `The job failed: ${message.replace(/\.\s*$/, "")}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
     await finish("failure", text).catch((e) => log.error({ err: e }, "card update failed"));
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "failure" });
     throw new JobFailed(message, false);
