@@ -1,3 +1,4 @@
+import { createOnce, NO_BLIND_RETRY } from "./create-once.js";
 import type { GitHub, RepoName } from "./types.js";
 
 /** GitHub rejects comment and PR bodies over 65,536 characters. */
@@ -33,15 +34,9 @@ export async function findCommentByMarker(
   return undefined;
 }
 
-/** How often `createCommentOnce` tries, and how long it waits before each retry (ms). */
-export const CREATE_ONCE_WAITS_MS = [1000, 4000];
-
 /**
- * Create a comment that carries `marker`, at most once. Octokit's retry plugin re-sends a POST
- * that failed with a 5xx or a dropped connection, but GitHub may have made the comment before
- * the answer was lost, and the re-send makes a second one. So the create goes out without that
- * retry, and after such a failure the marker is looked up before trying again. Rate limits are
- * still waited out by the throttling plugin: GitHub answers them before doing anything.
+ * Create a comment that carries `marker`, at most once: after a failure that may have landed, the
+ * marker is looked up before creating it again (see create-once.ts).
  */
 export async function createCommentOnce(
   github: GitHub,
@@ -49,19 +44,17 @@ export async function createCommentOnce(
   issueNumber: number,
   body: string,
   marker: string,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep?: (ms: number) => Promise<void>,
 ): Promise<{ id: number }> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const { data } = await github.rest.issues.createComment({ ...repo, issue_number: issueNumber, body, request: { retries: 0 } });
+  return createOnce(
+    async () => {
+      const { data } = await github.rest.issues.createComment({ ...repo, issue_number: issueNumber, body, request: NO_BLIND_RETRY });
       return { id: data.id };
-    } catch (err) {
-      const status = (err as { status?: unknown }).status;
-      const mayHaveLanded = typeof status !== "number" || status >= 500;
-      if (!mayHaveLanded || attempt >= CREATE_ONCE_WAITS_MS.length) throw err;
-      await sleep(CREATE_ONCE_WAITS_MS[attempt]!);
-      const existing = await findCommentByMarker(github, repo, issueNumber, marker);
-      if (existing) return { id: existing.id };
-    }
-  }
+    },
+    async () => {
+      const found = await findCommentByMarker(github, repo, issueNumber, marker);
+      return found ? { id: found.id } : undefined;
+    },
+    sleep,
+  );
 }
