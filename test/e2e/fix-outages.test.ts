@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { rmSync } from "node:fs";
 import { createBuggyRepo, fixScript } from "../support/agent-fixtures.js";
 import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
-import type { ScriptStep } from "../support/fake-vllm/index.js";
+import { create, submit, type ScriptStep } from "../support/fake-vllm/index.js";
 import { compilePathPattern, type FaultResponse, type FaultRule } from "../support/github-sim/faults.js";
 import type { RecordedRequest } from "../support/github-sim/state.js";
 
@@ -27,7 +27,10 @@ beforeAll(async () => {
       script: (req) => {
         const messages = req.body.messages as Array<{ role: string }>;
         const turn = messages.filter((m) => m.role === "assistant").length;
-        const steps: ScriptStep[] = fixScript();
+        // A feedback round on the bot's PR gets its own short script.
+        const steps: ScriptStep[] = JSON.stringify(messages.slice(0, 2)).includes("Feedback on PR")
+          ? [create("CHANGELOG.md", "- add() adds\n"), submit("Added a changelog entry as asked.")]
+          : fixScript();
         return steps[Math.min(turn, steps.length - 1)]!;
       },
     },
@@ -202,6 +205,27 @@ describe("answers lost after the call took effect", () => {
     ["PR create", (t) => ({ method: "POST", path: `/repos/${t.repo}/pulls` }), /(Opened|Updated) draft PR \[#2\]/],
     ["the 👀 reaction", (t) => ({ method: "POST", path: `/repos/${t.repo}/issues/1/reactions` }), /Opened draft PR/],
   ];
+  test("a feedback round's summary on the PR answers 502 after it was posted → posted once", async () => {
+    const t = await newRepo("lost-round");
+    await stack.sim.webhooks.issuesLabeled({ repo: t.repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    await expectCleanFinish(t);
+    const pr = stack.sim.pullsOf(t.repo)[0]!;
+    // The round's card is the first comment the bot makes on the PR, its summary the second.
+    const fault = stack.sim.faults.add({ method: "POST", path: `/repos/${t.repo}/issues/${pr.number}/comments`, skip: 1, times: 1, response: { kind: "lost-answer", status: 502 } });
+    await stack.sim.webhooks.issueCommentCreated({ repo: t.repo, issue: pr.number, body: "/iquest please add a changelog entry", sender: "alice" });
+    const card = await eventually(
+      () => stack.sim.commentsOn(t.repo, pr.number).find((c) => c.body.includes("iquest-card") && !c.body.includes("_Working on it.")),
+      "the round's final card",
+      150_000,
+    );
+    expect(card.body).toMatch(/Pushed to draft PR/);
+    expect(fault.hits).toBe(1);
+    await stack.sim.idle();
+    const summaries = stack.sim.commentsOn(t.repo, pr.number).filter((c) => c.user === botLogin() && /iquest-bot pushed/.test(c.body));
+    expect(summaries).toHaveLength(1);
+    expect(stack.sim.commentsOn(t.repo, pr.number).filter((c) => c.user === botLogin())).toHaveLength(2);
+  }, 300_000);
+
   test.each(cases)("%s answers 502 after it happened → still one of each", async (what, rule, says) => {
     const t = await newRepo(`lost-${what.replace(/\W+/g, "-").replace(/^-|-$/g, "")}`);
     const fault = stack.sim.faults.add({ ...rule(t), response: { kind: "lost-answer", status: 502 }, times: 1 });
