@@ -1,3 +1,4 @@
+import { createOnce, NO_BLIND_RETRY } from "./create-once.js";
 import type { GitHub, RepoName } from "./types.js";
 
 /** GitHub rejects comment and PR bodies over 65,536 characters. */
@@ -31,4 +32,29 @@ export async function findCommentByMarker(
     }
   }
   return undefined;
+}
+
+/**
+ * Create a comment that carries `marker`, at most once: after a failure that may have landed, the
+ * marker is looked up before creating it again (see create-once.ts).
+ */
+export async function createCommentOnce(
+  github: GitHub,
+  repo: RepoName,
+  issueNumber: number,
+  body: string,
+  marker: string,
+  sleep?: (ms: number) => Promise<void>,
+): Promise<{ id: number }> {
+  return createOnce(
+    async () => {
+      const { data } = await github.rest.issues.createComment({ ...repo, issue_number: issueNumber, body, request: NO_BLIND_RETRY });
+      return { id: data.id };
+    },
+    async () => {
+      const found = await findCommentByMarker(github, repo, issueNumber, marker);
+      return found ? { id: found.id } : undefined;
+    },
+    sleep,
+  );
 }

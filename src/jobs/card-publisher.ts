@@ -1,4 +1,4 @@
-import { clipBody, findCommentByMarker } from "../github/comments.js";
+import { clipBody, createCommentOnce, findCommentByMarker } from "../github/comments.js";
 import type { GitHub, RepoName } from "../github/types.js";
 import type { Redact } from "../shared/redact.js";
 import { cardMarker, renderCard, type CardState } from "./job-card.js";
@@ -27,9 +27,10 @@ export function createCommentSink(
         if (existing) commentId = existing.id;
       }
       if (commentId === undefined) {
-        const { data } = await github.rest.issues.createComment({ ...repo, issue_number: issueNumber, body });
-        commentId = data.id;
-        await options.onCreated?.(data.id);
+        // A 5xx can come after GitHub made the comment: look it up before creating it again.
+        const created = await createCommentOnce(github, repo, issueNumber, body, cardMarker(jobKey));
+        commentId = created.id;
+        await options.onCreated?.(created.id);
       } else {
         await github.rest.issues.updateComment({ ...repo, comment_id: commentId, body });
       }

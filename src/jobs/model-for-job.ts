@@ -71,5 +71,6 @@ export async function checkProfiles(setup: ModelSetup, timeoutMs = 3000): Promis
 
 /** The message a job card shows when its profile is down: names the profile and the model. */
 export function unavailableMessage(profile: ModelProfile, detail: string): string {
-  return `The model for this job is unavailable: profile \`${profile.name}\` (\`${profile.model}\` at ${profile.baseUrls.join(", ")}): ${detail}. Nothing else was tried: iquest-bot never falls back to another model on its own. The job will be retried; an operator can check the model server.`;
+  // Whether and when the job is retried is the queue's to say (run-job.ts adds it to the card).
+  return `The model for this job is unavailable: profile \`${profile.name}\` (\`${profile.model}\` at ${profile.baseUrls.join(", ")}): ${detail.replace(/\.\s*$/, "")}. Nothing else was tried: iquest-bot never falls back to another model on its own. An operator can check the model server.`;
 }

@@ -1,6 +1,7 @@
 import { describeProblems, type LoadedRepoConfig } from "../config/repo-config.js";
 import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
 import { loadRepoConfig } from "../github/repo-config.js";
+import { describeRequestError } from "../github/request-errors.js";
 import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
 import { jobPayloadSchema, targetKey, type JobKind, type JobPayload } from "../queue/payloads.js";
 import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../shared/errors.js";
@@ -67,7 +68,7 @@ export interface JobLike {
   id?: string;
   data: unknown;
   attemptsMade: number;
-  opts: { attempts?: number };
+  opts: { attempts?: number; backoff?: number | { type?: string; delay?: number } };
   /** Whether this worker still holds the job's lock (absent: assume it does). */
   ownsLock?: () => Promise<boolean>;
 }
@@ -222,13 +223,15 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     }
     if (err instanceof CancelledError) throw err; // shutdown: the queue layer hands the job back
     const next = nextStepOf(err);
-    const message = err instanceof IquestError ? err.userMessage : errorMessage(err);
+    const message = err instanceof IquestError ? err.userMessage : (describeRequestError(err) ?? errorMessage(err));
     const willRetry = next === "retry" && attempt < maxAttempts;
     log.error({ err, attempt, maxAttempts, willRetry }, "job failed");
     if (willRetry) {
       // Before the card exists, a retry stays quiet: the next attempt makes the card.
       if (cardStarted) {
-        await card.update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying.`));
+        const delay = retryDelayMs(job.opts.backoff, attempt);
+        const when = delay === undefined ? "" : ` in about ${formatDelay(delay)}`;
+        await card.update((s) => addWarning(s, `Attempt ${attempt} of ${maxAttempts} hit a temporary problem (${message}); retrying${when}.`));
         await card.flush().catch(() => {});
       }
       throw new JobFailed(message, true);
@@ -236,13 +239,29 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
     const text =
       next === "tell-user"
         ? message
-        : `The job failed: ${message}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
+        : `The job failed: ${message.replace(/\.\s*$/, "")}${next === "retry" ? ` (gave up after ${maxAttempts} attempts)` : ""}. Comment \`/iquest ${payload.kind}\` to try again.`;
     await finish("failure", text).catch((e) => log.error({ err: e }, "card update failed"));
     deps.metrics?.jobsFinished.inc({ kind: payload.kind, outcome: "failure" });
     throw new JobFailed(message, false);
   } finally {
     deps.notes?.live.delete(jobId);
   }
+}
+
+/** When the queue will run the next attempt after `attempt` failed (BullMQ's backoff rules). */
+export function retryDelayMs(backoff: JobLike["opts"]["backoff"], attempt: number): number | undefined {
+  if (backoff === undefined) return undefined;
+  if (typeof backoff === "number") return backoff;
+  if (backoff.type === "fixed") return backoff.delay ?? 0;
+  if (backoff.type === "exponential") return Math.round(2 ** (attempt - 1) * (backoff.delay ?? 0));
+  return undefined; // a custom strategy: no promise about when
+}
+
+function formatDelay(ms: number): string {
+  if (ms < 1500) return "1 s";
+  if (ms < 90_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 90 * 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
 }
 
 /**

@@ -324,7 +324,7 @@ describe("diff mapping over real diffs", () => {
           ...(g.startLine < g.line ? { start_line: g.startLine, start_side: "RIGHT" as const } : {}),
           body: g.finding.title,
         })),
-      });
+      }, { botLogin: "iquest-bot[bot]", marker: "<!-- property test -->" });
       expect(review.id).toBeGreaterThan(0);
       expect(sim.reviewComments.length - before).toBe(gate.inline.length);
     }

@@ -1,6 +1,7 @@
 import { loadPrompts } from "../../agent/prompts.js";
 import { buildFixPrompts, readRepoInstructions } from "../../agent/task-prompt.js";
 import { STEP_PERMISSIONS } from "../../github/app-client.js";
+import { clipBody, createCommentOnce, findCommentByMarker, MAX_BODY } from "../../github/comments.js";
 import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
@@ -248,20 +249,23 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
 
     // A feedback or check round: the PR exists; say what this round did on it.
     const publishClient = await ctx.app.forRepo(p.installationId, p.repoId, STEP_PERMISSIONS.publish, { signal: ctx.signal });
-    await publishClient.rest.issues.createComment({
-      ...repo,
-      issue_number: round!.prNumber,
-      body: ctx.redact(
+    const pushed = (published as { commit: string }).commit;
+    // One summary per push: looked up by its marker before it is created, and not blindly
+    // re-sent after a lost answer (a re-run, or a 5xx after GitHub posted it, finds it).
+    const marker = `<!-- iquest-round:${pushed} -->`;
+    if (!(await findCommentByMarker(publishClient, repo, round!.prNumber, marker))) {
+      const body = ctx.redact(
         [
-          `**iquest-bot pushed \`${(published as { commit: string }).commit.slice(0, 12)}\`** for ${mode === "check" ? "the failing check" : "the feedback"}.`,
+          `**iquest-bot pushed \`${pushed.slice(0, 12)}\`** for ${mode === "check" ? "the failing check" : "the feedback"}.`,
           "",
           sanitizeModelText(summary) || "_No summary._",
           "",
           testsText,
           ...(withheld.length ? ["", "Not included:", ...withheld.map((w) => `- ${w}`)] : []),
         ].join("\n"),
-      ),
-    });
+      );
+      await createCommentOnce(publishClient, repo, round!.prNumber, `${clipBody(body, MAX_BODY - marker.length - 2)}\n\n${marker}`, marker);
+    }
     await card.update((s) => setPhase(s, "PR", "done", `#${round!.prNumber} updated`));
     return decision.outcome(branch, whatWasTried(agent.steps), { number: round!.prNumber, url: round!.prUrl });
   } finally {

@@ -3,6 +3,7 @@ import { clipBody } from "../../github/comments.js";
 import { statusOf, type GitHub, type RepoName } from "../../github/types.js";
 import { cutMiddle } from "../../agent/tools/truncate.js";
 import type { DiffFileInput } from "./diff.js";
+import { createOnce, NO_BLIND_RETRY } from "../../github/create-once.js";
 
 /**
  * The review job's GitHub calls, thin: the PR's files, the diff between two heads, the bot's
@@ -96,21 +97,35 @@ export interface ReviewComment {
   body: string;
 }
 
+/**
+ * Post the review, at most once: after a failure that may have landed, the bot's reviews are
+ * searched for `marker` (the summary's hidden marker, unique to this head and its findings).
+ */
 export async function createReview(
   github: GitHub,
   repo: RepoName,
   pullNumber: number,
   review: { commitId: string; body: string; comments: ReviewComment[] },
+  lookUp: { botLogin: string; marker: string },
 ): Promise<{ id: number; url: string }> {
-  const { data } = await github.rest.pulls.createReview({
-    ...repo,
-    pull_number: pullNumber,
-    commit_id: review.commitId,
-    event: "COMMENT",
-    body: review.body,
-    comments: review.comments,
-  });
-  return { id: data.id, url: data.html_url };
+  return createOnce(
+    async () => {
+      const { data } = await github.rest.pulls.createReview({
+        ...repo,
+        pull_number: pullNumber,
+        commit_id: review.commitId,
+        event: "COMMENT",
+        body: review.body,
+        comments: review.comments,
+        request: NO_BLIND_RETRY,
+      });
+      return { id: data.id, url: data.html_url };
+    },
+    async () => {
+      const found = (await listBotReviews(github, repo, pullNumber, lookUp.botLogin)).find((r) => r.body.includes(lookUp.marker));
+      return found ? { id: found.id, url: found.url } : undefined;
+    },
+  );
 }
 
 export const CHECK_NAME = "iquest/review";
@@ -122,16 +137,29 @@ export async function findCheckRun(github: GitHub, repo: RepoName, sha: string, 
   return run ? { id: run.id, status: run.status } : undefined;
 }
 
-export async function startCheckRun(github: GitHub, repo: RepoName, sha: string, summary: string, detailsUrl?: string): Promise<number> {
-  const { data } = await github.rest.checks.create({
-    ...repo,
-    name: CHECK_NAME,
-    head_sha: sha,
-    status: "in_progress",
-    ...(detailsUrl ? { details_url: detailsUrl } : {}),
-    output: { title: "Reviewing", summary },
-  });
-  return data.id;
+/**
+ * Start the `iquest/review` run, at most once: after a failure that may have landed, this app's
+ * run on the commit is looked up (one still in progress is the one the lost call made).
+ */
+export async function startCheckRun(github: GitHub, repo: RepoName, sha: string, summary: string, appSlug: string, detailsUrl?: string): Promise<number> {
+  return createOnce(
+    async () => {
+      const { data } = await github.rest.checks.create({
+        ...repo,
+        name: CHECK_NAME,
+        head_sha: sha,
+        status: "in_progress",
+        ...(detailsUrl ? { details_url: detailsUrl } : {}),
+        output: { title: "Reviewing", summary },
+        request: NO_BLIND_RETRY,
+      });
+      return data.id;
+    },
+    async () => {
+      const found = await findCheckRun(github, repo, sha, appSlug);
+      return found && found.status !== "completed" ? found.id : undefined;
+    },
+  );
 }
 
 export async function completeCheckRun(

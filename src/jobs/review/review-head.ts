@@ -35,6 +35,8 @@ export interface ReviewState {
   memory: ReviewMemoryState;
   publisher: GitHub;
   checkId: number;
+  /** The app's bot user: its reviews are searched for the marker after a lost answer. */
+  botLogin: string;
   remember: (state: ReviewMemoryState) => Promise<void>;
 }
 
@@ -207,14 +209,14 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
     const comments = gate.inline.map((g) => toComment(g, ctx.redact));
     let review: { id: number; url: string };
     try {
-      review = await createReview(st.publisher, repo, st.pr.number, { commitId: st.head, body: withMarker(summary, marker), comments });
+      review = await createReview(st.publisher, repo, st.pr.number, { commitId: st.head, body: withMarker(summary, marker), comments }, { botLogin: st.botLogin, marker });
     } catch (err) {
       // GitHub refused a line. The gate only passes lines of the PR's diff, so this means the PR
       // moved under us; the findings still reach the author, in the summary.
       if (statusOf(err) !== 422 || comments.length === 0) throw err;
       ctx.log.warn({ err }, "GitHub refused the inline comments; posting them in the summary");
       summary = ctx.redact(renderSummary({ ...summaryInput, inlineRefused: true }));
-      review = await createReview(st.publisher, repo, st.pr.number, { commitId: st.head, body: withMarker(summary, marker), comments: [] });
+      review = await createReview(st.publisher, repo, st.pr.number, { commitId: st.head, body: withMarker(summary, marker), comments: [] }, { botLogin: st.botLogin, marker });
     }
     await st.remember(recordReview(st.memory, { head: st.head, findings: posted }));
     const verdict = checkVerdict(summaryInput);

@@ -122,7 +122,7 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
   const checkId =
     existing && existing.status !== "completed"
       ? existing.id
-      : await startCheckRun(publisher, repo, head, "iquest-bot is reviewing this commit.", runUrl);
+      : await startCheckRun(publisher, repo, head, "iquest-bot is reviewing this commit.", appSlug, runUrl);
 
   try {
     if (plan.shown.length === 0) {
@@ -138,7 +138,7 @@ async function runReview(ctx: JobContext, services: JobServices): Promise<JobOut
       await card.update((s) => setPhase(setPhase(s, "checkout", "skipped"), "review", "skipped", "nothing to review"));
       return { tone: "neutral", text };
     }
-    return await reviewAndPost(ctx, services, { pr: { number: n, title: pr.title, body: pr.body ?? "" }, head, fork, plan, diff, scope, coverage, memory, publisher, checkId, remember });
+    return await reviewAndPost(ctx, services, { pr: { number: n, title: pr.title, body: pr.body ?? "" }, head, fork, plan, diff, scope, coverage, memory, publisher, checkId, remember, botLogin: identity.login });
   } catch (err) {
     await finishCheckAfterError(ctx, checkClient, checkId, err);
     throw err;

@@ -23,7 +23,13 @@ export type FaultResponse =
   /** Wait, then drop the connection without answering (a hung GitHub). */
   | { kind: "hang"; ms: number }
   /** Drop the connection at once (ECONNRESET on the client). */
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /**
+   * The answer is lost: the call takes effect as usual (the comment is created, the PR opened),
+   * then the client gets this 5xx instead of the real answer. REST only. The case where a blind
+   * retry of a write duplicates it.
+   */
+  | { kind: "lost-answer"; status: number };
 
 export interface FaultRule {
   /** "GET", "POST", ... or "*" (default). */
@@ -35,6 +41,11 @@ export interface FaultRule {
   path: string | RegExp;
   /** REST (default) or the git smart-HTTP endpoints (paths like "/o/r.git/git-receive-pack"). */
   target?: "rest" | "git";
+  /**
+   * Query parameters the call must carry (exact values), e.g. `{ service: "git-receive-pack" }`
+   * to fail a push's ref advertisement but not a fetch's (both are GET …/info/refs).
+   */
+  query?: Record<string, string>;
   /** How many matching calls fail (default 1; Infinity for "until cleared"). */
   times?: number;
   /** Let this many matching calls through before failing (default 0). */
@@ -78,8 +89,8 @@ export class Faults {
    * Add a fault. Shorthand: `add("POST /repos/{owner}/{repo}/pulls", { kind: "status", status: 502 })`.
    */
   add(rule: FaultRule): FaultHandle;
-  add(route: string, response: FaultResponse, options?: Pick<FaultRule, "times" | "skip" | "target">): FaultHandle;
-  add(ruleOrRoute: FaultRule | string, response?: FaultResponse, options: Pick<FaultRule, "times" | "skip" | "target"> = {}): FaultHandle {
+  add(route: string, response: FaultResponse, options?: Pick<FaultRule, "times" | "skip" | "target" | "query">): FaultHandle;
+  add(ruleOrRoute: FaultRule | string, response?: FaultResponse, options: Pick<FaultRule, "times" | "skip" | "target" | "query"> = {}): FaultHandle {
     let rule: FaultRule;
     if (typeof ruleOrRoute === "string") {
       const m = /^([A-Z]+|\*)\s+(\S+)$/.exec(ruleOrRoute.trim());
@@ -116,12 +127,13 @@ export class Faults {
   }
 
   /** The fault that answers this call, if any (consuming one of its uses). */
-  take(target: "rest" | "git", method: string, path: string): FaultResponse | undefined {
+  take(target: "rest" | "git", method: string, path: string, query: Record<string, string> = {}): FaultResponse | undefined {
     for (const f of this.#active) {
       if ((f.rule.target ?? "rest") !== target) continue;
       const m = (f.rule.method ?? "*").toUpperCase();
       if (m !== "*" && m !== method.toUpperCase()) continue;
       if (!f.matcher.test(path)) continue;
+      if (f.rule.query && Object.entries(f.rule.query).some(([k, v]) => query[k] !== v)) continue;
       if (f.skipLeft > 0) {
         f.skipLeft--;
         continue;
@@ -186,5 +198,7 @@ export function describeFault(response: FaultResponse): string {
       return `hang ${response.ms}ms`;
     case "reset":
       return "reset";
+    case "lost-answer":
+      return `lost-answer ${response.status}`;
   }
 }

@@ -74,8 +74,11 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
   }
 
-  const fault = deps.faults.take(target, method, path);
-  if (fault) {
+  const fault = deps.faults.take(target, method, path, record.query);
+  // A lost answer lets the call take effect and replaces only what the client reads.
+  const lostAnswer = fault?.kind === "lost-answer" && target === "rest" ? fault : undefined;
+  if (lostAnswer) record.fault = describeFault(lostAnswer);
+  if (fault && !lostAnswer) {
     record.fault = describeFault(fault);
     record.auth =
       target === "git"
@@ -142,6 +145,10 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   );
   try {
     const reply = await match.route.handler(ctx);
+    if (lostAnswer) {
+      sendJson(res, lostAnswer.status, { message: "Server Error" }, rateHeaders(deps));
+      return finish(lostAnswer.status);
+    }
     if (typeof reply.body === "string") {
       res.writeHead(reply.status, { "content-type": "text/plain; charset=utf-8", ...rateHeaders(deps), ...reply.headers });
       res.end(reply.body);
