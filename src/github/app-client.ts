@@ -6,8 +6,9 @@ import { WRITE_BUCKETS, writePacingGroups } from "./write-pacing.js";
 
 /**
  * Installation tokens for one repository and the fewest permissions a step needs. The web
- * process uses Probot's per-event client; the worker mints its own narrow tokens here, so a job
- * that only comments cannot push, and a token leaked from one job reaches one repo for an hour.
+ * process's handlers get a lazily minted `intake` client from here (never Probot's
+ * installation-wide event token); the worker mints its own narrow tokens per step, so a job that
+ * only comments cannot push, and a token leaked from one job reaches one repo for an hour.
  */
 
 export type PermissionSet = Partial<
@@ -20,6 +21,11 @@ export const STEP_PERMISSIONS = {
   converse: { issues: "write", pull_requests: "read", contents: "read", checks: "read", metadata: "read" },
   /** Clone and fetch. */
   checkout: { contents: "read", metadata: "read" },
+  /**
+   * The web process's webhook handlers: read the repo config and the actor's permission, react
+   * and reply, report a config problem as a check run. Never contents write.
+   */
+  intake: { issues: "write", pull_requests: "read", contents: "read", checks: "write", metadata: "read" },
   /** Push the bot branch, open or update the PR, post a review or check run. */
   publish: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
 } as const satisfies Record<string, PermissionSet>;
@@ -31,6 +37,11 @@ export interface GitHubApp {
    * wait for a slow GitHub).
    */
   forRepo(installationId: number, repoId: number, permissions: PermissionSet, options?: { signal?: AbortSignal }): Promise<GitHub>;
+  /**
+   * Like forRepo, but the token is minted on the client's first request (then cached), so a
+   * webhook handler that decides to ignore an event costs no GitHub call at all.
+   */
+  lazyForRepo(installationId: number, repoId: number, permissions: PermissionSet): GitHub;
   /** The raw installation token, for host-side git only (never the sandbox, payloads or logs). */
   tokenForRepo(installationId: number, repoId: number, permissions: PermissionSet): Promise<string>;
   /** A client authenticated as the app itself (JWT): app-level APIs only. */
@@ -115,31 +126,52 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
     return auth.token;
   };
 
+  const client = (installationId: number, auth: Record<string, unknown>, signal?: AbortSignal): GitHub => {
+    const c = new Octokit({
+      ...auth,
+      baseUrl: options.baseUrl,
+      log,
+      throttle: { ...throttle, id: String(installationId) },
+      ...(signal ? { request: { signal } } : {}),
+    }) as unknown as GitHub;
+    if (options.redact) {
+      const redact = options.redact;
+      c.hook.before("request", (requestOptions) => redactRequestText(requestOptions as Record<string, unknown>, redact));
+    }
+    if (signal) {
+      // The outermost hook: an abort ends the call at once. Without it the retry plugin treats
+      // the aborted fetch as a 500 and retries it for 1 + 4 + 9 seconds.
+      c.hook.wrap("request", (request, requestOptions) => raceAbort(Promise.resolve(request(requestOptions)), signal));
+    }
+    return c;
+  };
+
   return {
     appClient: () => app,
     tokenForRepo,
     async forRepo(installationId, repoId, permissions, clientOptions) {
       const token = await tokenForRepo(installationId, repoId, permissions);
-      const signal = clientOptions?.signal;
-      const client = new Octokit({
-        auth: { token },
-        baseUrl: options.baseUrl,
-        log,
-        throttle: { ...throttle, id: String(installationId) },
-        ...(signal ? { request: { signal } } : {}),
-      }) as unknown as GitHub;
-      if (options.redact) {
-        const redact = options.redact;
-        client.hook.before("request", (requestOptions) => redactRequestText(requestOptions as Record<string, unknown>, redact));
-      }
-      if (signal) {
-        // The outermost hook: an abort ends the call at once. Without it the retry plugin treats
-        // the aborted fetch as a 500 and retries it for 1 + 4 + 9 seconds.
-        client.hook.wrap("request", (request, requestOptions) => raceAbort(Promise.resolve(request(requestOptions)), signal));
-      }
-      return client;
+      return client(installationId, { auth: { token } }, clientOptions?.signal);
+    },
+    lazyForRepo(installationId, repoId, permissions) {
+      return client(installationId, { authStrategy: lazyTokenAuth, auth: { mint: () => tokenForRepo(installationId, repoId, permissions) } });
     },
   };
+}
+
+/** An Octokit auth strategy that asks `mint` for the token at each request (mint caches it). */
+function lazyTokenAuth(options: { mint: () => Promise<string> }) {
+  const auth = async () => ({ type: "token", tokenType: "installation", token: await options.mint() });
+  auth.hook = async (
+    request: ((endpoint: object) => Promise<unknown>) & { endpoint: { merge(route: unknown, parameters?: unknown): { headers: Record<string, string> } } },
+    route: unknown,
+    parameters?: unknown,
+  ) => {
+    const endpoint = request.endpoint.merge(route, parameters);
+    endpoint.headers.authorization = `token ${await options.mint()}`;
+    return request(endpoint);
+  };
+  return auth;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { Probot, createNodeMiddleware, type ProbotOctokit } from "probot";
 import { secretsOf, type Env } from "../config/env.js";
 import { NoWaitOctokit } from "../github/octokit.js";
+import { STEP_PERMISSIONS, createGitHubApp } from "../github/app-client.js";
 import { fetchPermission } from "../github/permissions.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { createWebServer, type HealthReport, type Route } from "../http/server.js";
@@ -76,8 +77,19 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
     log: log.child({ name: "probot" }),
     Octokit: options.Octokit ?? NoWaitOctokit,
   });
+  // The handlers' own client: one repository, the intake permissions, minted on first use.
+  // (Probot's per-event client would hold an installation-wide token with all the app's rights.)
+  const intakeGitHub = createGitHubApp({
+    appId: env.APP_ID,
+    privateKey: env.privateKey,
+    baseUrl: env.githubApiUrl,
+    log,
+    Octokit: options.Octokit ?? NoWaitOctokit,
+    writePacing: false,
+  });
   const appFn = createApp({
     enqueuer,
+    repoClient: (installationId, repoId) => intakeGitHub.lazyForRepo(installationId, repoId, STEP_PERMISSIONS.intake),
     loadConfig: configCache.load,
     invalidateConfig: configCache.invalidate,
     // A repository belongs to one installation of the app, so repo + user is the whole key.

@@ -9,6 +9,12 @@ export interface HandlerDeps {
   enqueuer: JobEnqueuer;
   loadConfig(github: GitHub, repo: RepoName, repoId: number): Promise<LoadedRepoConfig>;
   checkPermission(github: GitHub, repo: RepoName, username: string): Promise<PermissionResult>;
+  /**
+   * A client for one repository with the intake permissions only (token minted on first use).
+   * Without it (unit tests) handlers use Probot's per-event client, whose token is
+   * installation-wide.
+   */
+  repoClient?(installationId: number, repoId: number): GitHub;
   /** Forget a cached config (after a push that changed it). */
   invalidateConfig?(repoId: number): void;
   /** The app's own id: its own check runs never trigger anything. */

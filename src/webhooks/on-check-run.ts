@@ -14,7 +14,7 @@ const FAILED = new Set(["failure", "timed_out"]);
  */
 export async function onCheckRun(ctx: Context<"check_run.completed">, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   const run = payload.check_run;
   if (!run.conclusion || !FAILED.has(run.conclusion)) return "ignored:not-failed";

@@ -13,7 +13,7 @@ import { decideActor, isBot } from "../rules/triggers.js";
  */
 export async function onIssueComment(ctx: Context<"issue_comment.created">, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   if (isBot(payload.sender) || isBot(payload.comment.user)) return "ignored:bot";
   const command = parseCommand(payload.comment.body);

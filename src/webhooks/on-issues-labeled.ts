@@ -7,7 +7,7 @@ import { decideActor, isBot } from "../rules/triggers.js";
 /** `issues.labeled` with the repo's fix label (default `iquest:fix`) by a writer → a fix job. */
 export async function onIssuesLabeled(ctx: Context<"issues.labeled">, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   if (isBot(payload.sender)) return "ignored:bot";
   if (payload.issue.state !== "open") return "ignored:closed";

@@ -8,7 +8,7 @@ import type { HandlerDeps, Outcome } from "./deps.js";
 /** A writer's review that requests changes on the bot's fix PR → a feedback round on that branch. */
 export async function onPullRequestReview(ctx: Context<"pull_request_review.submitted">, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   if (payload.review.state !== "changes_requested") return "ignored:not-changes-requested";
   if (isBot(payload.review.user) || isBot(payload.sender)) return "ignored:bot";

@@ -17,7 +17,7 @@ type PullRequestEvent =
  */
 export async function onPullRequest(ctx: Context<PullRequestEvent>, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   const pr = payload.pull_request;
   if (pr.state !== "open") return "ignored:closed";

@@ -10,7 +10,7 @@ import type { HandlerDeps, Outcome } from "./deps.js";
  */
 export async function onPush(ctx: Context<"push">, deps: HandlerDeps): Promise<Outcome> {
   const { payload } = ctx;
-  const info = deliveryInfo(ctx);
+  const info = deliveryInfo(ctx, deps);
   if (!info) return "ignored:no-repository";
   const defaultBranch = payload.repository.default_branch;
   if (payload.ref !== `refs/heads/${defaultBranch}` || payload.deleted) return "ignored:not-default-branch";

@@ -93,6 +93,9 @@ describe("fix, end to end", () => {
 
     // Least privilege: no token asked for workflows, and none reached a comment or the PR.
     expect(sim.tokens.filter((t) => t.requested.permissions && "workflows" in (t.requested.permissions as object))).toEqual([]);
+    // T8, every token of the run, the web's included: one repository, and named permissions.
+    expect(sim.tokens.length).toBeGreaterThan(0);
+    expect(sim.tokens.filter((t) => (t.requested.repository_ids as unknown[] | undefined)?.length !== 1 || !t.requested.permissions)).toEqual([]);
     for (const c of sim.comments) expect(c.history.join("\n")).not.toMatch(/ghs_/);
     expect(prIssue.body).not.toMatch(/ghs_/);
     expect(sim.errors).toEqual([]);

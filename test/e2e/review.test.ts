@@ -94,6 +94,9 @@ describe("review, end to end", () => {
 
     // Least privilege and no leaks.
     expect(sim.tokens.filter((t) => t.requested.permissions && "workflows" in (t.requested.permissions as object))).toEqual([]);
+    // T8, every token of the run, the web's included: one repository, and named permissions.
+    expect(sim.tokens.length).toBeGreaterThan(0);
+    expect(sim.tokens.filter((t) => (t.requested.repository_ids as unknown[] | undefined)?.length !== 1 || !t.requested.permissions)).toEqual([]);
     for (const r of botReviews()) expect(r.body).not.toMatch(/ghs_/);
     expect(sim.errors).toEqual([]);
   }, 240_000);

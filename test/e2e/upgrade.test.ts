@@ -80,6 +80,9 @@ describe("upgrade, end to end", () => {
     // npm inside the sandbox fetched from the registry: packuments for the lock, the tarball for the install.
     expect(registry.requests.some((r) => r.kind === "tarball" && r.path.includes("greeter-2.0.0.tgz") && r.headers["user-agent"]?.startsWith("npm/"))).toBe(true);
     expect(sim.tokens.filter((t) => t.requested.permissions && "workflows" in (t.requested.permissions as object))).toEqual([]);
+    // T8, every token of the run, the web's included: one repository, and named permissions.
+    expect(sim.tokens.length).toBeGreaterThan(0);
+    expect(sim.tokens.filter((t) => (t.requested.repository_ids as unknown[] | undefined)?.length !== 1 || !t.requested.permissions)).toEqual([]);
     for (const c of sim.comments) expect(c.history.join("\n")).not.toMatch(/ghs_/);
     expect(sim.errors).toEqual([]);
     // The run read the config and applied the repository's own schedule.

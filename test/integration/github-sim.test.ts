@@ -756,8 +756,11 @@ describe("the app's own webhook handlers, driven by the simulator", () => {
       log,
       Octokit: TestOctokit,
     });
+    // As start-web composes it: the handlers' own one-repository client, minted on first use.
+    const intake = createGitHubApp({ appId: String(sim.app.id), privateKey: testPrivateKey(), baseUrl: sim.apiUrl, log, Octokit: TestOctokit, writePacing: false });
     const handlers = createApp({
       enqueuer,
+      repoClient: (installationId, repoId) => intake.lazyForRepo(installationId, repoId, STEP_PERMISSIONS.intake),
       loadConfig: (github, r) => loadRepoConfig(github, r),
       checkPermission: fetchPermission,
       record: (event, outcome) => void outcomes.push([event, outcome]),
@@ -792,8 +795,9 @@ describe("the app's own webhook handlers, driven by the simulator", () => {
       "GET /repos/{owner}/{repo}/contents/{path+} 404",
       "GET /repos/{owner}/{repo}/collaborators/{username}/permission 200",
     ]);
-    // Probot's event client asks for an installation-wide token (no narrowing): recorded as such.
-    expect(sim.tokens.at(-1)!.requested).toEqual({});
+    // T8: the handlers' token names this one repository and the intake permissions (no
+    // contents write), not the installation-wide token of Probot's event client.
+    expect(sim.tokens.at(-1)!.requested).toEqual({ repository_ids: [repo.id], permissions: STEP_PERMISSIONS.intake });
   });
 
   test("/iquest help is answered with a comment; a reader's command gets 😕; the bot's own comment is ignored", async () => {
