@@ -11,7 +11,7 @@ import { StartupError } from "../../src/shared/errors.js";
 import { createLogger } from "../../src/shared/log.js";
 import { redact } from "../../src/shared/redact.js";
 import { TestOctokit } from "../support/octokit.js";
-import { INSTALLATION_ID, REPO_ID, issuesLabeled } from "../support/payloads.js";
+import { INSTALLATION_ID, REPO_ID, issueComment, issuesLabeled } from "../support/payloads.js";
 import { API, REPO_PATH } from "../support/probot-app.js";
 import { startTestRedis, type TestRedis } from "../support/redis-server.js";
 import { WEBHOOK_SECRET, testEnv } from "../support/test-env.js";
@@ -96,6 +96,13 @@ describe("webhook intake → queue", () => {
     await postDelivery(url, WEBHOOK_SECRET, { ...labeled(9), id: "first" });
     await postDelivery(url, WEBHOOK_SECRET, { ...labeled(9), id: "second" });
     expect((await jobs()).map((j) => j.id)).toEqual(["fix-first"]);
+  });
+
+  test("one `/iquest fix` comment delivered under two delivery ids → one job", async () => {
+    const comment = { event: "issue_comment", payload: issueComment("/iquest fix", { issue: 12, commentId: 1212 }) };
+    expect((await postDelivery(url, WEBHOOK_SECRET, { ...comment, id: "comment-a" })).status).toBe(200);
+    expect((await postDelivery(url, WEBHOOK_SECRET, { ...comment, id: "comment-b" })).status).toBe(200);
+    expect((await jobs()).map((j) => j.id)).toEqual(["fix-comment-a"]);
   });
 
   test.each<[string, number, Record<string, string | undefined>]>([

@@ -99,9 +99,17 @@ describe("worker process", () => {
     await waitUntil(() => slow.hits === 1, 10_000, "the reaction call");
 
     const stoppedAt = Date.now();
-    const exit = await first.stop("SIGTERM");
+    first.child.kill("SIGTERM");
+    // Intake has stopped: a job that arrives during the grace period stays waiting, although the
+    // worker is alive and has a free slot for the kind (concurrency 2, one slot stuck).
+    await first.waitFor(/grace period over/, 5_000);
+    const late = await queues.upgrade.add("upgrade", { kind: "upgrade", installationId: 61, repoId, repo: "acme/proc", trigger: "schedule" }, { jobId: "arrived-after-sigterm" });
+    const exit = await first.exited;
     expect(exit.code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(5_000); // 500 ms grace, not the 20 s GitHub hang
+    expect(await late.getState()).toBe("waiting");
+    expect((await queues.upgrade.getJob(late.id!))!.attemptsMade).toBe(0);
+    await late.remove();
     const job = (await queues.upgrade.getJob(jobId))!;
     expect(["delayed", "waiting"]).toContain(await job.getState());
     expect(job.attemptsMade).toBe(0);
