@@ -36,7 +36,7 @@ export const envSchema = z.object({
   /**
    * Niceness of a worker process run on its own (`start:worker`; 0–19). Jobs are batch work: on
    * a host shared with the web process, webhook answers come first. The sandbox's commands and
-   * the worker's git run at niceness 10 whatever this is. Not applied by `npm start` (one
+   * the worker's git run 10 nicer than the worker (at most 19). Not applied by `npm start` (one
    * process holds both roles there).
    */
   WORKER_NICENESS: z.coerce.number().int().min(0).max(19).default(5),

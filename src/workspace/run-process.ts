@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { setPriority } from "node:os";
+import { getPriority, setPriority } from "node:os";
 
 /**
  * Run a host-side helper process (git, flock, chown, cp) with an explicit environment.
@@ -33,16 +33,16 @@ const DEFAULT_MAX_BUFFER = 256 * 1024 * 1024;
 
 /**
  * Host-side helpers (git clone/fetch/pack, chown, cp) are batch work, like the sandbox's commands
- * (SandboxLimits.niceness): niced, so that on a shared host they do not hold up the web process's
- * webhook answers or the worker's lock renewals. Set right after spawn; what the helper forks
- * later (git's pack-objects) inherits it.
+ * (SandboxLimits.niceness): they run this much nicer than the worker (at most 19), so that on a
+ * shared host they do not hold up the web process's webhook answers or the worker's lock
+ * renewals. Set right after spawn; what the helper forks later (git's pack-objects) inherits it.
  */
 export const HOST_HELPER_NICENESS = 10;
 
 export function deprioritize(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    setPriority(pid, HOST_HELPER_NICENESS);
+    setPriority(pid, Math.min(19, getPriority() + HOST_HELPER_NICENESS));
   } catch {
     // The child already exited, or the host forbids it: only a scheduling hint is lost.
   }

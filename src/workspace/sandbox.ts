@@ -55,9 +55,10 @@ export interface SandboxLimits {
   /** Upper bound for any call's timeoutMs. */
   maxTimeoutMs: number;
   /**
-   * Scheduling niceness of every command (0–19). Tests and builds are batch work: on a shared
-   * host they yield the CPU to the web process (webhook latency) and the worker's own event loop
-   * (lock renewals, card writes) instead of competing with them as equals.
+   * How much nicer than the worker every command runs (`nice -n`; the result is at most 19).
+   * Tests and builds are batch work: on a shared host they yield the CPU to the web process
+   * (webhook latency) and the worker's own event loop (lock renewals, card writes) instead of
+   * competing with them as equals.
    */
   niceness: number;
 }

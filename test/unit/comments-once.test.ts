@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { beforeEach, describe, expect, test } from "@jest/globals";
 import nock from "nock";
 import { createCommentOnce } from "../../src/github/comments.js";
 import { describeRequestError } from "../../src/github/request-errors.js";
 import type { GitHub } from "../../src/github/types.js";
 import { retryDelayMs } from "../../src/jobs/run-job.js";
 import { TestOctokit } from "../support/octokit.js";
+import { strictNock } from "../support/strict-nock.js";
 
 /** A card create whose answer is lost must not make a second card (e2e/fix-outages shows it end to end). */
 const API = "https://api.github.com";
@@ -19,16 +20,9 @@ const sleep = async (ms: number) => {
 };
 const botComment = (id: number) => ({ id, body, user: { login: "iquest-bot[bot]", type: "Bot" } });
 
+strictNock(API, (s) => (scope = s));
 beforeEach(() => {
   waits.length = 0;
-  nock.disableNetConnect();
-  scope = nock(API);
-});
-afterEach(() => {
-  const pending = scope.pendingMocks();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  expect(pending).toEqual([]);
 });
 
 describe("createCommentOnce", () => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { describe, expect, test } from "@jest/globals";
 import nock from "nock";
 import { helpText } from "../../src/rules/commands.js";
 import {
@@ -22,21 +22,11 @@ import {
   pullRequestReview,
   push,
 } from "../support/payloads.js";
+import { strictNock } from "../support/strict-nock.js";
 
 let scope: nock.Scope;
-
-beforeEach(() => {
-  nock.disableNetConnect();
-  scope = nock(API);
-});
-
-afterEach(() => {
-  // Every mock a test sets up must be used: an unused mock means the handler skipped a step.
-  const pending = scope.pendingMocks();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  expect(pending).toEqual([]);
-});
+// Every mock a test sets up must be used: an unused mock means the handler skipped a step.
+strictNock(API, (s) => (scope = s));
 
 const receive = async (t: Awaited<ReturnType<typeof createTestProbot>>, name: string, payload: object, id = "d-1") =>
   t.probot.receive({ id, name, payload } as never);

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, test } from "@jest/globals";
+import { describe, expect, test } from "@jest/globals";
 import nock from "nock";
 import { upsertPull } from "../../src/github/pull-requests.js";
 import type { GitHub } from "../../src/github/types.js";
 import { TestOctokit } from "../support/octokit.js";
+import { strictNock } from "../support/strict-nock.js";
 
 /** Test 20: a PR that already exists is updated, never duplicated; GitHub's 422 is handled. */
 const API = "https://api.github.com";
@@ -12,16 +13,7 @@ const pr = (number: number) => ({ number, html_url: `https://github.com/o/r/pull
 let scope: nock.Scope;
 const github = () => new TestOctokit({ auth: { token: "t" } }) as unknown as GitHub;
 
-beforeEach(() => {
-  nock.disableNetConnect();
-  scope = nock(API);
-});
-afterEach(() => {
-  const pending = scope.pendingMocks();
-  nock.cleanAll();
-  nock.enableNetConnect();
-  expect(pending).toEqual([]);
-});
+strictNock(API, (s) => (scope = s));
 
 describe("upsertPull", () => {
   test("no open PR for the branch → created", async () => {
