@@ -68,6 +68,11 @@ export interface GitHubAppOptions {
    * output): the last gate before anything leaves for GitHub, whatever code built the text.
    */
   redact?: Redact;
+  /**
+   * Seconds to wait on a secondary rate limit that names no `retry-after`: GitHub says "at least
+   * one minute" (the default, 60). Tests shorten it.
+   */
+  secondaryLimitFallbackSeconds?: number;
   /** Told of every rate-limit hit and whether we wait (metrics). */
   onRateLimit?: (kind: "primary" | "secondary", retryAfterSeconds: number, willRetry: boolean) => void;
 }
@@ -107,7 +112,12 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const log = options.log.child({ name: "github" });
   // One set of pacing groups per app, so every client of an installation shares its bucket.
   const pacing = writePacingGroups(options.writePacing === false ? "off" : "burst", options.writeBuckets);
-  const throttle = { ...throttleOptions(log, options.onRateLimit), write: pacing.write, notifications: pacing.notifications };
+  const throttle = {
+    ...throttleOptions(log, options.onRateLimit),
+    write: pacing.write,
+    notifications: pacing.notifications,
+    fallbackSecondaryRateRetryAfter: options.secondaryLimitFallbackSeconds ?? 60,
+  };
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -98,6 +98,16 @@ describe("fix, end to end", () => {
     expect(sim.tokens.filter((t) => (t.requested.repository_ids as unknown[] | undefined)?.length !== 1 || !t.requested.permissions)).toEqual([]);
     for (const c of sim.comments) expect(c.history.join("\n")).not.toMatch(/ghs_/);
     expect(prIssue.body).not.toMatch(/ghs_/);
+    // T18 / REFERENCE test 15: no token in Redis, ever. The append-only file holds every write
+    // Redis took during the run, deleted keys included; the job's id in it shows it is the
+    // run's own data.
+    const aof = readdirSync(stack.redis.dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.includes(".aof"))
+      .map((e) => readFileSync(join(e.parentPath, e.name), "latin1"))
+      .join("");
+    expect(aof).toContain(`fix-${delivery.guid}`);
+    expect(aof).not.toContain("ghs_");
+    for (const t of sim.tokens) expect(aof).not.toContain(t.token);
     expect(sim.errors).toEqual([]);
   }, 180_000);
 });

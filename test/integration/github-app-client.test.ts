@@ -54,6 +54,26 @@ describe("createGitHubApp", () => {
     fault.cancel();
   });
 
+  test("a secondary limit without retry-after is waited out for the fallback (GitHub: at least a minute), then passes", async () => {
+    sim.faults.add("GET /repos/{owner}/{repo}", { kind: "secondary-rate-limit" }, { times: 1 });
+    const waits: Array<[string, number, boolean]> = [];
+    const github = await createGitHubApp({
+      appId: "4321",
+      privateKey: testPrivateKey(),
+      baseUrl: sim.apiUrl,
+      log: createLogger({ level: "silent", redact }),
+      // 60 s in production; 1 s keeps the test short. What is tested is that a missing header
+      // still means "wait", through the app's own bounded policy.
+      secondaryLimitFallbackSeconds: 1,
+      onRateLimit: (kind, seconds, willRetry) => void waits.push([kind, seconds, willRetry]),
+    }).forRepo(51, repoId, STEP_PERMISSIONS.converse);
+    const started = Date.now();
+    const { data } = await github.rest.repos.get({ owner: "acme", repo: "client" });
+    expect(data.full_name).toBe("acme/client");
+    expect(waits).toEqual([["secondary", 1, true]]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
   test("a short secondary limit passes after one wait", async () => {
     sim.faults.add("GET /repos/{owner}/{repo}", { kind: "secondary-rate-limit", retryAfter: 1 }, { times: 1 });
     const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
