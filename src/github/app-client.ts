@@ -39,7 +39,9 @@ export interface GitHubApp {
   forRepo(installationId: number, repoId: number, permissions: PermissionSet, options?: { signal?: AbortSignal }): Promise<GitHub>;
   /**
    * Like forRepo, but the token is minted on the client's first request (then cached), so a
-   * webhook handler that decides to ignore an event costs no GitHub call at all.
+   * webhook handler that decides to ignore an event costs no GitHub call at all. The same client
+   * is returned for the same installation, repository and permissions (the most recent
+   * LAZY_CLIENTS_KEPT are kept): building an Octokit costs more than handling a webhook.
    */
   lazyForRepo(installationId: number, repoId: number, permissions: PermissionSet): GitHub;
   /** The raw installation token, for host-side git only (never the sandbox, payloads or logs). */
@@ -97,6 +99,9 @@ export function redactRequestText(options: Record<string, unknown>, redact: Reda
  */
 export const RATE_LIMIT_POLICY = { maxRetries: 3, maxWaitSeconds: 300 };
 
+/** lazyForRepo's clients kept for reuse (a web process sees a few hundred busy repositories). */
+export const LAZY_CLIENTS_KEPT = 500;
+
 function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimit"]) {
   const decide = (kind: "primary" | "secondary") => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
     const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= RATE_LIMIT_POLICY.maxWaitSeconds;
@@ -136,6 +141,7 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
     return auth.token;
   };
 
+  const lazyClients = new Map<string, GitHub>();
   const client = (installationId: number, auth: Record<string, unknown>, signal?: AbortSignal): GitHub => {
     const c = new Octokit({
       ...auth,
@@ -164,7 +170,18 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
       return client(installationId, { auth: { token } }, clientOptions?.signal);
     },
     lazyForRepo(installationId, repoId, permissions) {
-      return client(installationId, { authStrategy: lazyTokenAuth, auth: { mint: () => tokenForRepo(installationId, repoId, permissions) } });
+      const key = `${installationId}:${repoId}:${JSON.stringify(permissions)}`;
+      const kept = lazyClients.get(key);
+      if (kept) {
+        // Most recently used last: the Map's order is the eviction order.
+        lazyClients.delete(key);
+        lazyClients.set(key, kept);
+        return kept;
+      }
+      const made = client(installationId, { authStrategy: lazyTokenAuth, auth: { mint: () => tokenForRepo(installationId, repoId, permissions) } });
+      lazyClients.set(key, made);
+      if (lazyClients.size > LAZY_CLIENTS_KEPT) lazyClients.delete(lazyClients.keys().next().value!);
+      return made;
     },
   };
 }

@@ -18,9 +18,16 @@ export function deliveryInfo(ctx: Context, deps?: Pick<HandlerDeps, "repoClient"
     installation?: { id: number };
   };
   if (!payload.repository || !payload.installation) return undefined;
+  const installationId = payload.installation.id;
+  const repoId = payload.repository.id;
+  let github: GitHub | undefined;
   return {
     deliveryId: ctx.id,
-    github: deps?.repoClient?.(payload.installation.id, payload.repository.id) ?? (ctx.octokit as unknown as GitHub),
+    // Made on first use: a handler that ignores the event never builds a client.
+    get github() {
+      github ??= deps?.repoClient?.(installationId, repoId) ?? (ctx.octokit as unknown as GitHub);
+      return github;
+    },
     repo: { owner: payload.repository.owner.login, repo: payload.repository.name },
     repoId: payload.repository.id,
     fullName: payload.repository.full_name,

@@ -3,7 +3,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBuggyRepo, fixScript } from "../support/agent-fixtures.js";
 import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
-import type { ScriptStep } from "../support/fake-vllm/index.js";
+import { bash, type ScriptStep } from "../support/fake-vllm/index.js";
+import { execFileSync } from "node:child_process";
 
 /**
  * kill -9 of the worker at each phase of a fix job (checkout, tests, agent, publish), and a
@@ -20,7 +21,18 @@ writeFileSync(join(fixture, "package.json"), JSON.stringify(pkg, null, 2));
 function scriptFor(task: string): ScriptStep[] {
   const steps = fixScript();
   if (task.includes("STALL")) steps[2] = { ...(steps[2] as object), delayMs: 6000 } as ScriptStep;
+  // A long command in the sandbox (a marker in its text, so the test can find its process).
+  if (task.includes("SLEEPY")) steps[1] = bash("sleep 12.345 && npm test");
   return steps;
+}
+
+/** Host pids of the sandboxed command still running (the sandbox's pid namespace is nested). */
+function sandboxedSleeps(): string[] {
+  try {
+    return execFileSync("pgrep", ["-f", "sleep 12.345"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }
 
 beforeAll(async () => {
@@ -110,6 +122,23 @@ describe("SIGTERM", () => {
     const exit = await stack.worker.stop("SIGTERM");
     expect(exit.code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(8000); // SHUTDOWN_GRACE_MS is 2 s; the model call alone would take 6
+    expect(stack.sim.pushes.filter((p) => p.repo === repo && p.via === "git")).toEqual([]);
+    stack.worker = await stack.startWorker();
+    await expectExactlyOnce(repo);
+  }, 200_000);
+});
+
+describe("SIGTERM during a sandboxed command", () => {
+  test("the grace period passes, the command's processes are killed, the job is handed back; the next worker finishes it once", async () => {
+    const repo = await newRepo("SLEEPY add() is wrong (sigterm mid-command)");
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    await eventually(() => sandboxedSleeps().length > 0 || undefined, "the agent's long command running in the sandbox", 60_000);
+    const stoppedAt = Date.now();
+    const exit = await stack.worker.stop("SIGTERM");
+    expect(exit.code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8000); // SHUTDOWN_GRACE_MS is 2 s; the command alone takes 12
+    // The sandbox was aborted with the job: nothing of the command is left running.
+    await eventually(() => sandboxedSleeps().length === 0, "the sandboxed command's processes to be gone", 5_000);
     expect(stack.sim.pushes.filter((p) => p.repo === repo && p.via === "git")).toEqual([]);
     stack.worker = await stack.startWorker();
     await expectExactlyOnce(repo);

@@ -39,6 +39,19 @@ describe("createGitHubApp", () => {
     expect(token.permissions.contents).toBe("read");
   });
 
+  test("lazyForRepo: no token until the first request, then a one-repository intake token; one client per repository", async () => {
+    const github = app();
+    const before = sim.tokens.length;
+    const client = github.lazyForRepo(51, repoId, STEP_PERMISSIONS.intake);
+    expect(github.lazyForRepo(51, repoId, STEP_PERMISSIONS.intake)).toBe(client);
+    expect(github.lazyForRepo(51, repoId + 1, STEP_PERMISSIONS.intake)).not.toBe(client);
+    expect(sim.tokens.length).toBe(before);
+    await client.rest.repos.get({ owner: "acme", repo: "client" });
+    await client.rest.repos.get({ owner: "acme", repo: "client" });
+    expect(sim.tokens.length).toBe(before + 1);
+    expect(sim.tokens.at(-1)!.requested).toEqual({ repository_ids: [repoId], permissions: STEP_PERMISSIONS.intake });
+  });
+
   test("a secondary rate limit is waited out, but only a bounded number of times; then the error says retry later", async () => {
     const fault = sim.faults.add("GET /repos/{owner}/{repo}", { kind: "secondary-rate-limit", retryAfter: 1 }, { times: 10 });
     const github = await app().forRepo(51, repoId, STEP_PERMISSIONS.converse);
