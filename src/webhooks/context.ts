@@ -18,16 +18,10 @@ export function deliveryInfo(ctx: Context, deps?: Pick<HandlerDeps, "repoClient"
     installation?: { id: number };
   };
   if (!payload.repository || !payload.installation) return undefined;
-  const installationId = payload.installation.id;
-  const repoId = payload.repository.id;
-  let github: GitHub | undefined;
   return {
     deliveryId: ctx.id,
-    // Made on first use: a handler that ignores the event never builds a client.
-    get github() {
-      github ??= deps?.repoClient?.(installationId, repoId) ?? (ctx.octokit as unknown as GitHub);
-      return github;
-    },
+    // A kept client (github/app-client.ts lazyForRepo): no GitHub call until a handler makes one.
+    github: deps?.repoClient?.(payload.installation.id, payload.repository.id) ?? (ctx.octokit as unknown as GitHub),
     repo: { owner: payload.repository.owner.login, repo: payload.repository.name },
     repoId: payload.repository.id,
     fullName: payload.repository.full_name,
