@@ -23,6 +23,7 @@ import { createBuggyRepo, fixScript } from "../test/support/agent-fixtures.js";
 import { eventually, finalCard, startStack } from "../test/support/e2e-stack.js";
 import { WRITE_BUCKETS } from "../src/github/write-pacing.js";
 import { machine, median } from "./support.js";
+import { scriptByTask } from "../test/support/fake-vllm/index.js";
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -48,11 +49,7 @@ interface Sample {
 async function measure(pacing: "on" | "off", fixture: string, samples: Sample[]) {
   const stack = await startStack({
     vllm: {
-      script: (req) => {
-        const messages = req.body.messages as Array<{ role: string }>;
-        const steps = fixScript();
-        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
-      },
+      script: scriptByTask(fixScript),
     },
     env: { GITHUB_WRITE_PACING: pacing },
   });

@@ -48,6 +48,7 @@ import { Redis } from "ioredis";
 import { createBuggyRepo, fixScript } from "../test/support/agent-fixtures.js";
 import { eventually, finalCard, startStack } from "../test/support/e2e-stack.js";
 import { machine, median, percentile, rssMb } from "./support.js";
+import { scriptByTask } from "../test/support/fake-vllm/index.js";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -117,11 +118,7 @@ async function main() {
     ...(webGitHub ? { webEnv: { GHE_HOST: webGitHub.host } } : {}),
     vllm: {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
-      script: (req) => {
-        const messages = req.body.messages as Array<{ role: string }>;
-        const steps = fixScript();
-        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
-      },
+      script: scriptByTask(fixScript),
     },
     env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info" },
   });

@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createBuggyRepo, fixScript } from "../support/agent-fixtures.js";
 import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
-import { bash, type ScriptStep } from "../support/fake-vllm/index.js";
+import { bash, type ScriptStep, scriptByTask } from "../support/fake-vllm/index.js";
 import { execFileSync } from "node:child_process";
 
 /**
@@ -38,11 +38,7 @@ function sandboxedSleeps(): string[] {
 beforeAll(async () => {
   stack = await startStack({
     vllm: {
-      script: (req) => {
-        const messages = req.body.messages as Array<{ role: string }>;
-        const steps = scriptFor(JSON.stringify(messages.slice(0, 2)));
-        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
-      },
+      script: scriptByTask(scriptFor),
     },
     env: { WORKER_LOCK_MS: "2000", WORKER_STALLED_INTERVAL_MS: "1000" },
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { rmSync } from "node:fs";
 import { createBuggyRepo } from "../support/agent-fixtures.js";
 import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
-import { bash, replace, submit, view, type ScriptStep } from "../support/fake-vllm/index.js";
+import { bash, replace, submit, view, type ScriptStep, scriptByTask } from "../support/fake-vllm/index.js";
 
 /**
  * Outcomes other than success end with a clear card, never silence: budget exhausted, tests
@@ -21,11 +21,7 @@ function scriptFor(task: string): ScriptStep[] {
 beforeAll(async () => {
   stack = await startStack({
     vllm: {
-      script: (req) => {
-        const messages = req.body.messages as Array<{ role: string }>;
-        const steps = scriptFor(JSON.stringify(messages.slice(0, 2)));
-        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
-      },
+      script: scriptByTask(scriptFor),
     },
     env: { JOB_ATTEMPTS: "1" },
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { eventually, startStack, type Stack } from "../support/e2e-stack.js";
 import type { FaultResponse, FaultRule } from "../support/github-sim/faults.js";
 import { CART_PUSH1, reviewPush1, shopFiles } from "../support/review-fixtures.js";
+import { scriptByTask } from "../support/fake-vllm/index.js";
 
 /**
  * GitHub outages at the review job's writes (the review, the check run), end to end: real web
@@ -15,11 +16,7 @@ let nextInstallation = 9500;
 beforeAll(async () => {
   stack = await startStack({
     vllm: {
-      script: (req) => {
-        const messages = req.body.messages as Array<{ role: string }>;
-        const steps = reviewPush1();
-        return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
-      },
+      script: scriptByTask(reviewPush1),
     },
     env: { WORKER_CONCURRENCY: "3", JOB_ATTEMPTS: "3", JOB_BACKOFF_MS: "500" },
   });

@@ -1,4 +1,4 @@
-import type { FakeFault, FakeReply, FakeToolCall } from "./server.js";
+import type { FakeFault, FakeReply, FakeToolCall, RecordedRequest, ScriptStep } from "./server.js";
 
 /**
  * Shorthands for script steps. A reply is protocol-neutral: the server writes tool calls as
@@ -74,3 +74,16 @@ export const malformed = {
     toolProtocol: "text",
   }),
 };
+
+/**
+ * One script per task, played by turn. The task is the request's first two messages (system and
+ * issue), the turn the number of assistant messages it carries, so a re-run after a crash or a
+ * retry starts its script over; past the end, the last step repeats.
+ */
+export function scriptByTask(stepsFor: (task: string) => ScriptStep[]): (request: RecordedRequest) => ScriptStep {
+  return (request) => {
+    const messages = request.body.messages as Array<{ role: string }>;
+    const steps = stepsFor(JSON.stringify(messages.slice(0, 2)));
+    return steps[Math.min(messages.filter((m) => m.role === "assistant").length, steps.length - 1)]!;
+  };
+}
