@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseLimit } from "../rules/limits.js";
 import { StartupError } from "../shared/errors.js";
 
 /**
@@ -8,6 +9,18 @@ import { StartupError } from "../shared/errors.js";
  */
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const limitFrom = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      try {
+        return parseLimit(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 const optionalString = z
   .string()
   .optional()
@@ -55,6 +68,31 @@ export const envSchema = z.object({
   // --- Web intake ---
   WEBHOOK_MAX_BODY_BYTES: intFrom(25 * 1024 * 1024, 1024),
   ENQUEUE_TIMEOUT_MS: intFrom(1500, 50),
+  /**
+   * How long the web process trusts an answer to "may this user trigger work here?" (member,
+   * team and organization events drop it sooner). A revoked user is refused at most this long
+   * after the change, even when no event arrives.
+   */
+  PERMISSION_CACHE_TTL_MS: intFrom(30_000, 0).pipe(z.number().max(60_000, "at most 60000: a revoked user must be refused within a minute")),
+  /** Work one person may ask for (COUNT/WINDOW, e.g. 6/10m; "off"): past it, one polite reply per window. */
+  INTAKE_SENDER_LIMIT: limitFrom("6/10m"),
+  /** Work one installation may ask for, automatic reviews included (COUNT/WINDOW, or "off"). */
+  INTAKE_INSTALLATION_LIMIT: limitFrom("300/10m"),
+  /** Rejected webhooks and failed logins are logged as one summary line per reason per interval. */
+  LOG_SUMMARY_INTERVAL_MS: intFrom(10_000, 100),
+  /**
+   * Reverse proxies in front of the web process that append to X-Forwarded-For (an ingress: 1).
+   * 0: the socket's address is the client's (the header is anyone's to forge).
+   */
+  TRUST_PROXY_HOPS: intFrom(0, 0),
+  /** A bearer token /metrics then requires (unset: open to whoever reaches the port). */
+  METRICS_TOKEN: optionalString,
+  /** Serve /metrics on this port only (a listener of its own, e.g. for a scrape-only NetworkPolicy). */
+  METRICS_PORT: optionalString
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .pipe(z.number().int().min(0).max(65535).optional()),
+  /** Every GitHub API call is aborted after this long (a hung GitHub must not hold a worker slot). */
+  GITHUB_TIMEOUT_MS: intFrom(30_000, 100),
   // --- Model (vLLM, OpenAI-compatible) ---
   MODEL_BASE_URL: z.string().default("http://127.0.0.1:8000/v1"),
   MODEL_NAME: z.string().default("IQuestLab/IQuest-Coder-V1-40B-Thinking"),
@@ -147,6 +185,9 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   if (raw.ADMIN_PASSWORD && raw.ADMIN_PASSWORD.length < 12) {
     throw new StartupError("ADMIN_PASSWORD must be at least 12 characters");
   }
+  if (raw.METRICS_TOKEN && raw.METRICS_TOKEN.length < 16) {
+    throw new StartupError("METRICS_TOKEN must be at least 16 characters (it is the only thing between the port and /metrics)");
+  }
   if (raw.MODEL_CONCURRENCY > raw.MODEL_CONCURRENCY_MAX) {
     throw new StartupError(`MODEL_CONCURRENCY (${raw.MODEL_CONCURRENCY}) is above MODEL_CONCURRENCY_MAX (${raw.MODEL_CONCURRENCY_MAX})`);
   }
@@ -167,5 +208,5 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
 
 /** The exact secret values this process holds, for the redactor. */
 export function secretsOf(env: Env): string[] {
-  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD].filter((s): s is string => !!s);
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN].filter((s): s is string => !!s);
 }

@@ -1,5 +1,6 @@
 import { ProbotOctokit } from "probot";
-import type { Logger } from "../shared/log.js";
+import { componentLogger, type Logger } from "../shared/log.js";
+import { GitHubTimeoutError } from "../shared/errors.js";
 import { redactDeep, type Redact } from "../shared/redact.js";
 import type { GitHub } from "./types.js";
 import { WRITE_BUCKETS, writePacingGroups } from "./write-pacing.js";
@@ -22,10 +23,15 @@ export const STEP_PERMISSIONS = {
   /** Clone and fetch. */
   checkout: { contents: "read", metadata: "read" },
   /**
-   * The web process's webhook handlers: read the repo config and the actor's permission, react
-   * and reply, report a config problem as a check run. Never contents write.
+   * The web process's webhook handlers: read the repo config, the actor's permission and, for a
+   * command on a PR, the PR. Read only: every write the web decides on is a notify job's.
    */
-  intake: { issues: "write", pull_requests: "read", contents: "read", checks: "write", metadata: "read" },
+  intake: { pull_requests: "read", contents: "read", metadata: "read" },
+  /**
+   * Notify jobs: the replies and reactions the web process decided on, and the `iquest/config`
+   * check run (reads the config and the asking comment; no contents write).
+   */
+  notify: { issues: "write", checks: "write", pull_requests: "read", contents: "read", metadata: "read" },
   /** Push the bot branch, open or update the PR, post a review or check run. */
   publish: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
 } as const satisfies Record<string, PermissionSet>;
@@ -75,6 +81,17 @@ export interface GitHubAppOptions {
    * one minute" (the default, 60). Tests shorten it.
    */
   secondaryLimitFallbackSeconds?: number;
+  /**
+   * Every request (each attempt) is aborted after this long without a complete answer
+   * (GITHUB_TIMEOUT_MS, 30 s by default), so a GitHub that never answers cannot hold a worker.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Primary rate limits (`x-ratelimit-remaining: 0`) are waited out in the process only up to
+   * this many seconds; a longer wait fails the call, and the worker delays the job until the
+   * reset instead of holding its slot (RateLimitedError). Default: 10.
+   */
+  primaryWaitSeconds?: number;
   /** Told of every rate-limit hit and whether we wait (metrics). */
   onRateLimit?: (kind: "primary" | "secondary", retryAfterSeconds: number, willRetry: boolean) => void;
 }
@@ -102,9 +119,10 @@ export const RATE_LIMIT_POLICY = { maxRetries: 3, maxWaitSeconds: 300 };
 /** lazyForRepo's clients kept for reuse (a web process sees a few hundred busy repositories). */
 export const LAZY_CLIENTS_KEPT = 500;
 
-function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimit"]) {
+function throttleOptions(log: Logger, onRateLimit: GitHubAppOptions["onRateLimit"], primaryWaitSeconds: number) {
   const decide = (kind: "primary" | "secondary") => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, retryCount: number) => {
-    const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= RATE_LIMIT_POLICY.maxWaitSeconds;
+    const maxWait = kind === "primary" ? primaryWaitSeconds : RATE_LIMIT_POLICY.maxWaitSeconds;
+    const retry = retryCount < RATE_LIMIT_POLICY.maxRetries && retryAfter <= maxWait;
     log.warn({ kind, retryAfter, retryCount, retry, method: options.method, url: options.url }, "GitHub rate limit");
     onRateLimit?.(kind, retryAfter, retry);
     return retry;
@@ -114,20 +132,22 @@ function throttleOptions(log: Logger, onRateLimit?: GitHubAppOptions["onRateLimi
 
 export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
   const Octokit = options.Octokit ?? ProbotOctokit;
-  const log = options.log.child({ name: "github" });
+  const log = componentLogger(options.log, "github");
   // One set of pacing groups per app, so every client of an installation shares its bucket.
   const pacing = writePacingGroups(options.writePacing === false ? "off" : "burst", options.writeBuckets);
   const throttle = {
-    ...throttleOptions(log, options.onRateLimit),
+    ...throttleOptions(log, options.onRateLimit, options.primaryWaitSeconds ?? 10),
     write: pacing.write,
     notifications: pacing.notifications,
     fallbackSecondaryRateRetryAfter: options.secondaryLimitFallbackSeconds ?? 60,
   };
+  const fetchWithTimeout = timedFetch(options.requestTimeoutMs ?? 30_000);
   const app = new Octokit({
     auth: { appId: options.appId, privateKey: options.privateKey },
     baseUrl: options.baseUrl,
     log,
     throttle,
+    request: { fetch: fetchWithTimeout },
   }) as unknown as GitHub;
 
   const tokenForRepo = async (installationId: number, repoId: number, permissions: PermissionSet) => {
@@ -148,7 +168,7 @@ export function createGitHubApp(options: GitHubAppOptions): GitHubApp {
       baseUrl: options.baseUrl,
       log,
       throttle: { ...throttle, id: String(installationId) },
-      ...(signal ? { request: { signal } } : {}),
+      request: { fetch: fetchWithTimeout, ...(signal ? { signal } : {}) },
     }) as unknown as GitHub;
     if (options.redact) {
       const redact = options.redact;
@@ -199,6 +219,38 @@ function lazyTokenAuth(options: { mint: () => Promise<string> }) {
     return request(endpoint);
   };
   return auth;
+}
+
+/**
+ * fetch with a deadline per attempt: headers AND body must arrive within `ms` (the body is read
+ * here, so a server that sends headers and then stalls is cut too). The caller's own signal
+ * (a job's cancel) still aborts at once.
+ */
+export function timedFetch(ms: number, base: typeof fetch = globalThis.fetch): typeof fetch {
+  return async (input, init = {}) => {
+    const controller = new AbortController();
+    const parent = init.signal ?? undefined;
+    const onAbort = () => controller.abort(parent?.reason);
+    if (parent?.aborted) controller.abort(parent.reason);
+    else parent?.addEventListener("abort", onAbort, { once: true });
+    const what = `${init.method ?? "GET"} ${String(input instanceof Request ? input.url : input).replace(/^https?:\/\/[^/]+/, "")}`;
+    const timer = setTimeout(() => controller.abort(new GitHubTimeoutError(ms, what.split("?")[0]!)), ms);
+    try {
+      const res = await base(input, { ...init, signal: controller.signal });
+      // Statuses that carry no body (a Response with one would throw).
+      const body = [101, 103, 204, 205, 304].includes(res.status) || init.method === "HEAD" ? null : await res.arrayBuffer();
+      const copy = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+      Object.defineProperty(copy, "url", { value: res.url });
+      return copy;
+    } catch (err) {
+      // undici rejects with the abort reason; a timeout is our GitHubTimeoutError.
+      if (controller.signal.reason instanceof GitHubTimeoutError && !parent?.aborted) throw controller.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onAbort);
+    }
+  };
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -1,11 +1,13 @@
 import type { GitHub, RepoName } from "./types.js";
 import { statusOf } from "./types.js";
 import { clipBody } from "./comments.js";
+import { createOnce, NO_BLIND_RETRY } from "./create-once.js";
 
 /**
- * Pull requests, idempotently: look up before create, and treat GitHub's "already exists" 422
- * (a retried create whose first attempt did land) as "update the one that exists". So a job
- * re-run after a crash, or a client retry after a 502, still leaves one PR.
+ * Pull requests, idempotently: look up before create, look up again after a create whose answer
+ * was lost (create-once.ts, no blind re-send), and treat GitHub's "already exists" 422 (opened
+ * by someone else in between) as "update the one that exists". So a job re-run after a crash,
+ * or a 502 on a create that landed, still leaves one PR.
  */
 export interface PullRef {
   number: number;
@@ -56,16 +58,29 @@ export async function upsertPull(github: GitHub, repo: RepoName, spec: PullSpec)
   const existing = await findOpenPull(github, repo, spec.branch);
   if (existing) return update(existing);
   try {
-    const { data } = await github.rest.pulls.create({
-      ...repo,
-      head: spec.branch,
-      base: spec.base,
-      title: spec.title,
-      body,
-      draft: spec.draft,
-    });
-    return { ...toRef(data), created: true };
+    // Created at most once: after a 5xx or a dropped connection the open PR of the branch is
+    // looked up before trying again (a lost answer to a create that landed).
+    const made = await createOnce(
+      async () => {
+        const { data } = await github.rest.pulls.create({
+          ...repo,
+          head: spec.branch,
+          base: spec.base,
+          title: spec.title,
+          body,
+          draft: spec.draft,
+          request: NO_BLIND_RETRY,
+        });
+        return { ...toRef(data), created: true };
+      },
+      async () => {
+        const found = await findOpenPull(github, repo, spec.branch);
+        return found ? { ...found, created: true } : undefined;
+      },
+    );
+    return made;
   } catch (err) {
+    // Someone (a human, or another run) opened it between the look-up and the create.
     if (statusOf(err) === 422 && /already exists/i.test((err as Error).message)) {
       const found = await findOpenPull(github, repo, spec.branch);
       if (found) return update(found);

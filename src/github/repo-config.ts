@@ -8,10 +8,11 @@ import { statusOf } from "./types.js";
  * A missing file is the defaults; an unreadable one is reported as a problem and the defaults
  * apply, so a config error never blocks a handler.
  */
-export async function loadRepoConfig(github: GitHub, repo: RepoName): Promise<LoadedRepoConfig> {
+export async function loadRepoConfig(github: GitHub, repo: RepoName, ref?: string): Promise<LoadedRepoConfig> {
   let text: string | undefined;
   try {
-    const { data } = await github.rest.repos.getContent({ ...repo, path: CONFIG_PATH });
+    // `ref` only for the config check of a pushed default-branch commit (notify jobs).
+    const { data } = await github.rest.repos.getContent({ ...repo, path: CONFIG_PATH, ...(ref ? { ref } : {}) });
     if (Array.isArray(data) || data.type !== "file" || typeof (data as { content?: unknown }).content !== "string") {
       const loaded = parseRepoConfig(undefined);
       loaded.problems.push({ key: "", message: `${CONFIG_PATH} is not a file` });

@@ -1,4 +1,4 @@
-import type { JobKind } from "../queue/payloads.js";
+import type { WorkKind } from "../queue/payloads.js";
 
 /**
  * The job card: one comment per job, edited in place as phases pass. This module is pure: it
@@ -16,7 +16,7 @@ export interface CardPhase {
 export type CardTone = "success" | "failure" | "neutral" | "cancelled";
 
 export interface CardState {
-  kind: JobKind;
+  kind: WorkKind;
   jobId: string;
   title: string;
   phases: CardPhase[];
@@ -28,7 +28,7 @@ export interface CardState {
   footer: { profile?: string; model?: string; runUrl?: string };
 }
 
-export const PHASES: Record<JobKind, string[]> = {
+export const PHASES: Record<WorkKind, string[]> = {
   fix: ["queued", "checkout", "baseline tests", "agent", "tests", "PR"],
   review: ["queued", "checkout", "review", "post"],
   upgrade: ["queued", "checkout", "find updates", "apply and test", "repair", "PRs"],
@@ -48,7 +48,7 @@ export function cardMarker(jobKey: string): string {
   return `<!-- iquest-card:${jobKey} -->`;
 }
 
-export function initialCard(kind: JobKind, jobId: string, title: string): CardState {
+export function initialCard(kind: WorkKind, jobId: string, title: string): CardState {
   return {
     kind,
     jobId,

@@ -3,8 +3,8 @@ import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { describeRequestError } from "../github/request-errors.js";
 import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
-import { jobPayloadSchema, targetKey, type JobKind, type JobPayload } from "../queue/payloads.js";
-import { CancelledError, IquestError, cancelledFromSignal, errorMessage, nextStepOf } from "../shared/errors.js";
+import { jobPayloadSchema, targetKey, type JobPayload, type NotifyPayload, type WorkKind } from "../queue/payloads.js";
+import { CancelledError, IquestError, RateLimitedError, cancelledFromSignal, errorMessage, nextStepOf, primaryRateLimitReset } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
@@ -12,6 +12,7 @@ import type { RunLinks } from "../runs/run-links.js";
 import { JobCard, createCommentSink, nullSink } from "./card-publisher.js";
 import type { ModelSetup } from "./model-for-job.js";
 import { addWarning, finishCard, initialCard, type CardTone } from "./job-card.js";
+import { runNotify, type NotifyServices } from "./notify/run-notify.js";
 
 /** Everything a job handler gets: ids, a narrow GitHub client, the repo config and its card. */
 export interface JobContext {
@@ -54,7 +55,9 @@ export interface JobNotes {
 export interface WorkerDeps {
   app: GitHubApp;
   notes?: JobNotes;
-  handlers: Record<JobKind, JobHandler>;
+  handlers: Record<WorkKind, JobHandler>;
+  /** What notify jobs need (schedules for the config check, the app's slug). */
+  notify?: NotifyServices;
   redact: Redact;
   log: Logger;
   models: ModelSetup;
@@ -84,7 +87,7 @@ export class JobFailed extends Error {
   }
 }
 
-const TITLES: Record<JobKind, (p: JobPayload) => string> = {
+const TITLES: Record<WorkKind, (p: JobPayload) => string> = {
   fix: (p) => `fix for #${(p as { issueNumber: number }).issueNumber}`,
   review: (p) => `review of #${(p as { prNumber: number }).prNumber}`,
   upgrade: () => "dependency upgrade",
@@ -107,6 +110,7 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const repo = splitFullName(payload.repo);
+  if (payload.kind === "notify") return processNotify(deps, payload, log, attempt, maxAttempts, signal);
 
   // Two clients with the same narrow token: the job's work is cancelled with the job, but the
   // card must still be written after a cancel, so its client ignores the signal.
@@ -222,6 +226,17 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
       return { tone: "cancelled", text };
     }
     if (err instanceof CancelledError) throw err; // shutdown: the queue layer hands the job back
+    const resetAt = err instanceof RateLimitedError ? err.resetAt : primaryRateLimitReset(err);
+    if (resetAt !== undefined) {
+      // Not a failure: the queue delays this job (and the installation's others) until GitHub
+      // resets the limit, without spending an attempt (queue/worker.ts).
+      log.warn({ resetAt: new Date(resetAt).toISOString() }, "GitHub rate limit spent: job delayed until the reset");
+      if (cardStarted) {
+        await card.update((s) => addWarning(s, `GitHub's API rate limit for this installation is used up; the job waits and starts again at about ${new Date(resetAt).toISOString().slice(11, 16)} UTC.`));
+        await card.flush().catch(() => {});
+      }
+      throw new RateLimitedError(payload.installationId, resetAt);
+    }
     const next = nextStepOf(err);
     const message = err instanceof IquestError ? err.userMessage : (describeRequestError(err) ?? errorMessage(err));
     const willRetry = next === "retry" && attempt < maxAttempts;
@@ -248,6 +263,30 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   }
 }
 
+/**
+ * A notify job: one write, no card, no 👀 (it is itself the answer). A failure that may pass
+ * (GitHub 5xx, a dropped connection, a rate limit) is retried by the queue; a 4xx is final.
+ */
+async function processNotify(deps: WorkerDeps, payload: NotifyPayload, log: Logger, attempt: number, maxAttempts: number, signal: AbortSignal): Promise<JobOutcome> {
+  const repo = splitFullName(payload.repo);
+  try {
+    const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.notify, { signal });
+    const text = await runNotify(github, repo, payload, deps.notify ?? {}, log);
+    deps.metrics?.jobsFinished.inc({ kind: "notify", outcome: "success" });
+    return { tone: "success", text };
+  } catch (err) {
+    if (signal.aborted) throw cancelledFromSignal(signal);
+    const resetAt = primaryRateLimitReset(err);
+    if (resetAt !== undefined) throw new RateLimitedError(payload.installationId, resetAt);
+    const status = (err as { status?: unknown }).status;
+    const transient = nextStepOf(err) === "retry" || typeof status !== "number" || status >= 500 || status === 429 || status === 403;
+    const message = describeRequestError(err) ?? errorMessage(err);
+    log.warn({ err: message, reason: payload.reason, attempt, maxAttempts }, "notify failed");
+    if (!transient || attempt >= maxAttempts) deps.metrics?.jobsFinished.inc({ kind: "notify", outcome: "failure" });
+    throw new JobFailed(`notify ${payload.reason}: ${message}`, transient && attempt < maxAttempts);
+  }
+}
+
 /** When the queue will run the next attempt after `attempt` failed (BullMQ's backoff rules). */
 export function retryDelayMs(backoff: JobLike["opts"]["backoff"], attempt: number): number | undefined {
   if (backoff === undefined) return undefined;
@@ -268,7 +307,7 @@ function formatDelay(ms: number): string {
  * The honest placeholder for a job kind that is not built yet: it does the visible first part
  * for real (reaction and card) and then says plainly that nothing else happened.
  */
-export function notBuiltYet(kind: JobKind): JobHandler {
+export function notBuiltYet(kind: WorkKind): JobHandler {
   return async () => ({
     tone: "neutral",
     text: `The **${kind}** job is not built yet in this version of iquest-bot, so nothing was changed. The request was received and checked; this card is all it does for now.`,

@@ -9,7 +9,8 @@ import { createFixHandler } from "../jobs/fix/run-fix.js";
 import { createRedisReviewMemory } from "../jobs/review/memory-store.js";
 import { createReviewHandler } from "../jobs/review/run-review.js";
 import { createUpgradeHandler } from "../jobs/upgrade/run-upgrade.js";
-import { JobFailed, notBuiltYet, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
+import { JobFailed, processJob, type JobHandler, type JobNotes } from "../jobs/run-job.js";
+import type { NotifyServices } from "../jobs/notify/run-notify.js";
 import type { JobServices } from "../jobs/services.js";
 import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
@@ -19,7 +20,7 @@ import { runLinks } from "../runs/run-links.js";
 import { CancelledError } from "../shared/errors.js";
 import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
-import type { JobKind } from "../queue/payloads.js";
+import type { WorkKind } from "../queue/payloads.js";
 import { startWorkers } from "../queue/worker.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
 import type { Logger } from "../shared/log.js";
@@ -46,7 +47,7 @@ export interface StartWorkerOptions {
   redisUrl: string;
   Octokit?: typeof ProbotOctokit;
   /** Override job handlers (tests); the defaults are the built job kinds. */
-  handlers?: Partial<Record<JobKind, JobHandler>>;
+  handlers?: Partial<Record<WorkKind, JobHandler>>;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   progressIntervalMs?: number;
@@ -106,6 +107,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     onRateLimit: (kind, retryAfter, willRetry) => recordGitHubRateLimit(metrics, kind, willRetry ? "wait" : "give-up", retryAfter),
     writePacing: env.GITHUB_WRITE_PACING === "on",
     redact: options.redact,
+    requestTimeoutMs: env.GITHUB_TIMEOUT_MS,
   });
   const baseModels = options.models ?? loadModels(env, {});
   // One gate pool per model server, shared with every other worker through Redis.
@@ -155,11 +157,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     services.upgrade.schedules = { upsert: (repo, cron) => schedules.upsertUpgradeSchedule(repo, cron), remove: (repoId) => schedules.removeUpgradeSchedule(repoId) };
   }
   await services.workspace.sweep().catch((err) => log.warn({ err }, "workspace sweep failed"));
-  const handlers: Record<JobKind, JobHandler> = {
+  const handlers: Record<WorkKind, JobHandler> = {
     fix: createFixHandler(services),
     review: createReviewHandler(services),
     upgrade: createUpgradeHandler(services),
     ...options.handlers,
+  };
+  const notify: NotifyServices = {
+    schedules: services.upgrade?.schedules,
+    appSlug: async (github) => (await services.botIdentity(github)).login.replace(/\[bot\]$/, ""),
   };
   // Notes for cards (a duplicate request, …): waiting in Redis, announced by pub/sub.
   const notes: JobNotes = {
@@ -185,7 +191,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       let outcome = "failure";
       try {
         const result = await processJob(
-          { app, handlers, notes, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
+          { app, handlers, notes, notify, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
           job,
           signal,
         );

@@ -5,7 +5,8 @@ import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import type { Queue } from "bullmq";
 import type { Route } from "../http/server.js";
 import type { Logger } from "../shared/log.js";
-import { isAuthenticated, isSameOrigin, sendChallenge, type BasicCredentials } from "./basic-auth.js";
+import { isSameOrigin } from "./basic-auth.js";
+import { refuseLogin, type LoginGuard } from "./login-guard.js";
 import { NodeHttpBullBoardAdapter } from "./bull-board-adapter.js";
 import { sendText } from "./security-headers.js";
 
@@ -18,7 +19,8 @@ export const ADMIN_QUEUES_PATH = "/admin/queues";
 
 export interface AdminQueuesOptions {
   queues: readonly Queue[];
-  credentials: BasicCredentials;
+  /** The operator login, throttled per source address. */
+  login: LoginGuard;
   log: Logger;
   /** Shown as the board's title. */
   title?: string;
@@ -36,7 +38,8 @@ export function adminQueuesRoutes(options: AdminQueuesOptions): Route[] {
 
   const match = (path: string) => path === ADMIN_QUEUES_PATH || path.startsWith(`${ADMIN_QUEUES_PATH}/`);
   const handle: Route["handle"] = async (req, res, url) => {
-    if (!isAuthenticated(req, options.credentials)) return sendChallenge(res);
+    const login = options.login.check(req);
+    if (login !== "ok") return refuseLogin(res, options.login, req, login);
     if (req.method !== "GET" && !isSameOrigin(req)) return sendText(res, 403, "cross-site request refused");
     // The board's pages link relative to a trailing slash (<base href="/admin/queues/">).
     if (url.pathname === ADMIN_QUEUES_PATH) {

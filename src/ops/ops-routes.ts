@@ -6,6 +6,7 @@ import type { Logger } from "../shared/log.js";
 import type { Redact } from "../shared/redact.js";
 import { adminQueuesRoutes } from "./admin-queues.js";
 import type { BasicCredentials } from "./basic-auth.js";
+import type { LoginGuard } from "./login-guard.js";
 import { runViewerRoutes } from "./run-viewer.js";
 
 /**
@@ -16,11 +17,15 @@ export function adminCredentials(env: Pick<Env, "ADMIN_USERNAME" | "ADMIN_PASSWO
   return env.ADMIN_USERNAME && env.ADMIN_PASSWORD ? { username: env.ADMIN_USERNAME, password: env.ADMIN_PASSWORD } : undefined;
 }
 
-export function createOpsRoutes(options: { env: Env; queues: readonly Queue[]; log: Logger; redact: Redact }): Route[] {
+/**
+ * `login` is the throttled operator login (login-guard.ts), built by the composition root from
+ * `adminCredentials(env)`; without it the admin pages are off and private runs are shown to no one.
+ */
+export function createOpsRoutes(options: { env: Env; queues: readonly Queue[]; log: Logger; redact: Redact; login?: LoginGuard }): Route[] {
   const { env, log, redact } = options;
-  const admin = adminCredentials(env);
+  const admin = options.login;
   const routes: Route[] = [...runViewerRoutes({ links: runLinks(env, redact), admin, redact, log })];
-  if (admin) routes.push(...adminQueuesRoutes({ queues: options.queues, credentials: admin, log }));
+  if (admin) routes.push(...adminQueuesRoutes({ queues: options.queues, login: admin, log }));
   log.info(
     { runViewer: true, adminQueues: !!admin, publicUrl: env.PUBLIC_URL ?? null },
     admin ? "pages: /runs/<job id>, /admin/queues (basic auth)" : "pages: /runs/<job id>; /admin/queues is off (no ADMIN_USERNAME/ADMIN_PASSWORD)",

@@ -4,7 +4,7 @@ import type { RunLinks } from "../runs/run-links.js";
 import type { StoredRun } from "../runs/run-store.js";
 import type { Logger } from "../shared/log.js";
 import type { Redact } from "../shared/redact.js";
-import { isAuthenticated, sendChallenge, type BasicCredentials } from "./basic-auth.js";
+import { refuseLogin, type LoginGuard, type LoginState } from "./login-guard.js";
 import { renderDiff, renderRecords, renderRunPage, renderStatus, runStatus } from "./run-page.js";
 import { newNonce, pageHeaders, sendText } from "./security-headers.js";
 
@@ -23,13 +23,14 @@ import { newNonce, pageHeaders, sendText } from "./security-headers.js";
  */
 export interface RunViewerOptions {
   links: RunLinks;
-  admin?: BasicCredentials;
+  /** The operator login (throttled); absent when ADMIN_USERNAME/ADMIN_PASSWORD are unset. */
+  admin?: LoginGuard;
   redact: Redact;
   log: Logger;
   now?: () => number;
 }
 
-type Access = { ok: true; run: StoredRun } | { ok: false; status: 401 | 403 | 404; message: string };
+type Access = { ok: true; run: StoredRun } | { ok: false; status: 401 | 403 | 404 | 429; message: string };
 
 const PAGE = /^\/runs\/([^/]+)$/;
 const RECORDS = /^\/runs\/([^/]+)\/records$/;
@@ -45,7 +46,9 @@ function jobIdFrom(path: string, re: RegExp): string | undefined {
 }
 
 export function decideRunAccess(options: RunViewerOptions, req: IncomingMessage, jobId: string, token: string | null): Access {
-  const authed = isAuthenticated(req, options.admin);
+  const login: LoginState = options.admin ? options.admin.check(req) : "none";
+  if (login === "locked") return { ok: false, status: 429, message: "too many failed logins" };
+  const authed = login === "ok";
   const tokenOk = options.links.verify(jobId, token);
   if (!authed && !tokenOk) {
     // Without a token, an operator may still log in; with a wrong one, reveal nothing.
@@ -65,8 +68,12 @@ export function decideRunAccess(options: RunViewerOptions, req: IncomingMessage,
 }
 
 export function runViewerRoutes(options: RunViewerOptions): Route[] {
-  const refuse = (res: ServerResponse, access: Extract<Access, { ok: false }>) =>
-    access.status === 401 ? sendChallenge(res, access.message) : sendText(res, access.status, access.message);
+  const refuse = (req: IncomingMessage, res: ServerResponse, access: Extract<Access, { ok: false }>) =>
+    access.status === 401 && options.admin
+      ? refuseLogin(res, options.admin, req, "wrong", access.message)
+      : access.status === 429 && options.admin
+        ? refuseLogin(res, options.admin, req, "locked")
+        : sendText(res, access.status, access.message);
 
   const page: Route = {
     method: "GET",
@@ -76,7 +83,7 @@ export function runViewerRoutes(options: RunViewerOptions): Route[] {
       if (!jobId) return sendText(res, 404, "no such run");
       const token = url.searchParams.get("t");
       const access = decideRunAccess(options, req, jobId, token);
-      if (!access.ok) return refuse(res, access);
+      if (!access.ok) return refuse(req, res, access);
       const nonce = newNonce();
       const recordsUrl = `/runs/${encodeURIComponent(jobId)}/records?${token ? `t=${encodeURIComponent(token)}` : "x=1"}`;
       const html = renderRunPage(jobId, access.run, { redact: options.redact, nonce, recordsUrl, now: options.now?.() });
@@ -92,7 +99,7 @@ export function runViewerRoutes(options: RunViewerOptions): Route[] {
       const jobId = jobIdFrom(url.pathname, RECORDS);
       if (!jobId) return sendText(res, 404, "no such run");
       const access = decideRunAccess(options, req, jobId, url.searchParams.get("t"));
-      if (!access.ok) return refuse(res, access);
+      if (!access.ok) return refuse(req, res, access);
       const { run } = access;
       const status = runStatus(run.records, options.now?.());
       const from = Math.max(0, Number(url.searchParams.get("from")) || 0);

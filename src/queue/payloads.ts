@@ -6,8 +6,15 @@ import { z } from "zod";
  * on current data. `.strict()` makes an extra field a bug we hear about, not a silent leak.
  */
 
-export const JOB_KINDS = ["fix", "review", "upgrade"] as const;
+/**
+ * `notify`: a short write the web process decided on but does not make itself (a reply to a
+ * command, a reaction, the config check run, the polite "slow down"), so the webhook path makes
+ * no GitHub call and the write is made once, looked up by its marker before it is created.
+ */
+export const JOB_KINDS = ["fix", "review", "upgrade", "notify"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+/** The kinds with a job card and a handler of their own (notify jobs are a write, no more). */
+export type WorkKind = Exclude<JobKind, "notify">;
 
 const repoFullName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "owner/name");
 const positiveId = z.number().int().positive();
@@ -18,7 +25,7 @@ const base = {
   repo: repoFullName,
   /** X-GitHub-Delivery of the webhook that caused this job; absent for scheduled runs. */
   deliveryId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).optional(),
-  trigger: z.enum(["label", "comment", "pull_request", "schedule", "review", "check_run"]),
+  trigger: z.enum(["label", "comment", "pull_request", "schedule", "review", "check_run", "push"]),
   /** The comment that asked for the job (its text holds /iquest notes; re-read by the worker). */
   commentId: positiveId.optional(),
   /** Login of the user who triggered the job (for review requests and mentions). */
@@ -62,15 +69,59 @@ export const upgradePayloadSchema = z
   })
   .strict();
 
+/** What a notify job says; each reason's text is built by the worker (jobs/notify/texts.ts). */
+export const NOTIFY_REASONS = [
+  "help",
+  "unknown-command",
+  "issue-closed",
+  "pr-closed",
+  "fix-on-pr",
+  "review-on-issue",
+  "review-pr-closed",
+  "nothing-to-stop",
+  "stopped-queued",
+  "stop-signalled",
+  "check-fixes-spent",
+  "limited",
+  "config-check",
+] as const;
+export type NotifyReason = (typeof NOTIFY_REASONS)[number];
+
+export const notifyPayloadSchema = z
+  .object({
+    kind: z.literal("notify"),
+    ...base,
+    reason: z.enum(NOTIFY_REASONS),
+    /** The issue or PR the reply goes on (absent for the config check run). */
+    issueNumber: positiveId.optional(),
+    /** config-check: the pushed commit the check run is for. */
+    headSha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+    /** check-fixes-spent: the failing check (its name is re-read by the worker). */
+    checkRunId: positiveId.optional(),
+    /** limited: which limit, how much, and when its window ends. */
+    limit: z
+      .object({
+        scope: z.enum(["sender", "installation"]),
+        count: positiveId,
+        windowSeconds: positiveId,
+        resetInSeconds: positiveId,
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const jobPayloadSchema = z.discriminatedUnion("kind", [
   fixPayloadSchema,
   reviewPayloadSchema,
   upgradePayloadSchema,
+  notifyPayloadSchema,
 ]);
 
 export type FixPayload = z.infer<typeof fixPayloadSchema>;
 export type ReviewPayload = z.infer<typeof reviewPayloadSchema>;
 export type UpgradePayload = z.infer<typeof upgradePayloadSchema>;
+export type NotifyPayload = z.infer<typeof notifyPayloadSchema>;
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 
 /** The issue or PR a job is about: the unit for "one job at a time" and for /iquest stop. */
@@ -82,6 +133,9 @@ export function targetKey(p: JobPayload): string {
       return `review-${p.repoId}-${p.prNumber}`;
     case "upgrade":
       return `upgrade-${p.repoId}`;
+    case "notify":
+      // One reply per asking comment and reason (a comment delivered under two ids answers once).
+      return `notify-${p.repoId}-${p.reason}-${p.commentId ?? p.headSha ?? p.checkRunId ?? p.deliveryId ?? p.issueNumber ?? 0}`;
   }
 }
 

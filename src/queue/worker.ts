@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { CancelledError } from "../shared/errors.js";
+import { CancelledError, RateLimitedError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { cancelChannel, queueName } from "./enqueue.js";
 import { JOB_KINDS, type JobKind } from "./payloads.js";
@@ -23,6 +23,13 @@ export interface WorkerSetOptions {
   /** Lock and stall timings; every worker must use the same stalledInterval (BullMQ throttles globally). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Told when an installation's jobs wait for GitHub's rate limit (metrics, logs). */
+  onRateLimited?: (installationId: number, resetAt: number) => void;
+}
+
+/** Where an installation's spent primary rate limit is remembered until it resets. */
+export function rateLimitKey(prefix: string, installationId: number): string {
+  return `${prefix}:ratelimit:{${installationId}}`;
 }
 
 export interface WorkerSet {
@@ -45,9 +52,29 @@ export function startWorkers(options: WorkerSetOptions): WorkerSet {
         // Does this worker still hold the job? (A stalled worker's lock can pass to another.)
         const lockKey = `${options.prefix}:${queueName(kind)}:${job.id}:lock`;
         const ownsLock = async () => token !== undefined && (await options.connection.get(lockKey)) === token;
+        const installationId = Number((job.data as { installationId?: unknown })?.installationId);
+        // Jitter, so the installation's waiting jobs do not all start in the same second.
+        const delayUntil = async (resetAt: number) => {
+          await job.moveToDelayed(resetAt + Math.floor(Math.random() * 5000), token);
+          throw new DelayedError();
+        };
+        // An installation whose rate limit is spent: wait for its reset before doing anything.
+        if (Number.isInteger(installationId)) {
+          const blocked = Number(await options.connection.get(rateLimitKey(options.prefix, installationId)));
+          if (blocked > Date.now()) return delayUntil(blocked);
+        }
         try {
           return await options.process(Object.assign(job, { ownsLock }), abort);
         } catch (err) {
+          if (err instanceof RateLimitedError) {
+            // Delayed, not failed: no attempt is spent, and the installation's other jobs see the
+            // key and wait too (other installations go on).
+            const ttl = Math.max(1000, err.resetAt - Date.now());
+            await options.connection.set(rateLimitKey(options.prefix, err.installationId), String(err.resetAt), "PX", ttl);
+            options.onRateLimited?.(err.installationId, err.resetAt);
+            options.log.warn({ jobId: job.id, kind, installationId: err.installationId, resetAt: new Date(err.resetAt).toISOString() }, "job delayed until GitHub's rate limit resets");
+            return delayUntil(err.resetAt);
+          }
           if (err instanceof CancelledError && err.reason === "lock-lost") {
             // Another worker owns the job now; leave it alone (BullMQ rejects our move anyway).
             throw err;

@@ -43,6 +43,57 @@ export class UserFacingError extends IquestError {
   }
 }
 
+/**
+ * GitHub's primary rate limit for an installation is spent (`x-ratelimit-remaining: 0`). The
+ * job is not failed: the queue puts it back, delayed until `resetAt` (no attempt spent), and the
+ * installation's other jobs wait too; other installations go on.
+ */
+export class RateLimitedError extends IquestError {
+  constructor(
+    readonly installationId: number,
+    /** Epoch ms when GitHub resets the limit (`x-ratelimit-reset`). */
+    readonly resetAt: number,
+  ) {
+    super("retry", `GitHub's API rate limit for installation ${installationId} is spent until ${new Date(resetAt).toISOString()}`);
+  }
+}
+
+/**
+ * The primary rate limit's reset (epoch ms) when `err` (or what it wraps, through `cause`) is
+ * GitHub saying it is spent, else undefined.
+ */
+export function primaryRateLimitReset(err: unknown, now = Date.now()): number | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const reset = ownPrimaryRateLimitReset(e, now);
+    if (reset !== undefined) return reset;
+  }
+  return undefined;
+}
+
+function ownPrimaryRateLimitReset(err: unknown, now: number): number | undefined {
+  const e = err as { status?: unknown; response?: { headers?: Record<string, string | number | undefined> } };
+  if (e?.status !== 403 && e?.status !== 429) return undefined;
+  const headers = e.response?.headers ?? {};
+  if (String(headers["x-ratelimit-remaining"]) !== "0") return undefined;
+  const reset = Number(headers["x-ratelimit-reset"]);
+  // A reset in the past (clock skew) or missing: GitHub's window is an hour; try again in a minute.
+  return Number.isFinite(reset) && reset * 1000 > now ? reset * 1000 : now + 60_000;
+}
+
+/**
+ * A GitHub call got no (complete) answer within GITHUB_TIMEOUT_MS and was aborted. Its name is
+ * AbortError so that Octokit's retry plugin does not re-send it (a GitHub that hangs once
+ * hangs again; the job's own backoff retries later), and its status 500 tells create-once that
+ * a create may have landed before the answer was lost.
+ */
+export class GitHubTimeoutError extends TransientError {
+  readonly code = "GITHUB_TIMEOUT";
+  constructor(ms: number, what: string) {
+    super(`GitHub did not answer ${what} within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`);
+    this.name = "AbortError";
+  }
+}
+
 /** Startup refused: configuration or environment is unsafe or incomplete. Exit with the message. */
 export class StartupError extends Error {
   constructor(message: string) {

@@ -9,6 +9,15 @@ export interface Metrics {
   webhooks: Counter<"event" | "outcome">;
   /** A webhook handler's own time (decide, live permission check, enqueue), by event. */
   webhookHandlerDuration: Histogram<"event">;
+  /**
+   * Webhook requests refused before any handler ran, by reason (bad signature, too large, …).
+   * Never labelled by a request header: a flood with random headers must not grow the registry.
+   */
+  webhookRejections: Counter<"reason">;
+  /** Requests for work refused by the intake limits, by scope (sender, installation). */
+  intakeLimited: Counter<"scope">;
+  /** Failed logins on the operator pages, by outcome (wrong: bad password; locked: refused while locked out). */
+  loginFailures: Counter<"outcome">;
   jobsEnqueued: Counter<"kind" | "status">;
   queueDepth: Gauge<"kind" | "state">;
   jobsFinished: Counter<"kind" | "outcome">;
@@ -63,6 +72,24 @@ export function createMetrics(options: { queueCounts?: QueueCounts; defaultMetri
       help: "A webhook handler's own time (decide, live permission check, enqueue), by event",
       labelNames: ["event"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookRejections: new Counter({
+      name: "iquest_webhook_rejections_total",
+      help: "Webhook requests refused before a handler ran, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    intakeLimited: new Counter({
+      name: "iquest_intake_limited_total",
+      help: "Requests for work refused by the per-sender or per-installation intake limit",
+      labelNames: ["scope"],
+      registers: [registry],
+    }),
+    loginFailures: new Counter({
+      name: "iquest_login_failures_total",
+      help: "Failed logins on the operator pages (wrong credentials, or refused during a lock-out)",
+      labelNames: ["outcome"],
       registers: [registry],
     }),
     jobsEnqueued: new Counter({

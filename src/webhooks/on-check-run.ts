@@ -1,7 +1,7 @@
-import type { Context } from "probot";
+import type { Delivery } from "./delivery.js";
 import { issueOfFixBranch } from "../rules/branches.js";
 import { deliveryInfo } from "./context.js";
-import { enqueueJob } from "./enqueue-job.js";
+import { enqueueJob, notify } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 const FAILED = new Set(["failure", "timed_out"]);
@@ -12,9 +12,9 @@ const FAILED = new Set(["failure", "timed_out"]);
  * PR that it stopped, and why. Only `iquest/fix-*` branches count, and the bot's own checks
  * (iquest/review, iquest/config) never trigger a round.
  */
-export async function onCheckRun(ctx: Context<"check_run.completed">, deps: HandlerDeps): Promise<Outcome> {
-  const { payload } = ctx;
-  const info = deliveryInfo(ctx, deps);
+export async function onCheckRun(delivery: Delivery<"check_run.completed">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = delivery;
+  const info = deliveryInfo(delivery, deps);
   if (!info) return "ignored:no-repository";
   const run = payload.check_run;
   if (!run.conclusion || !FAILED.has(run.conclusion)) return "ignored:not-failed";
@@ -29,14 +29,13 @@ export async function onCheckRun(ctx: Context<"check_run.completed">, deps: Hand
   const attempt = await deps.enqueuer.countAttempt(`checkfix-${info.repoId}-${pr.number}`);
   if (attempt > config.fix.maxCheckFixes) {
     if (attempt === config.fix.maxCheckFixes + 1) {
-      await info.github.rest.issues.createComment({
-        ...info.repo,
-        issue_number: pr.number,
-        body:
-          `The check \`${run.name}\` failed again. I already made ${config.fix.maxCheckFixes} attempt(s) to fix failing checks on this PR ` +
-          `(\`fix.maxCheckFixes\`), so I stopped: a human needs to look. Comment \`/iquest <feedback>\` to ask for another round.`,
-      });
-      return "replied";
+      // Said once on the PR (a notify job, made once): the bot stopped, and why.
+      return notify(
+        deps,
+        { installationId: info.installationId, repoId: info.repoId, repo: info.fullName, deliveryId: info.deliveryId, trigger: "check_run" },
+        "check-fixes-spent",
+        { issueNumber: pr.number, checkRunId: run.id },
+      );
     }
     return "ignored:attempts-spent";
   }

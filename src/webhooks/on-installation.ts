@@ -1,4 +1,4 @@
-import type { Context } from "probot";
+import type { Delivery } from "./delivery.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 interface RepoLite {
@@ -13,10 +13,10 @@ interface RepoLite {
  * repo's config here would make a 1,000-repo installation slow to acknowledge.
  */
 export async function onInstallation(
-  ctx: Context<"installation"> | Context<"installation_repositories">,
+  delivery: Delivery<"installation"> | Delivery<"installation_repositories">,
   deps: HandlerDeps,
 ): Promise<Outcome> {
-  const payload = ctx.payload as {
+  const payload = delivery.payload as {
     action: string;
     installation: { id: number };
     repositories?: RepoLite[];
@@ -26,12 +26,12 @@ export async function onInstallation(
   const installationId = payload.installation.id;
   let add: RepoLite[] = [];
   let remove: RepoLite[] = [];
-  if (ctx.name === "installation") {
+  if (delivery.name === "installation") {
     if (payload.action === "created" || payload.action === "unsuspend") add = payload.repositories ?? [];
     else if (payload.action === "deleted" || payload.action === "suspend") {
       // The payload's repository list can be partial; remove by installation instead.
       const removed = await deps.enqueuer.removeInstallationSchedules(installationId);
-      deps.log.info({ deliveryId: ctx.id, installationId, removed }, "upgrade schedules removed");
+      deps.log.info({ deliveryId: delivery.id, installationId, removed }, "upgrade schedules removed");
       return "scheduled";
     } else return `ignored:${payload.action}`;
   } else {
@@ -42,6 +42,6 @@ export async function onInstallation(
     await deps.enqueuer.upsertUpgradeSchedule({ installationId, repoId: r.id, repo: r.full_name });
   }
   for (const r of remove) await deps.enqueuer.removeUpgradeSchedule(r.id);
-  deps.log.info({ deliveryId: ctx.id, installationId, added: add.length, removed: remove.length }, "upgrade schedules updated");
+  deps.log.info({ deliveryId: delivery.id, installationId, added: add.length, removed: remove.length }, "upgrade schedules updated");
   return add.length + remove.length > 0 ? "scheduled" : "ignored:no-repositories";
 }

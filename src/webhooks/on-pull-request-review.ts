@@ -1,4 +1,4 @@
-import type { Context } from "probot";
+import type { Delivery } from "./delivery.js";
 import { botFixPull } from "../rules/branches.js";
 import { decideActor, isBot } from "../rules/triggers.js";
 import { deliveryInfo } from "./context.js";
@@ -6,9 +6,9 @@ import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 /** A writer's review that requests changes on the bot's fix PR → a feedback round on that branch. */
-export async function onPullRequestReview(ctx: Context<"pull_request_review.submitted">, deps: HandlerDeps): Promise<Outcome> {
-  const { payload } = ctx;
-  const info = deliveryInfo(ctx, deps);
+export async function onPullRequestReview(delivery: Delivery<"pull_request_review.submitted">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = delivery;
+  const info = deliveryInfo(delivery, deps);
   if (!info) return "ignored:no-repository";
   if (payload.review.state !== "changes_requested") return "ignored:not-changes-requested";
   if (isBot(payload.review.user) || isBot(payload.sender)) return "ignored:bot";
@@ -16,7 +16,7 @@ export async function onPullRequestReview(ctx: Context<"pull_request_review.subm
   if (fixIssue === undefined) return "ignored:not-a-bot-pr";
   if (payload.pull_request.state !== "open") return "ignored:closed";
   const login = payload.review.user!.login;
-  const decision = decideActor(payload.review.user, await deps.checkPermission(info.github, info.repo, login));
+  const decision = decideActor(payload.review.user, await deps.checkPermission(info, login));
   if (!decision.allowed) return "denied";
   return enqueueJob(
     deps,
@@ -34,5 +34,6 @@ export async function onPullRequestReview(ctx: Context<"pull_request_review.subm
       actor: login,
     },
     `review by @${login}`,
+    { sender: login, replyOn: payload.pull_request.number },
   );
 }

@@ -1,4 +1,4 @@
-import type { Context } from "probot";
+import type { Delivery } from "./delivery.js";
 import { deliveryInfo } from "./context.js";
 import { enqueueJob } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
@@ -15,9 +15,9 @@ type PullRequestEvent =
  * repo config, the PR is a draft, or a bot opened it (including this app: no self-review
  * loops). New commits supersede a review that is still running on an older head.
  */
-export async function onPullRequest(ctx: Context<PullRequestEvent>, deps: HandlerDeps): Promise<Outcome> {
-  const { payload } = ctx;
-  const info = deliveryInfo(ctx, deps);
+export async function onPullRequest(delivery: Delivery<PullRequestEvent>, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = delivery;
+  const info = deliveryInfo(delivery, deps);
   if (!info) return "ignored:no-repository";
   const pr = payload.pull_request;
   if (pr.state !== "open") return "ignored:closed";

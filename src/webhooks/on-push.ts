@@ -1,16 +1,18 @@
-import type { Context } from "probot";
-import { CONFIG_PATH, describeProblems } from "../config/repo-config.js";
+import { CONFIG_PATH } from "../config/repo-config.js";
+import type { Delivery } from "./delivery.js";
 import { deliveryInfo } from "./context.js";
+import { notify } from "./enqueue-job.js";
 import type { HandlerDeps, Outcome } from "./deps.js";
 
 /**
- * A push to the default branch that touches `.github/iquest.yml`: forget the cached config,
- * apply its upgrade schedule, and report its problems (key and line) in an `iquest/config`
- * check run on that commit, so a typo in the config is visible where it was made.
+ * A push to the default branch that touches `.github/iquest.yml`: forget the cached config (in
+ * every web process), and leave the rest to a notify job: it reads the new file at the pushed
+ * commit, applies its upgrade schedule, and reports its problems (key and line) in an
+ * `iquest/config` check run on that commit, made once.
  */
-export async function onPush(ctx: Context<"push">, deps: HandlerDeps): Promise<Outcome> {
-  const { payload } = ctx;
-  const info = deliveryInfo(ctx, deps);
+export async function onPush(delivery: Delivery<"push">, deps: HandlerDeps): Promise<Outcome> {
+  const { payload } = delivery;
+  const info = deliveryInfo(delivery, deps);
   if (!info) return "ignored:no-repository";
   const defaultBranch = payload.repository.default_branch;
   if (payload.ref !== `refs/heads/${defaultBranch}` || payload.deleted) return "ignored:not-default-branch";
@@ -18,22 +20,12 @@ export async function onPush(ctx: Context<"push">, deps: HandlerDeps): Promise<O
     [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])].includes(CONFIG_PATH),
   );
   if (!touched) return "ignored:config-unchanged";
-  deps.invalidateConfig?.(info.repoId);
-  const loaded = await deps.loadConfig(info.github, info.repo, info.repoId);
-  const repoRef = { installationId: info.installationId, repoId: info.repoId, repo: info.fullName };
-  if (loaded.config.upgrade.enabled) await deps.enqueuer.upsertUpgradeSchedule(repoRef, loaded.config.upgrade.schedule);
-  else await deps.enqueuer.removeUpgradeSchedule(info.repoId);
-  const ok = loaded.problems.length === 0;
-  await info.github.rest.checks.create({
-    ...info.repo,
-    name: "iquest/config",
-    head_sha: payload.after,
-    status: "completed",
-    conclusion: ok ? "success" : "neutral",
-    output: {
-      title: ok ? `${CONFIG_PATH} is valid` : `${CONFIG_PATH}: ${loaded.problems.length} problem(s), defaults used for them`,
-      summary: ok ? "iquest-bot will use this configuration." : describeProblems(loaded.problems),
-    },
-  });
-  return "scheduled";
+  await deps.invalidateConfig?.(info.repoId);
+  const outcome = await notify(
+    deps,
+    { installationId: info.installationId, repoId: info.repoId, repo: info.fullName, deliveryId: info.deliveryId, trigger: "push" },
+    "config-check",
+    { headSha: payload.after },
+  );
+  return outcome === "replied" || outcome === "duplicate" ? "scheduled" : outcome;
 }

@@ -93,7 +93,11 @@ describe("upgrade, end to end", () => {
     const { sim } = stack;
     await sim.commit({ repo: "acme/greet", branch: "main", files: { ".github/iquest.yml": 'upgrade:\n  schedule: "30 4 * * 2"\n' }, message: "Upgrade on Tuesdays", author: { name: "Alice", email: "alice@example.com" } });
     expect((await sim.webhooks.push({ repo: "acme/greet", ref: "main", sender: "alice" })).statusCode).toBe(200);
-    expect(await schedulers()).toEqual([{ key: upgradeSchedulerId(sim.repo("acme/greet").id), pattern: "30 4 * * 2", repo: "acme/greet" }]);
+    // The web hands the new config to a notify job: the worker reads it at the pushed commit,
+    // reschedules, and reports it in an iquest/config check run.
+    const want = [{ key: upgradeSchedulerId(sim.repo("acme/greet").id), pattern: "30 4 * * 2", repo: "acme/greet" }];
+    await eventually(async () => JSON.stringify(await schedulers()) === JSON.stringify(want), "the new schedule", 30_000);
+    expect(await schedulers()).toEqual(want);
   }, 60_000);
 
   test("uninstalling the app removes the schedule", async () => {

@@ -7,14 +7,16 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Probot, ProbotOctokit, createNodeMiddleware } from "probot";
+import { ProbotOctokit } from "probot";
 import { STEP_PERMISSIONS, createGitHubApp, type GitHubApp } from "../../src/github/app-client.js";
 import { fetchPermission } from "../../src/github/permissions.js";
 import { loadRepoConfig } from "../../src/github/repo-config.js";
 import { statusOf } from "../../src/github/types.js";
 import { createLogger } from "../../src/shared/log.js";
 import { redact } from "../../src/shared/redact.js";
-import { createApp } from "../../src/webhooks/app.js";
+import { runNotify } from "../../src/jobs/notify/run-notify.js";
+import type { NotifyPayload } from "../../src/queue/payloads.js";
+import { startIntakeServer } from "../support/intake-server.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import { testPrivateKey } from "../support/keys.js";
 import { EXAMPLES } from "../support/payloads.js";
@@ -737,10 +739,10 @@ describe("webhooks out and the deliveries API", () => {
 });
 
 describe("the app's own webhook handlers, driven by the simulator", () => {
-  let server: Server;
+  let intakeServer: Awaited<ReturnType<typeof startIntakeServer>>;
   let enqueuer: RecordingEnqueuer;
   let previousUrl: string | undefined;
-  const outcomes: Array<[string, string]> = [];
+  let outcomes: Array<[string, string]>;
 
   beforeAll(async () => {
     const repo = await sim.createRepo({ owner: "acme", name: "loop", files: { "README.md": "# loop\n" } });
@@ -748,35 +750,29 @@ describe("the app's own webhook handlers, driven by the simulator", () => {
     sim.addCollaborator(repo, "alice", "write");
     sim.addCollaborator(repo, "bob", "read");
     enqueuer = new RecordingEnqueuer();
-    const probot = new Probot({
-      appId: sim.app.id,
-      privateKey: testPrivateKey(),
-      secret: sim.app.webhookSecret,
-      baseUrl: sim.apiUrl,
-      log,
-      Octokit: TestOctokit,
-    });
-    // As start-web composes it: the handlers' own one-repository client, minted on first use.
+    // As start-web composes it: the webhook door, the router, and the handlers' own
+    // one-repository client, minted on first use.
     const intake = createGitHubApp({ appId: String(sim.app.id), privateKey: testPrivateKey(), baseUrl: sim.apiUrl, log, Octokit: TestOctokit, writePacing: false });
-    const handlers = createApp({
-      enqueuer,
-      repoClient: (installationId, repoId) => intake.lazyForRepo(installationId, repoId, STEP_PERMISSIONS.intake),
-      loadConfig: (github, r) => loadRepoConfig(github, r),
-      checkPermission: fetchPermission,
-      record: (event, outcome) => void outcomes.push([event, outcome]),
+    intakeServer = await startIntakeServer({
+      secret: sim.app.webhookSecret,
       log,
+      deps: {
+        enqueuer,
+        repoClient: (installationId, repoId) => intake.lazyForRepo(installationId, repoId, STEP_PERMISSIONS.intake),
+        loadConfig: (github, r) => loadRepoConfig(github, r),
+        checkPermission: (target, user) => fetchPermission(target.github, target.repo, user),
+        log,
+      },
     });
-    const middleware = await createNodeMiddleware(handlers, { probot, webhooksPath: "/api/github/webhooks" });
-    server = createServer((req, res) => void middleware(req, res, () => res.writeHead(404).end()));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    outcomes = intakeServer.outcomes;
     previousUrl = sim.webhooks.url;
-    sim.webhooks.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/github/webhooks`;
+    sim.webhooks.url = intakeServer.url;
   });
 
   afterAll(async () => {
     sim.webhooks.url = previousUrl;
     sim.webhooks.auto = false;
-    await new Promise((r) => server.close(r));
+    await intakeServer.close();
   });
 
   test("a writer's label becomes a fix job with the simulator's real ids", async () => {
@@ -795,17 +791,27 @@ describe("the app's own webhook handlers, driven by the simulator", () => {
       "GET /repos/{owner}/{repo}/contents/{path+} 404",
       "GET /repos/{owner}/{repo}/collaborators/{username}/permission 200",
     ]);
-    // T8: the handlers' token names this one repository and the intake permissions (no
-    // contents write), not the installation-wide token of Probot's event client.
+    // T8: the handlers' token names this one repository and the read-only intake permissions,
+    // not the installation-wide token of Probot's event client.
     expect(sim.tokens.at(-1)!.requested).toEqual({ repository_ids: [repo.id], permissions: STEP_PERMISSIONS.intake });
   });
 
-  test("/iquest help is answered with a comment; a reader's command gets 😕; the bot's own comment is ignored", async () => {
+  test("/iquest help → a notify job, answered once by the worker's client; a reader's command leaves no trace; the bot's own comment is ignored", async () => {
     const repo = sim.repo("acme/loop");
     const issue = sim.createIssue({ repo, title: "Question", user: "bob" });
     sim.webhooks.auto = true; // the app's reply comes back as a webhook, as on GitHub
+    const mark = sim.requests.length;
     const help = await sim.webhooks.issueCommentCreated({ repo, issue: issue.number, body: "/iquest help", sender: "alice" });
     expect(help.statusCode).toBe(200);
+    // The web process wrote nothing to GitHub: only reads (token, permission).
+    expect(sim.requests.slice(mark).filter((r) => r.method !== "GET" && !String(r.route).includes("access_tokens"))).toEqual([]);
+    const job = enqueuer.jobs.find((j) => j.kind === "notify" && j.issueNumber === issue.number) as NotifyPayload;
+    expect(job).toMatchObject({ reason: "help", deliveryId: help.guid });
+    // The worker's side of it, twice (a re-run): one comment.
+    const worker = createGitHubApp({ appId: String(sim.app.id), privateKey: testPrivateKey(), baseUrl: sim.apiUrl, log, Octokit: TestOctokit, writePacing: false });
+    const github = await worker.forRepo(90, repo.id, STEP_PERMISSIONS.notify);
+    await runNotify(github, { owner: "acme", repo: "loop" }, job, {}, log);
+    await runNotify(github, { owner: "acme", repo: "loop" }, job, {}, log);
     await sim.idle();
     const bot = sim.commentsOn(repo, issue.number).filter((c) => c.user === "iquest-bot[bot]");
     expect(bot).toHaveLength(1);
@@ -818,7 +824,8 @@ describe("the app's own webhook handlers, driven by the simulator", () => {
     const denied = await sim.webhooks.issueCommentCreated({ repo, issue: issue.number, body: "/iquest fix", sender: "bob" });
     expect(denied.statusCode).toBe(200);
     const bobComment = sim.commentsOn(repo, issue.number).find((c) => c.user === "bob")!;
-    expect(sim.reactions.filter((r) => r.subject.type === "issue_comment" && r.subject.commentId === bobComment.id).map((r) => r.content)).toEqual(["confused"]);
+    expect(sim.reactions.filter((r) => r.subject.type === "issue_comment" && r.subject.commentId === bobComment.id)).toEqual([]);
     expect(enqueuer.jobs.filter((j) => j.kind === "fix" && j.issueNumber === issue.number)).toEqual([]);
+    expect(enqueuer.jobs.filter((j) => j.deliveryId === denied.guid)).toEqual([]);
   });
 });

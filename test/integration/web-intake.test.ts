@@ -18,7 +18,7 @@ import { WEBHOOK_SECRET, testEnv } from "../support/test-env.js";
 import { postDelivery, sign } from "../support/webhooks.js";
 
 /**
- * The web process for real: Probot's HTTP intake on a random port, a real redis-server on a
+ * The web process for real: its own webhook door (src/http/webhook-intake.ts) on a random port, a real redis-server on a
  * spare port, signed deliveries in, the BullMQ queue checked. Only GitHub's API is faked (nock).
  */
 let redis: TestRedis;
@@ -26,7 +26,8 @@ let web: WebHandle;
 let url: string;
 let fixQueue: Queue;
 let inspect: Redis;
-const env = testEnv();
+// The intake limits are tested in intake-limits.test.ts; here one sender sends many requests.
+const env = testEnv({ INTAKE_SENDER_LIMIT: "off", INTAKE_INSTALLATION_LIMIT: "off" });
 const execFileAsync = promisify(execFile);
 const log = createLogger({ level: "silent", redact });
 
@@ -106,11 +107,11 @@ describe("webhook intake → queue", () => {
   });
 
   test.each<[string, number, Record<string, string | undefined>]>([
-    ["a wrong secret", 400, { "x-hub-signature-256": sign("not-the-secret", JSON.stringify(issuesLabeled({ issue: 7 }))) }],
-    ["a missing signature", 400, { "x-hub-signature-256": undefined }],
-    ["a SHA-1 signature only", 400, { "x-hub-signature-256": undefined, "x-hub-signature": "sha1=0000000000000000000000000000000000000000" }],
-    ["an empty signature", 400, { "x-hub-signature-256": "" }],
-    ["a short signature", 400, { "x-hub-signature-256": "sha256=abc" }],
+    ["a wrong secret", 401, { "x-hub-signature-256": sign("not-the-secret", JSON.stringify(issuesLabeled({ issue: 7 }))) }],
+    ["a missing signature", 401, { "x-hub-signature-256": undefined }],
+    ["a SHA-1 signature only", 401, { "x-hub-signature-256": undefined, "x-hub-signature": "sha1=0000000000000000000000000000000000000000" }],
+    ["an empty signature", 401, { "x-hub-signature-256": "" }],
+    ["a short signature", 401, { "x-hub-signature-256": "sha256=abc" }],
     ["a bad content type", 415, { "content-type": "text/plain" }],
     ["a form content type", 415, { "content-type": "application/x-www-form-urlencoded" }],
     ["a missing event header", 400, { "x-github-event": undefined }],
@@ -121,12 +122,12 @@ describe("webhook intake → queue", () => {
     expect(await jobs()).toEqual([]);
   });
 
-  test("one flipped body byte → 400 and no job", async () => {
+  test("one flipped body byte → 401 and no job", async () => {
     const body = JSON.stringify(issuesLabeled({ issue: 7 }));
     const signature = sign(WEBHOOK_SECRET, body);
     const flipped = body.replace('"number":7', '"number":8');
     const res = await postDelivery(url, WEBHOOK_SECRET, labeled(), { body: flipped, headers: { "x-hub-signature-256": signature } });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(401);
     expect(await jobs()).toEqual([]);
   });
 
@@ -149,7 +150,7 @@ describe("webhook intake → queue", () => {
       (await execFileAsync("curl", [
         "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url,
         "-H", "content-type: application/json", "-H", "x-github-event: issues",
-        "-H", "x-github-delivery: big", "-H", "x-hub-signature-256: sha256=00",
+        "-H", "x-github-delivery: big", "-H", `x-hub-signature-256: sha256=${"0".repeat(64)}`,
         ...extra, "--data-binary", `@${file}`,
       ])).stdout;
     // With Content-Length: refused from the header. Chunked (no length): cut at the cap.

@@ -1,11 +1,11 @@
 import nock from "nock";
-import { Probot } from "probot";
+import { STEP_PERMISSIONS, createGitHubApp } from "../../src/github/app-client.js";
 import { fetchPermission } from "../../src/github/permissions.js";
 import { loadRepoConfig } from "../../src/github/repo-config.js";
 import { createLogger } from "../../src/shared/log.js";
 import { redact } from "../../src/shared/redact.js";
-import { createApp } from "../../src/webhooks/app.js";
 import type { HandlerDeps } from "../../src/webhooks/deps.js";
+import { createRouter, type RouteResult } from "../../src/webhooks/router.js";
 import { testPrivateKey } from "./keys.js";
 import { TestOctokit } from "./octokit.js";
 import { INSTALLATION_ID, OWNER, REPO } from "./payloads.js";
@@ -14,22 +14,34 @@ import { RecordingEnqueuer } from "./recording-enqueuer.js";
 export const API = "https://api.github.com";
 export const REPO_PATH = `/repos/${OWNER}/${REPO}`;
 
-/** A Probot with our real handlers, a recording enqueuer and real GitHub calls (to nock). */
-export async function createTestProbot(overrides: Partial<HandlerDeps> = {}) {
+/**
+ * Our real handlers behind the real router, with a recording enqueuer, the web process's own
+ * one-repository intake client, and real GitHub calls (to nock). No caches unless a test passes
+ * them: every permission question goes to GitHub, so a test sees each call it causes.
+ */
+export async function createTestIntake(overrides: Partial<HandlerDeps> = {}) {
   const enqueuer = new RecordingEnqueuer();
   const outcomes: Array<[string, string]> = [];
+  const results: RouteResult[] = [];
   const log = createLogger({ level: "silent", redact });
-  const probot = new Probot({ appId: 1, privateKey: testPrivateKey(), secret: "test-secret", log, Octokit: TestOctokit });
+  const github = createGitHubApp({ appId: "1", privateKey: testPrivateKey(), baseUrl: API, log, Octokit: TestOctokit, writePacing: false });
   const deps: HandlerDeps = {
     enqueuer,
-    loadConfig: (github, repo) => loadRepoConfig(github, repo),
-    checkPermission: fetchPermission,
-    record: (event, outcome) => void outcomes.push([event, outcome]),
+    repoClient: (installationId, repoId) => github.lazyForRepo(installationId, repoId, STEP_PERMISSIONS.intake),
+    loadConfig: (gh, repo) => loadRepoConfig(gh, repo),
+    checkPermission: (target, user) => fetchPermission(target.github, target.repo, user),
     log,
     ...overrides,
   };
-  await probot.load(createApp(deps));
-  return { probot, enqueuer, outcomes };
+  const router = createRouter(deps);
+  /** Deliver one event as the intake would after verifying it. */
+  const receive = async (name: string, payload: object, id = "d-1"): Promise<RouteResult> => {
+    const result = await router.receive({ id, name, payload: payload as Record<string, unknown> });
+    outcomes.push([result.event, result.outcome]);
+    results.push(result);
+    return result;
+  };
+  return { router, receive, enqueuer, outcomes, results };
 }
 
 /** The installation token the event client mints first. */

@@ -1,5 +1,6 @@
 import { BRANCH_PREFIX } from "../../deps/group.js";
-import { clipBody, findCommentByMarker } from "../../github/comments.js";
+import { clipBody, createCommentOnce, findCommentByMarker } from "../../github/comments.js";
+import { createOnce, NO_BLIND_RETRY } from "../../github/create-once.js";
 import type { GitHub, RepoName } from "../../github/types.js";
 import { DASHBOARD_MARKER, HANDS_OFF_MARKER, readUpgradeMarker, type MarkedUpdate } from "./marker.js";
 
@@ -41,11 +42,13 @@ export async function listOpenUpgradePulls(github: GitHub, repo: RepoName): Prom
  */
 export async function noteHandsOffOnce(github: GitHub, repo: RepoName, pull: number, branch: string, who: string): Promise<boolean> {
   if (await findCommentByMarker(github, repo, pull, HANDS_OFF_MARKER)) return false;
-  await github.rest.issues.createComment({
-    ...repo,
-    issue_number: pull,
-    body: `${HANDS_OFF_MARKER}\nThe branch \`${branch}\` has commits by ${who}, so iquest-bot will no longer update it: it is yours now. Close this PR if you want the bot to propose these upgrades again on a fresh PR.`,
-  });
+  await createCommentOnce(
+    github,
+    repo,
+    pull,
+    `${HANDS_OFF_MARKER}\nThe branch \`${branch}\` has commits by ${who}, so iquest-bot will no longer update it: it is yours now. Close this PR if you want the bot to propose these upgrades again on a fresh PR.`,
+    HANDS_OFF_MARKER,
+  );
   return true;
 }
 
@@ -57,14 +60,26 @@ export type DashboardResult = { status: "created" | "updated"; number: number; u
  * make a second one, and says so on the card.
  */
 export async function upsertDashboard(github: GitHub, repo: RepoName, botLogin: string, title: string, body: string): Promise<DashboardResult> {
-  const issues = await github.paginate(github.rest.issues.listForRepo, { ...repo, state: "all", creator: botLogin, per_page: 100 });
-  const found = issues.filter((i) => !i.pull_request && i.body?.includes(DASHBOARD_MARKER)).sort((a, b) => a.number - b.number);
+  const findAll = async () => {
+    const issues = await github.paginate(github.rest.issues.listForRepo, { ...repo, state: "all", creator: botLogin, per_page: 100 });
+    return issues.filter((i) => !i.pull_request && i.body?.includes(DASHBOARD_MARKER)).sort((a, b) => a.number - b.number);
+  };
+  const found = await findAll();
   const open = found.find((i) => i.state === "open");
   if (open) {
     await github.rest.issues.update({ ...repo, issue_number: open.number, body: clipBody(body) });
     return { status: "updated", number: open.number, url: open.html_url };
   }
   if (found[0]) return { status: "closed", number: found[0].number, url: found[0].html_url };
-  const { data } = await github.rest.issues.create({ ...repo, title, body: clipBody(body) });
-  return { status: "created", number: data.number, url: data.html_url };
+  // Created once: after a lost answer the marker is looked up before trying again.
+  return createOnce(
+    async () => {
+      const { data } = await github.rest.issues.create({ ...repo, title, body: clipBody(body), request: NO_BLIND_RETRY });
+      return { status: "created" as const, number: data.number, url: data.html_url };
+    },
+    async () => {
+      const made = (await findAll())[0];
+      return made ? { status: "created" as const, number: made.number, url: made.html_url } : undefined;
+    },
+  );
 }
