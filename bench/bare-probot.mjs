@@ -11,7 +11,7 @@ const probot = new Probot({
 });
 const middleware = await createNodeMiddleware(
   (app) => {
-    app.on(["issues.labeled", "pull_request.opened"], async () => {});
+    app.on(["issues.labeled", "pull_request.opened", "issue_comment.created"], async () => {});
   },
   { probot, webhooksPath: "/api/github/webhooks" },
 );
