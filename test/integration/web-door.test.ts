@@ -94,6 +94,9 @@ describe("bad requests are refused cheaply and quietly", () => {
     { name: "a sha1 signature only", reason: "signature-missing", status: 401, send: () => rawPost({ ...good(body), "x-hub-signature-256": sign(WEBHOOK_SECRET, body).replace("sha256", "sha1") }, body) },
     { name: "a wrong signature", reason: "signature-invalid", status: 401, send: () => rawPost({ ...good(body), "x-hub-signature-256": `sha256=${"0".repeat(64)}` }, body) },
     { name: "one flipped body byte", reason: "signature-invalid", status: 401, send: () => rawPost(good(body), body.replace('"number":1', '"number":2')) },
+    // The signature is checked before the body is parsed: unparseable bytes with a wrong
+    // signature are a signature error, never a JSON one.
+    { name: "unparseable bytes with a wrong signature", reason: "signature-invalid", status: 401, send: () => rawPost({ ...good("{"), "x-hub-signature-256": `sha256=${"1".repeat(64)}` }, `{"canary":"${CANARY}",`) },
     { name: "a body over WEBHOOK_MAX_BODY_BYTES", reason: "too-large", status: 413, send: () => rawPost(good("x"), `{"canary":"${CANARY}","pad":"${"x".repeat(70_000)}"}`) },
     { name: "a form-encoded body", reason: "content-type", status: 415, send: () => rawPost({ ...good(body), "content-type": "application/x-www-form-urlencoded" }, `payload=${encodeURIComponent(body)}`) },
     { name: "text/plain", reason: "content-type", status: 415, send: () => rawPost({ ...good(body), "content-type": "text/plain" }, body) },
@@ -125,7 +128,7 @@ describe("bad requests are refused cheaply and quietly", () => {
     const byReason = Object.fromEntries(summaries.map((s) => [s.reason, s.count]));
     expect(byReason).toEqual({
       "signature-missing": 4,
-      "signature-invalid": 4,
+      "signature-invalid": 6,
       "too-large": 2,
       "content-type": 4,
       json: 4,
