@@ -135,6 +135,13 @@ export const envSchema = z.object({
   /** Limits for the repo's test and setup commands inside the sandbox. */
   TEST_TIMEOUT_MS: intFrom(15 * 60_000, 1000),
   SETUP_TIMEOUT_MS: intFrom(20 * 60_000, 1000),
+  /**
+   * What setup steps may reach through the sandbox's egress proxy (comma-separated: names,
+   * `*.suffix`, `name:port`, `private:name` for a mirror on a private address, address literals).
+   * Unset: the public registries (src/workspace/egress-rules.ts DEFAULT_EGRESS_ALLOW). NPM_REGISTRY
+   * and UPGRADE_REGISTRIES are always added. `none`: setup gets no network at all.
+   */
+  EGRESS_ALLOW: optionalString,
   /** Cap on the mirror cache (all repositories), in MiB; least recently used mirrors go first. */
   MIRROR_CACHE_MB: intFrom(20 * 1024, 64),
   // --- Upgrades ---

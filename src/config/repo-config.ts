@@ -128,8 +128,11 @@ export const repoConfigSchema = z
       .object({
         setup: z.string().trim().min(1).max(2000).optional(),
         command: z.string().trim().min(1).max(2000).optional(),
-        /** Network during the setup command (dependency install) only; never for PRs from forks. */
-        setupNetwork: z.boolean().default(false),
+        /**
+         * Network during the setup command (dependency install), through the worker's egress
+         * proxy to the allowed registries only; never for PRs from forks. `false` turns it off.
+         */
+        setupNetwork: z.boolean().default(true),
       })
       .strict()
       .optional(),

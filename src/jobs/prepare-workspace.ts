@@ -3,6 +3,7 @@ import { STEP_PERMISSIONS } from "../github/app-client.js";
 import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
+import type { EgressReport } from "../workspace/egress-proxy.js";
 import { detectTestPlan, readerFor, runSetup, runTests, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
@@ -18,6 +19,8 @@ export interface PreparedWorkspace {
   checkout: JobCheckout;
   env: SandboxEnvironment;
   plan: TestPlan | null;
+  /** Whether setup commands get network (the job asked, and the operator allows some registry). */
+  setupNetwork: boolean;
   setup?: SetupResult;
   baseline?: TestRun;
   close(): Promise<void>;
@@ -51,6 +54,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
     ...(options.localBranch ? { localBranch: options.localBranch } : {}),
     signal,
   });
+  // EGRESS_ALLOW=none: the operator gave setup no registry at all.
+  const setupNetwork = options.setupNetwork && services.sandbox.egressRules?.length !== 0;
   let env: SandboxEnvironment | undefined;
   try {
     env = await createSandbox({
@@ -59,7 +64,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       home: checkout.home,
       uid: checkout.uid,
       gid: checkout.gid,
-      allowNetwork: options.setupNetwork,
+      allowNetwork: setupNetwork,
+      ...(services.sandbox.egressRules ? { egress: { rules: services.sandbox.egressRules } } : {}),
       redact: ctx.redact,
     });
     if (env.warning) await card.update((s) => addWarning(s, env!.warning!));
@@ -80,7 +86,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
         await card.update((s) => setPhase(s, phase, "running", plan.reason));
         setup = await runSetup(env, plan, {
           timeoutMs: services.sandbox.setupTimeoutMs,
-          network: options.setupNetwork,
+          network: setupNetwork,
           signal,
           ...(options.useInstallCache
             ? {
@@ -98,6 +104,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
             addWarning(s, `Setup (\`${plan.setup}\`) failed with exit code ${setup!.exitCode}${setup!.killed ? ` (${setup!.killed})` : ""}; tests may fail for that reason.`),
           );
         }
+        const refusals = describeEgressRefusals(env.egressReport());
+        if (refusals) await card.update((s) => addWarning(s, refusals));
         baseline = await runTests(env, plan, { timeoutMs: services.sandbox.testTimeoutMs, signal });
         recordTests(ctx.metrics, baseline);
         await card.update((s) => setPhase(s, phase, "done", describeTestRun(baseline!)));
@@ -108,6 +116,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       checkout,
       env: sandbox,
       plan,
+      setupNetwork,
       ...(setup ? { setup } : {}),
       ...(baseline ? { baseline } : {}),
       async close() {
@@ -120,4 +129,15 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
     await checkout.remove();
     throw err;
   }
+}
+
+/**
+ * What the job card says when setup tried to reach hosts the egress proxy refused: the host and
+ * how often, so a team sees which registry to ask its operator to allow (EGRESS_ALLOW).
+ */
+export function describeEgressRefusals(report: EgressReport): string | undefined {
+  if (report.refused.length === 0) return undefined;
+  const shown = report.refused.slice(0, 5).map((r) => `\`${r.host}\` (${r.count}×: ${r.reason.replace(/^\S+ /, "")})`);
+  const more = report.refused.length > 5 ? `, and ${report.refused.length - 5} more` : "";
+  return `Setup's network requests were refused for ${shown.join(", ")}${more}. Setup may only reach the registries the operator allows (\`EGRESS_ALLOW\`); ask them to add the one this repository needs.`;
 }

@@ -1,6 +1,7 @@
 import type { BotIdentity } from "../github/bot-identity.js";
 import type { GitHub } from "../github/types.js";
 import type { WorkspaceManager } from "../workspace/checkout.js";
+import type { EgressRule } from "../workspace/egress-rules.js";
 import type { ReviewMemory } from "./review/memory.js";
 import type { UpgradeSettings } from "./upgrade/settings.js";
 
@@ -16,6 +17,11 @@ export interface JobServices {
     /** Per-command timeout for setup and tests. */
     testTimeoutMs: number;
     setupTimeoutMs: number;
+    /**
+     * What setup may reach through the egress proxy (EGRESS_ALLOW plus the operator's registries);
+     * undefined: the public registries; empty: no network for setup at all.
+     */
+    egressRules?: readonly EgressRule[];
   };
   /** Resolved once per worker; takes an installation client (the bot user's id needs one). */
   botIdentity: (github: GitHub) => Promise<BotIdentity>;

@@ -17,7 +17,7 @@ import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from 
 import { QueueEnqueuer, closeQueues, createQueues, notesKey } from "../queue/enqueue.js";
 import { startReconciler } from "../reconciler/loop.js";
 import { runLinks } from "../runs/run-links.js";
-import { CancelledError } from "../shared/errors.js";
+import { CancelledError, StartupError } from "../shared/errors.js";
 import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
 import type { WorkKind } from "../queue/payloads.js";
@@ -27,6 +27,17 @@ import type { Logger } from "../shared/log.js";
 import { createMetrics, type Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
 import { loadModels } from "./runtime.js";
+import { egressRulesFor, type EgressRule } from "../workspace/egress-rules.js";
+
+/** EGRESS_ALLOW plus the operator's registries; a bad entry refuses the start. */
+function egressRulesOf(env: Env): EgressRule[] {
+  const registries = [env.NPM_REGISTRY, ...(env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean)];
+  try {
+    return egressRulesFor(env.EGRESS_ALLOW, registries);
+  } catch (err) {
+    throw new StartupError(`EGRESS_ALLOW: ${(err as Error).message}`);
+  }
+}
 
 export interface WorkerHandle {
   close(graceMs?: number): Promise<void>;
@@ -66,7 +77,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       mirrorCapBytes: env.MIRROR_CACHE_MB * 1024 * 1024,
       log,
     }),
-    sandbox: { mode: env.SANDBOX, testTimeoutMs: env.TEST_TIMEOUT_MS, setupTimeoutMs: env.SETUP_TIMEOUT_MS },
+    sandbox: { mode: env.SANDBOX, testTimeoutMs: env.TEST_TIMEOUT_MS, setupTimeoutMs: env.SETUP_TIMEOUT_MS, egressRules: egressRulesOf(env) },
     botIdentity: (github) => {
       identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {
         identity = undefined; // try again next job

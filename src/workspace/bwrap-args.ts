@@ -1,4 +1,5 @@
 import { lstat, readlink } from "node:fs/promises";
+import { EGRESS_FORWARDER_INSIDE, EGRESS_SOCKET_INSIDE } from "./egress-forwarder.js";
 
 /**
  * The bubblewrap command line, built as pure data so tests can read exactly what is mounted.
@@ -14,8 +15,10 @@ import { lstat, readlink } from "node:fs/promises";
  * - its own /proc (its own pid namespace: no host process is visible), a minimal /dev;
  * - nothing else: no WORKSPACE_DIR (mirrors, other jobs), no host home, no app key, no `.env`.
  * The root itself is bubblewrap's tmpfs, remounted read-only at the end.
- * Namespaces: all (user, pid, net, ipc, uts, cgroup); the network namespace is shared only when
- * `network` is set, and nested user namespaces are disabled.
+ * Namespaces: all (user, pid, net, ipc, uts, cgroup), always: the sandbox never shares the
+ * host's network. With `egress`, the egress proxy's Unix socket and the forwarder script are
+ * bound in (egress-proxy.ts, egress-forwarder.ts): the only way out, to allowed registries only.
+ * Nested user namespaces are disabled.
  */
 
 export const SANDBOX_WORKDIR = "/workspace";
@@ -64,7 +67,8 @@ export interface BwrapArgsInput {
   etcFiles: { passwd: string; group: string; hosts: string };
   toolchainPaths: readonly string[];
   tmpBytes: number;
-  network: boolean;
+  /** The egress proxy's socket and the forwarder script on the host (setup with network only). */
+  egress?: { socket: string; forwarder: string };
   cwd: string;
   env: Record<string, string>;
   /** The shell line to run. */
@@ -77,7 +81,6 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   const args = [
     "--unshare-all",
     "--unshare-user",
-    ...(input.network ? ["--share-net"] : []),
     "--disable-userns",
     "--die-with-parent",
     "--new-session",
@@ -104,6 +107,9 @@ export function bwrapArgs(input: BwrapArgsInput): string[] {
   // After /tmp's tmpfs: a toolchain that lives under /tmp (a checkout of this app in CI, say)
   // would otherwise be hidden by it.
   for (const p of input.toolchainPaths) args.push("--ro-bind", p, p);
+  if (input.egress) {
+    args.push("--bind", input.egress.socket, EGRESS_SOCKET_INSIDE, "--ro-bind", input.egress.forwarder, EGRESS_FORWARDER_INSIDE);
+  }
   args.push("--bind", input.worktree, SANDBOX_WORKDIR);
   if (input.home) args.push("--bind", input.home, SANDBOX_HOME);
   else args.push("--dir", SANDBOX_HOME);

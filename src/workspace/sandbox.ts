@@ -11,6 +11,9 @@ import { removeTree } from "./fs-utils.js";
 import { OutputCapture } from "./output-capture.js";
 import { SYSTEM_PATH, runProcess } from "./run-process.js";
 import { freeDiskBytes, sampleProcesses, type Membership } from "./sandbox-monitor.js";
+import { startEgressProxy, type EgressProxy, type EgressProxyOptions, type EgressReport } from "./egress-proxy.js";
+import { EGRESS_FORWARDER_SOURCE, behindEgress, egressEnv } from "./egress-forwarder.js";
+import { DEFAULT_EGRESS_ALLOW, parseEgressAllow, type EgressRule } from "./egress-rules.js";
 
 /**
  * The agent's Environment: every command runs under bubblewrap over the job's worktree.
@@ -19,9 +22,11 @@ import { freeDiskBytes, sampleProcesses, type Membership } from "./sandbox-monit
  * - reading secrets: the command's environment is a fixed list (never the worker's), and the app
  *   key, `.env`, WORKSPACE_DIR (mirrors, other jobs), the host's home and host processes are not
  *   in its mount or pid namespace. The token never enters (credentials.ts);
- * - network: none by default (only `lo` in a fresh namespace, so even 127.0.0.1 services such
- *   as Redis are unreachable); `network: true` per command only when the sandbox was created
- *   with `allowNetwork` (setup/install phase), and then it is the host's network;
+ * - network: never the host's. Every command has its own network namespace (only `lo`, so even
+ *   127.0.0.1 services such as Redis are unreachable). `network: true` per command, only when the
+ *   sandbox was created with `allowNetwork` (setup/install phase), runs the command behind the
+ *   egress proxy: an HTTP proxy on a Unix socket bound in, which lets through the allowed
+ *   registries and nothing else (egress-proxy.ts), and counts what it refused (`egressReport`);
  * - resource abuse: wall-clock timeout that kills the whole pid namespace; rlimits for processes
  *   (RLIMIT_NPROC, per dedicated uid), memory (RLIMIT_DATA), file size (RLIMIT_FSIZE), open files;
  *   a size-capped /tmp; output capped and the command killed past a hard limit; and a host-side
@@ -30,7 +35,8 @@ import { freeDiskBytes, sampleProcesses, type Membership } from "./sandbox-monit
  * - root: when the worker runs as root, commands run as a pool uid (setpriv), mapped to uid 1000
  *   inside a user namespace, with no capabilities and no nested user namespaces.
  * It does not protect against kernel exploits (no seccomp filter), CPU hogging within the time
- * limit (no cgroup CPU quota), or abuse of the network when it is allowed.
+ * limit (no cgroup CPU quota), or abuse of an allowed registry (a setup step may download, and
+ * publish to, what the allowed registries accept).
  *
  * With `mode: "none"` (SANDBOX=none, explicit only) commands run in the worktree directly, with
  * the same clean environment and rlimits but no isolation; `warning` says so for the job card.
@@ -90,8 +96,13 @@ export interface SandboxOptions {
   toolchainPaths?: readonly string[];
   /** Prepended to PATH inside (e.g. a toolchain's bin). */
   extraPath?: readonly string[];
-  /** The config switch: commands may ask for network (setup phase only). */
+  /** The config switch: commands may ask for network (setup phase only), through the egress proxy. */
   allowNetwork?: boolean;
+  /**
+   * What the egress proxy lets through (egress-rules.ts; default: the public registries of
+   * DEFAULT_EGRESS_ALLOW). `resolve` and `dial` are for tests.
+   */
+  egress?: { rules: readonly EgressRule[]; resolve?: EgressProxyOptions["resolve"]; dial?: EgressProxyOptions["dial"] };
   /** Fixed extra variables for every command. Must hold no secrets. */
   baseEnv?: Record<string, string>;
   limits?: Partial<SandboxLimits>;
@@ -108,6 +119,8 @@ export interface SandboxEnvironment extends Environment {
   /** For the job card when commands are not isolated. */
   readonly warning?: string;
   readonly limits: SandboxLimits;
+  /** What the egress proxy let through and refused so far (empty without network). */
+  egressReport(): EgressReport;
 }
 
 export const NO_SANDBOX_WARNING =
@@ -210,6 +223,22 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     String(Math.max(0, Math.min(19, Math.trunc(limits.niceness)))),
   ];
 
+  // Setup's only way out (isolated sandboxes): started with the sandbox, closed with it.
+  let egress: { proxy: EgressProxy; forwarder: string } | undefined;
+  if (isolated && options.allowNetwork) {
+    const forwarder = join(stateDir, "egress-forwarder.cjs");
+    await writeFile(forwarder, EGRESS_FORWARDER_SOURCE, { mode: 0o644 });
+    const proxy = await startEgressProxy({
+      rules: options.egress?.rules ?? parseEgressAllow(DEFAULT_EGRESS_ALLOW),
+      socketPath: join(stateDir, "egress.sock"),
+      ...(options.egress?.resolve ? { resolve: options.egress.resolve } : {}),
+      ...(options.egress?.dial ? { dial: options.egress.dial } : {}),
+    });
+    egress = { proxy, forwarder };
+  }
+  // node for the forwarder: the worker's own when the sandbox can see it (under /usr).
+  const nodeInside = process.execPath.startsWith("/usr/") ? process.execPath : "node";
+
   let closed = false;
   const running = new Set<() => void>();
 
@@ -227,7 +256,8 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
       if (!VALID_ENV_NAME.test(k)) throw new SandboxPolicyError(`invalid environment variable name "${k}"`);
       env[k] = v;
     }
-    const network = isolated && !!opts.network;
+    const network = isolated && !!opts.network && egress !== undefined;
+    if (network) Object.assign(env, egressEnv());
     const argv = isolated
       ? [
           ...prefix,
@@ -239,10 +269,10 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
             etcFiles,
             toolchainPaths: options.toolchainPaths ?? [],
             tmpBytes: limits.tmpBytes,
-            network,
+            ...(network ? { egress: { socket: egress!.proxy.socketPath, forwarder: egress!.forwarder } } : {}),
             cwd: cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR,
             env,
-            command,
+            command: network ? behindEgress(command, nodeInside, shell) : command,
             shell,
             infoFd: 3,
           }),
@@ -396,10 +426,12 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     exec,
     readFile: (path) => readConfined(options.worktree, path),
     writeFile: (path, data) => writeConfined(options.worktree, path, data, owner),
+    egressReport: () => egress?.proxy.report() ?? { allowed: 0, refused: [] },
     async close() {
       if (closed) return;
       closed = true;
       for (const cancel of [...running]) cancel();
+      await egress?.proxy.close().catch(() => {});
       await removeTree(stateDir).catch(() => {});
     },
   };

@@ -121,7 +121,6 @@ describe("bwrapArgs", () => {
     etcFiles: { passwd: "/s/passwd", group: "/s/group", hosts: "/s/hosts" },
     toolchainPaths: ["/opt/node"],
     tmpBytes: 1024,
-    network: false,
     cwd: "/workspace/sub",
     env: { PATH: "/usr/bin", HOME: "/home/sandbox" },
     command: "npm test",
@@ -140,8 +139,14 @@ describe("bwrapArgs", () => {
     expect(args).toEqual(expect.arrayContaining(["--remount-ro", "/", "--size", "1024", "--tmpfs", "/tmp"]));
   });
 
-  test("network only when asked", () => {
-    expect(bwrapArgs({ ...base, network: true })).toContain("--share-net");
+  test("never the host's network: with egress, only the proxy's socket and the forwarder are bound in", () => {
+    const args = bwrapArgs({ ...base, egress: { socket: "/s/egress.sock", forwarder: "/s/fwd.cjs" } });
+    expect(args).not.toContain("--share-net");
+    expect(args.slice(0, 2)).toEqual(["--unshare-all", "--unshare-user"]);
+    const i = args.indexOf("/s/egress.sock");
+    expect(args.slice(i - 1, i + 2)).toEqual(["--bind", "/s/egress.sock", "/run/iquest/egress.sock"]);
+    const j = args.indexOf("/s/fwd.cjs");
+    expect(args.slice(j - 1, j + 2)).toEqual(["--ro-bind", "/s/fwd.cjs", "/run/iquest/egress-forwarder.cjs"]);
   });
 });
 

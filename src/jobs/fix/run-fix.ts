@@ -68,7 +68,7 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     ...(round ? { fetchRefs: [`refs/heads/${branch}`] } : {}),
     localBranch: branch,
     phases: { checkout: "checkout", baseline: "baseline tests" },
-    setupNetwork: config.tests?.setupNetwork ?? false,
+    setupNetwork: config.tests?.setupNetwork ?? true,
     useInstallCache: true,
     tests: config.tests,
   });

@@ -46,7 +46,7 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
   const cfg = config.review;
 
   // --- prepare: the PR's head (refs/pull/N/head also holds fork heads) ---
-  const setupNetwork = !st.fork && (config.tests?.setupNetwork ?? false);
+  const setupNetwork = !st.fork && (config.tests?.setupNetwork ?? true);
   const prepared = await prepareWorkspace(ctx, services, {
     commit: st.head,
     fetchRefs: [`refs/pull/${st.pr.number}/head`],
@@ -69,7 +69,7 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
       const plan = prepared.plan;
       const setup = await runSetup(prepared.env, plan, {
         timeoutMs: services.sandbox.setupTimeoutMs,
-        network: setupNetwork,
+        network: prepared.setupNetwork,
         signal: ctx.signal,
         ...(!st.fork
           ? {

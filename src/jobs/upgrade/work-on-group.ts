@@ -178,7 +178,18 @@ async function openWorkspace(run: GroupRunContext): Promise<Workspace> {
     signal: ctx.signal,
   });
   try {
-    const env = await createSandbox({ mode: services.sandbox.mode, worktree: checkout.worktree, home: checkout.home, uid: checkout.uid, gid: checkout.gid, allowNetwork: true, redact: ctx.redact });
+    // The install steps reach the registries through the egress proxy (never the host's network).
+    const egress = services.sandbox.egressRules;
+    const env = await createSandbox({
+      mode: services.sandbox.mode,
+      worktree: checkout.worktree,
+      home: checkout.home,
+      uid: checkout.uid,
+      gid: checkout.gid,
+      allowNetwork: egress?.length !== 0,
+      ...(egress ? { egress: { rules: egress } } : {}),
+      redact: ctx.redact,
+    });
     return {
       checkout,
       env,

@@ -1,0 +1,71 @@
+/**
+ * Inside the sandbox, package managers want an HTTP proxy at a TCP address; the egress proxy is a
+ * Unix socket bound in (the sandbox's network namespace has only its own loopback). This small
+ * script, run by the host's node inside the sandbox, listens on the sandbox's 127.0.0.1, pipes
+ * each connection to the socket, runs the setup command, and exits with its status. It is
+ * written to the sandbox's state directory and bound in read-only, so the repository's code
+ * cannot change it; it decides nothing (the proxy does).
+ */
+export const EGRESS_PORT = 18080;
+export const EGRESS_SOCKET_INSIDE = "/run/iquest/egress.sock";
+export const EGRESS_FORWARDER_INSIDE = "/run/iquest/egress-forwarder.cjs";
+export const EGRESS_PROXY_URL = `http://127.0.0.1:${EGRESS_PORT}`;
+
+export const EGRESS_FORWARDER_SOURCE = `"use strict";
+const net = require("node:net");
+const { spawn } = require("node:child_process");
+const [port, socketPath, ...command] = process.argv.slice(2);
+const server = net.createServer((inside) => {
+  const out = net.connect(socketPath);
+  inside.pipe(out);
+  out.pipe(inside);
+  inside.on("error", () => out.destroy());
+  out.on("error", () => inside.destroy());
+});
+server.listen(Number(port), "127.0.0.1", () => {
+  const child = spawn(command[0], command.slice(1), { stdio: "inherit" });
+  child.on("error", (err) => {
+    process.stderr.write("iquest-bot: could not start the setup command: " + err.message + "\\n");
+    process.exit(127);
+  });
+  child.on("exit", (code, signal) => process.exit(code === null ? 128 + (require("node:os").constants.signals[signal] || 0) : code));
+});
+server.on("error", (err) => {
+  process.stderr.write("iquest-bot: the egress forwarder could not listen: " + err.message + "\\n");
+  process.exit(126);
+});
+`;
+
+/** The environment that points every common package manager at the forwarder. */
+export function egressEnv(): Record<string, string> {
+  const url = EGRESS_PROXY_URL;
+  const javaProxy = `-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=${EGRESS_PORT} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=${EGRESS_PORT}`;
+  return {
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    // Nothing is exempt: even a registry on the host's 127.0.0.1 goes through the proxy's rules.
+    NO_PROXY: "",
+    no_proxy: "",
+    npm_config_proxy: url,
+    npm_config_https_proxy: url,
+    npm_config_noproxy: "",
+    YARN_HTTP_PROXY: url,
+    YARN_HTTPS_PROXY: url,
+    PIP_PROXY: url,
+    CARGO_HTTP_PROXY: url,
+    JAVA_TOOL_OPTIONS: javaProxy,
+    GRADLE_OPTS: javaProxy,
+  };
+}
+
+/** Single-quote a string for bash. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The sandbox command line that runs `command` behind the forwarder, with `node` at `nodePath`. */
+export function behindEgress(command: string, nodePath: string, shell: string): string {
+  return `exec ${shellQuote(nodePath)} ${EGRESS_FORWARDER_INSIDE} ${EGRESS_PORT} ${EGRESS_SOCKET_INSIDE} ${shell} -c ${shellQuote(command)}`;
+}

@@ -1,0 +1,158 @@
+import { lookup } from "node:dns/promises";
+import { chmod } from "node:fs/promises";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect, isIP, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { decideEgress, type EgressRule } from "./egress-rules.js";
+
+/**
+ * The only way out of a sandbox during setup: an HTTP proxy the worker runs on a Unix socket,
+ * which is bound into the sandbox (the sandbox keeps its own network namespace, so it has no
+ * other route anywhere, not even to the host's 127.0.0.1). Package managers reach it through
+ * their standard proxy settings (a forwarder inside the sandbox listens on its loopback; see
+ * egress-forwarder.ts). It serves HTTP CONNECT (HTTPS registries) and absolute-URI requests
+ * (plain-HTTP registries), for the hosts the rules allow (egress-rules.ts) and nothing else.
+ *
+ * The proxy resolves names itself and decides on the addresses before it dials, then dials the
+ * address it checked: DNS cannot be used to reach what the rules refuse (a name that resolves to
+ * 10.x, 127.x or the metadata address is refused unless an operator allowed that name as private).
+ * Refusals are counted per host, so the job card can say which registry to allow. It knows
+ * nothing of jobs.
+ */
+export interface EgressProxyOptions {
+  rules: readonly EgressRule[];
+  /** Where it listens (a path inside the sandbox's state directory). */
+  socketPath: string;
+  /** Name resolution (tests map names to addresses of their choice). */
+  resolve?: (host: string) => Promise<string[]>;
+  /** Opens the TCP connection to a checked address (tests instrument it). */
+  dial?: (address: string, port: number) => Socket;
+  /** Connect and idle timeout per connection. */
+  timeoutMs?: number;
+}
+
+export interface EgressReport {
+  /** Connections and requests let through. */
+  allowed: number;
+  /** Refused, per `host:port`, with why (first reason seen). */
+  refused: Array<{ host: string; count: number; reason: string }>;
+}
+
+export interface EgressProxy {
+  readonly socketPath: string;
+  report(): EgressReport;
+  close(): Promise<void>;
+}
+
+const defaultResolve = async (host: string) => (isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address));
+const defaultDial = (address: string, port: number) => connect({ host: address, port });
+
+export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
+  const resolve = options.resolve ?? defaultResolve;
+  const dial = options.dial ?? defaultDial;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  let allowed = 0;
+  const refused = new Map<string, { count: number; reason: string }>();
+  const sockets = new Set<Duplex>();
+
+  const check = async (host: string, port: number) => {
+    const target = `${host}:${port}`;
+    let addresses: string[] = [];
+    try {
+      addresses = await resolve(host.replace(/^\[|\]$/g, ""));
+    } catch {
+      addresses = [];
+    }
+    const decision = decideEgress(options.rules, host, port, addresses);
+    if (decision.ok) allowed++;
+    else {
+      const r = refused.get(target);
+      refused.set(target, { count: (r?.count ?? 0) + 1, reason: r?.reason ?? decision.detail });
+    }
+    return decision;
+  };
+  const refuse = (res: ServerResponse, status: number, text: string) => {
+    if (res.headersSent) return res.destroy();
+    res.writeHead(status, { "content-type": "text/plain", connection: "close" });
+    res.end(`iquest-bot egress: ${text}\n`);
+  };
+
+  const server: Server = createServer((req, res) => void forward(req, res));
+  // Plain-HTTP registries: `GET http://host:port/path` is sent on to the checked address.
+  async function forward(req: IncomingMessage, res: ServerResponse) {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "");
+    } catch {
+      return refuse(res, 400, "only proxy requests (absolute URLs or CONNECT) are served");
+    }
+    if (url.protocol !== "http:") return refuse(res, 400, `${url.protocol} is not proxied as a plain request; use CONNECT`);
+    const port = Number(url.port || 80);
+    const decision = await check(url.hostname, port);
+    if (!decision.ok) return refuse(res, 403, decision.detail);
+    const headers = { ...req.headers };
+    for (const h of Object.keys(headers)) if (h.startsWith("proxy-")) delete headers[h];
+    const upstream = httpRequest(
+      { host: decision.address, port, method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => dial(decision.address, port), timeout: timeoutMs },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
+    upstream.on("error", (err) => refuse(res, 502, `${url.host}: ${err.message}`));
+    req.pipe(upstream);
+  }
+
+  // HTTPS registries: CONNECT host:port, then bytes both ways.
+  server.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => client.destroy());
+    void (async () => {
+      const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d{1,5})$/.exec(req.url ?? "");
+      if (!m) return void client.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+      const decision = await check(m[1]!, Number(m[2]));
+      if (!decision.ok) return void client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niquest-bot egress: ${decision.detail}\n`);
+      const upstream = dial(decision.address, Number(m[2]));
+      sockets.add(upstream);
+      upstream.setTimeout(timeoutMs, () => upstream.destroy());
+      upstream.on("close", () => sockets.delete(upstream));
+      upstream.once("connect", () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        if (head.length) upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on("error", () => {
+        if (client.writable) client.end("HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n");
+        client.destroy();
+      });
+      client.on("close", () => upstream.destroy());
+    })();
+  });
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(options.socketPath, () => resolveListen());
+  });
+  // The sandbox's user (a pool uid, mapped) must be able to connect: the socket file's mode.
+  await chmod(options.socketPath, 0o666);
+
+  return {
+    socketPath: options.socketPath,
+    report: () => ({
+      allowed,
+      refused: [...refused].map(([host, r]) => ({ host, count: r.count, reason: r.reason })).sort((a, b) => b.count - a.count),
+    }),
+    close: () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => done());
+      }),
+  };
+}
