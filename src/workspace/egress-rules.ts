@@ -45,6 +45,7 @@ export const DEFAULT_EGRESS_ALLOW: readonly string[] = [
 
 export function parseEgressRule(text: string): EgressRule {
   let t = text.trim().toLowerCase();
+  if (t.includes("://") || t.includes("/")) throw new Error(`"${text}" is a URL: write the host name (and port), e.g. registry.npmjs.org or nexus.example.com:8081`);
   const privateOk = t.startsWith("private:");
   if (privateOk) t = t.slice("private:".length);
   let host = t;

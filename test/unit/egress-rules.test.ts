@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { startEgressProxy, type EgressProxy } from "../../src/workspace/egress-proxy.js";
-import { DEFAULT_EGRESS_ALLOW, decideEgress, isPublicAddress, matchRule, parseEgressAllow, parseEgressRule } from "../../src/workspace/egress-rules.js";
+import { DEFAULT_EGRESS_ALLOW, decideEgress, egressRulesFor, isPublicAddress, matchRule, parseEgressAllow, parseEgressRule } from "../../src/workspace/egress-rules.js";
+import { describeEgressRefusals } from "../../src/jobs/prepare-workspace.js";
 
 /**
  * The egress proxy's rules, and the proxy itself with a test resolver (names mapped to any
@@ -39,7 +40,7 @@ describe("rules as operators write them", () => {
     expect(parseEgressRule("[::1]:4873")).toEqual({ host: "::1", port: 4873, privateOk: true });
   });
   test.each(["http://registry.npmjs.org", "registry npmjs", "host:port", "a.b:99999", "*"])("%j is refused with an example", (t) => {
-    expect(() => parseEgressRule(t)).toThrow(/host name|port/);
+    expect(() => parseEgressRule(t)).toThrow(/host name|port|is a URL/);
   });
   test("a rule without a port allows 443 and 80 only; a wildcard does not match its bare suffix", () => {
     const rules = parseEgressAllow(["registry.npmjs.org", "*.pythonhosted.org", "127.0.0.1:4873"]);
@@ -182,3 +183,31 @@ describe("the proxy, with a test resolver and an instrumented dialer", () => {
   });
 });
 
+
+describe("the rules a worker runs with, and what the card says", () => {
+  test("EGRESS_ALLOW unset: the defaults plus the operator's registries; `none`: nothing; a bad entry throws", () => {
+    const rules = egressRulesFor(undefined, ["https://registry.npmjs.org/", "http://127.0.0.1:4873/", "https://npm.corp.example:8443/npm/"]);
+    expect(matchRule(rules, "pypi.org", 443)).toBeDefined();
+    expect(matchRule(rules, "127.0.0.1", 4873)).toMatchObject({ privateOk: true });
+    expect(matchRule(rules, "npm.corp.example", 8443)).toMatchObject({ privateOk: false });
+    expect(egressRulesFor("none", ["https://registry.npmjs.org/"])).toEqual([]);
+    const only = egressRulesFor("registry.npmjs.org", []);
+    expect(matchRule(only, "pypi.org", 443)).toBeUndefined();
+    expect(() => egressRulesFor("http://x", [])).toThrow(/is a URL: write the host name/);
+    expect(() => egressRulesFor(undefined, ["not a url"])).toThrow(/not a registry URL/);
+  });
+
+  test("refusals on the job card: host, count and reason, at most five, and what to do", () => {
+    expect(describeEgressRefusals({ allowed: 3, refused: [] })).toBeUndefined();
+    const text = describeEgressRefusals({
+      allowed: 0,
+      refused: [
+        { host: "npm.pkg.github.com:443", count: 4, reason: "npm.pkg.github.com:443 is not an allowed registry" },
+        ...Array.from({ length: 6 }, (_, i) => ({ host: `h${i}.example:443`, count: 1, reason: `h${i}.example:443 is not an allowed registry` })),
+      ],
+    })!;
+    expect(text).toContain("`npm.pkg.github.com:443` (4×: is not an allowed registry)");
+    expect(text).toContain("and 2 more");
+    expect(text).toContain("EGRESS_ALLOW");
+  });
+});
