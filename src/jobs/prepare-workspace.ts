@@ -4,7 +4,7 @@ import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
-import { detectTestPlan, readerFor, runSetup, runTests, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
+import { detectTestPlan, readerFor, runBaseline, runSetup, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
 import type { JobServices } from "./services.js";
@@ -72,7 +72,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
     await card.update((s) => setPhase(s, options.phases.checkout, "done", `\`${options.commit.slice(0, 12)}\``));
     if (signal.aborted) throw cancelledFromSignal(signal);
 
-    const plan = await detectTestPlan(readerFor(env), {
+    let plan = await detectTestPlan(readerFor(env), {
       ...(options.tests?.setup ? { setup: options.tests.setup } : {}),
       ...(options.tests?.command ? { test: options.tests.command } : {}),
     });
@@ -83,7 +83,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       if (!plan) {
         await card.update((s) => setPhase(s, phase, "skipped", "no test command found; set `tests.command` in `.github/iquest.yml`"));
       } else {
-        await card.update((s) => setPhase(s, phase, "running", plan.reason));
+        const detected = plan;
+        await card.update((s) => setPhase(s, phase, "running", detected.reason));
         setup = await runSetup(env, plan, {
           timeoutMs: services.sandbox.setupTimeoutMs,
           network: setupNetwork,
@@ -101,12 +102,15 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
         });
         if (!setup.ok) {
           await card.update((s) =>
-            addWarning(s, `Setup (\`${plan.setup}\`) failed with exit code ${setup!.exitCode}${setup!.killed ? ` (${setup!.killed})` : ""}; tests may fail for that reason.`),
+            addWarning(s, `Setup (\`${detected.setup}\`) failed with exit code ${setup!.exitCode}${setup!.killed ? ` (${setup!.killed})` : ""}; tests may fail for that reason.`),
           );
         }
         const refusals = describeEgressRefusals(env.egressReport());
         if (refusals) await card.update((s) => addWarning(s, refusals));
-        baseline = await runTests(env, plan, { timeoutMs: services.sandbox.testTimeoutMs, signal });
+        const base = await runBaseline(env, plan, { timeoutMs: services.sandbox.testTimeoutMs, signal });
+        baseline = base.run;
+        plan = base.plan;
+        if (base.note) await card.update((s) => addWarning(s, base.note!));
         recordTests(ctx.metrics, baseline);
         await card.update((s) => setPhase(s, phase, "done", describeTestRun(baseline!)));
       }

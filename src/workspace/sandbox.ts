@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { access, chmod, constants as fsConstants, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, normalize, isAbsolute, sep } from "node:path";
@@ -131,6 +132,7 @@ const MEMORY_PATTERNS =
   /MemoryError|Cannot allocate memory|out of memory|std::bad_alloc|Allocation failed|heap out of memory|allocation failed|ENOMEM|memory allocation of \d+ bytes failed/i;
 const FORK_PATTERNS = /fork: (?:retry: )?Resource temporarily unavailable|Cannot fork|can't fork|EAGAIN.*(?:spawn|fork)|Resource temporarily unavailable.*fork/i;
 const VALID_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 /**
  * Is bubblewrap present and able to create namespaces here, for the user commands will run as?
@@ -199,6 +201,12 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     npm_config_fund: "false",
     npm_config_audit: "false",
     PIP_DISABLE_PIP_VERSION_CHECK: "1",
+    // corepack (pinned yarn and pnpm): never ask, keep what it fetched in HOME.
+    COREPACK_ENABLE_DOWNLOAD_PROMPT: "0",
+    COREPACK_HOME: `${homeInside}/.cache/node/corepack`,
+    // node's own fetch (corepack) trusts only its bundled roots; the host's store (bound in
+    // read-only with /etc/ssl) may hold the organisation's CA, as npm and pip already use it.
+    ...(existsSync(SYSTEM_CA_BUNDLE) ? { NODE_EXTRA_CA_CERTS: SYSTEM_CA_BUNDLE } : {}),
     PYTHONDONTWRITEBYTECODE: "1",
     ...options.baseEnv,
   };

@@ -1,4 +1,5 @@
 import type { RunnerKind } from "./test-parse.js";
+import { findRunnerStep, type RunnerStep } from "./test-chain.js";
 
 /**
  * How to install dependencies and run the tests, read from the repository's files. The result
@@ -25,6 +26,11 @@ export interface TestPlan {
   test: string;
   /** Parser to try first; all parsers are tried anyway. */
   runnerHint?: RunnerKind;
+  /**
+   * The test runner's own step when the test script is a chain (`xo && c8 ava && tsd`): run
+   * alone when the base commit fails before the runner (test-chain.ts, runBaseline).
+   */
+  runnerStep?: RunnerStep;
   /** Files whose content keys the install cache. */
   lockFiles: string[];
   cachePaths: CachePath[];
@@ -101,30 +107,43 @@ async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
         lock = "npm-shrinkwrap.json";
       }
       const hasLock = lock !== undefined && (await exists(lock));
+      // A pinned yarn or pnpm (`packageManager: pnpm@10.28.0`) runs through corepack, which fetches
+      // that exact version from the npm registry during setup (with network) and keeps it in HOME.
+      const pinned = manager !== "npm" && pm === manager && /^(?:pnpm|yarn)@\d+\.\d+\.\d+/.test(pkg.packageManager ?? "");
+      // `corepack enable` puts a shim in HOME/.local/bin (on the sandbox's PATH), so the scripts'
+      // own `pnpm lint` or `yarn build` find it too; it needs no network once the version is cached.
+      const shim = pinned ? `mkdir -p "$HOME/.local/bin" && corepack enable --install-directory "$HOME/.local/bin" ${manager} && ` : "";
+      const run = manager;
       const setup =
-        manager === "pnpm"
-          ? hasLock ? "pnpm install --frozen-lockfile" : "pnpm install"
+        shim +
+        (manager === "pnpm"
+          ? hasLock ? `${run} install --frozen-lockfile` : `${run} install`
           : manager === "yarn"
-            ? (await exists(".yarnrc.yml")) ? "yarn install --immutable" : hasLock ? "yarn install --frozen-lockfile" : "yarn install"
-            : hasLock ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund";
+            ? (await exists(".yarnrc.yml")) ? `${run} install --immutable` : hasLock ? `${run} install --frozen-lockfile` : `${run} install`
+            : hasLock ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund");
       const hint: RunnerKind | undefined = /\bvitest\b/.test(script)
         ? "vitest"
         : /\bjest\b/.test(script)
           ? "jest"
           : /\bmocha\b/.test(script)
             ? "mocha"
-            : /node\s+(?:[^|;&]*\s)?--test\b|\btap\b|\bava\b/.test(script)
-              ? "tap"
-              : undefined;
+            : /\bava\b/.test(script)
+              ? "ava"
+              : /node\s+(?:[^|;&]*\s)?--test\b|\btap\b/.test(script)
+                ? "tap"
+                : undefined;
+      const runnerStep = findRunnerStep(pkg.scripts ?? {});
       return {
         ecosystem: "node",
         setup,
-        test: `${manager} test`,
+        test: `${shim}${run} test`,
         runnerHint: hint,
+        ...(runnerStep ? { runnerStep } : {}),
         lockFiles: [...(hasLock ? [lock!] : []), "package.json"],
-        cachePaths: [{ base: "workspace", path: "node_modules" }],
+        // The pinned manager itself is cached with the install (the test phase has no network).
+        cachePaths: [{ base: "workspace", path: "node_modules" }, ...(pinned ? [{ base: "home" as const, path: ".cache/node/corepack" }] : [])],
         source: "detected",
-        reason: `package.json \`test\` script${hint ? ` (${hint})` : ""} with ${manager}${hasLock ? ` and ${lock}` : ", no lock file"}`,
+        reason: `package.json \`test\` script${hint ? ` (${hint})` : ""} with ${pinned ? `${pkg.packageManager} through corepack` : manager}${hasLock ? ` and ${lock}` : ", no lock file"}`,
       };
     }
   }

@@ -1,12 +1,12 @@
 /**
  * Pass/fail counts and failing test names from common runners' plain output: jest, vitest,
- * mocha, TAP (node --test, tap, ava), pytest, go test, cargo test, Maven surefire and Gradle.
+ * mocha, TAP (node --test, tap), ava, pytest, go test, cargo test, Maven surefire and Gradle.
  * Every parser runs and the matches are merged, so `make test` driving two runners still works.
  * Names are what the baseline compares, so each parser builds names that are stable between
  * runs (file plus test title, no durations).
  */
 
-export type RunnerKind = "jest" | "vitest" | "mocha" | "tap" | "pytest" | "go" | "cargo" | "maven" | "gradle";
+export type RunnerKind = "jest" | "vitest" | "mocha" | "tap" | "ava" | "pytest" | "go" | "cargo" | "maven" | "gradle";
 
 export interface ParsedTests {
   runners: RunnerKind[];
@@ -32,7 +32,7 @@ const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 export function parseTestOutput(raw: string): ParsedTests | null {
   const output = raw.replace(ANSI, "").replace(/\r(?!\n)/g, "\n");
-  const parts = [jest, vitest, mocha, tap, pytest, goTest, cargo, maven, gradle]
+  const parts = [jest, vitest, mocha, tap, ava, pytest, goTest, cargo, maven, gradle]
     .map((p) => p(output))
     .filter((p): p is Partial => p !== null);
   if (!parts.length) return null;
@@ -168,6 +168,29 @@ function tap(out: string): Partial | null {
     passed: Number(pass[1]),
     failed: Number(fail[1]),
     skipped: Number(skip?.[1] ?? 0) + Number(todo?.[1] ?? 0),
+    failing: [...new Set(failing)],
+  };
+}
+
+/**
+ * ava's default reporter: `✔ file › title` or `✖ file › title` per test (older versions: `✘
+ * [fail]: …`), then a summary: `N tests passed` (absent when some failed), `N tests failed`,
+ * `N tests skipped`, `N known failures`, `N tests todo`.
+ */
+function ava(out: string): Partial | null {
+  const passed = /^\s*(\d+) tests? passed$/m.exec(out);
+  const failed = /^\s*(\d+) tests? failed$/m.exec(out);
+  if (!passed && !failed) return null;
+  const skipped = /^\s*(\d+) tests? skipped$/m.exec(out);
+  const todo = /^\s*(\d+) tests? todo$/m.exec(out);
+  const known = /^\s*(\d+) known failures?$/m.exec(out);
+  const ticks = [...out.matchAll(/^\s*✔ /gm)].length;
+  const failing = [...out.matchAll(/^\s*[✖✘] (?:\[fail\]: )?(.+?)\s*$/gm)].map((m) => m[1]!);
+  return {
+    runner: "ava",
+    passed: passed ? Number(passed[1]) + Number(known?.[1] ?? 0) : ticks,
+    failed: Number(failed?.[1] ?? 0),
+    skipped: Number(skipped?.[1] ?? 0) + Number(todo?.[1] ?? 0),
     failing: [...new Set(failing)],
   };
 }

@@ -2,6 +2,7 @@ import type { Environment, KillReason } from "../agent/environment.js";
 import { installCacheKey, restoreInstall, saveInstall, type InstallCache } from "./install-cache.js";
 import { readerFor, type TestPlan } from "./test-detect.js";
 import { parseTestOutput, type ParsedTests } from "./test-parse.js";
+import { runnerStepCommand } from "./test-chain.js";
 
 /**
  * Setup and tests inside the job's Environment, and the baseline rule: "tests pass" means "no
@@ -75,6 +76,37 @@ export async function runTests(env: Environment, plan: TestPlan, options: { time
     truncated: r.truncated,
     parsed,
     ...(parsed ? {} : { parseNote: "could not read test results from the output; judged by the exit code only" }),
+  };
+}
+
+export interface Baseline {
+  /** The plan to verify with: the runner's own step when the full command failed before it. */
+  plan: TestPlan;
+  run: TestRun;
+  /** For the job card, when the plan changed: why. */
+  note?: string;
+}
+
+/**
+ * The baseline test run. When the test command is a chain and the base commit fails before the
+ * test runner (a lint, type check or build step: the command failed and no runner's results are
+ * in its output), the runner's own step is run alone; if that yields results, it becomes the
+ * command for the baseline and the verification, so test results are compared, not exit codes.
+ */
+export async function runBaseline(env: Environment, plan: TestPlan, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Baseline> {
+  const run = await runTests(env, plan, options);
+  const step = plan.runnerStep;
+  if (!step || run.exitCode === 0 || run.parsed || run.killed) return { plan, run };
+  const own: TestPlan = { ...plan, test: runnerStepCommand(step), runnerStep: undefined };
+  const alone = await runTests(env, own, options);
+  if (!alone.parsed) return { plan, run };
+  const before = step.before.length ? ` (in \`${step.before.join(" && ")}\`)` : "";
+  return {
+    plan: own,
+    run: alone,
+    note:
+      `On the base commit, \`${plan.test}\` fails before its tests run${before}. The baseline and the verification run the test runner's own step, ` +
+      `\`${step.command}\`, so test results are compared, not exit codes.`,
   };
 }
 

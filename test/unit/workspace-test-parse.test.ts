@@ -6,14 +6,26 @@ import { parseTestOutput } from "../../src/workspace/test-parse.js";
 import { compareWithBaseline, type TestRun } from "../../src/workspace/test-runner.js";
 
 /**
- * Parsers on real captured output (test/fixtures/workspace-test-output: jest, node --test, pytest,
- * cargo and Maven runs made on this machine), and on format samples for runners not installed
+ * Parsers on real captured output (test/fixtures/workspace-test-output: jest, node --test, ava,
+ * pytest, cargo and Maven runs made on this machine), and on format samples for runners not installed
  * here (vitest, mocha, go, gradle), written from each runner's documented output.
  */
 
 const fixture = (name: string) => readFileSync(join("test/fixtures/workspace-test-output", name), "utf8");
 
 describe("parseTestOutput on real runs", () => {
+  test("ava (chalk's suite with one test made to fail; the summary then omits the passed count)", () => {
+    expect(parseTestOutput(fixture("ava.txt"))).toEqual({
+      runners: ["ava"],
+      passed: 10,
+      failed: 1,
+      skipped: 0,
+      failing: ["visible › visible: normal output when level > 0"],
+      namesComplete: true,
+    });
+    expect(parseTestOutput("  ✔ a › one\n  ✔ a › two\n  ─\n\n  32 tests passed\n  2 tests skipped\n  1 known failure\n")).toMatchObject({ runners: ["ava"], passed: 33, failed: 0, skipped: 2 });
+  });
+
   test("jest", () => {
     expect(parseTestOutput(fixture("jest.txt"))).toEqual({
       runners: ["jest"],

@@ -1,0 +1,143 @@
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { egressRulesFor, isPublicAddress } from "../../src/workspace/egress-rules.js";
+import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
+import { detectTestPlan, readerFor, runBaseline, runSetup } from "../../src/workspace/test-runner.js";
+
+/**
+ * Real repositories (snapshots in ../shared/real-repos, see its README), through what a job
+ * does: detection, setup in the real bubblewrap sandbox with network through the egress proxy
+ * to the npm registry, and the baseline run, with its parsed counts asserted. The registry is
+ * the one package registry this machine reaches; everything else is refused by the proxy.
+ */
+const execFileAsync = promisify(execFile);
+const SNAPSHOTS = join(process.cwd(), "..", "shared", "real-repos");
+const made: string[] = [];
+const sandboxes: SandboxEnvironment[] = [];
+
+afterAll(async () => {
+  for (const s of sandboxes) await s.close();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+async function unpack(snapshot: string): Promise<{ dir: string; home: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `real-${snapshot.replace(/\W/g, "-")}-`));
+  const home = mkdtempSync(join(tmpdir(), "real-home-"));
+  made.push(dir, home);
+  await execFileAsync("tar", ["-xzf", join(SNAPSHOTS, `${snapshot}.tar.gz`), "-C", dir]);
+  await execFileAsync("bash", ["-c", "chmod -R a+rwX . && git init -q && git add -A && git -c user.email=t@example.com -c user.name=t commit -qm base"], { cwd: dir });
+  chmodSync(home, 0o777);
+  return { dir, home };
+}
+
+/**
+ * The rules: the defaults. On this machine the npm registry's name resolves to an address in a
+ * documentation range (203.0.113.0/24: the machine's mirror), which the proxy refuses as not
+ * public, so the test allows that one name as `private:` (what an operator with an internal
+ * mirror writes); on a machine where it resolves publicly nothing is added.
+ */
+async function rules() {
+  const addresses = (await lookup("registry.npmjs.org", { all: true })).map((a) => a.address);
+  const mirror = addresses.some((a) => !isPublicAddress(a));
+  return egressRulesFor(mirror ? "private:registry.npmjs.org" : undefined, []);
+}
+
+async function baselineOf(snapshot: string, extraEnv: Record<string, string> = {}) {
+  const { dir, home } = await unpack(snapshot);
+  const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules: await rules() }, baseEnv: extraEnv });
+  sandboxes.push(env);
+  const plan = await detectTestPlan(readerFor(env));
+  expect(plan).not.toBeNull();
+  const setup = await runSetup(env, plan!, { timeoutMs: 600_000, network: true });
+  if (!setup.ok) throw new Error(`setup \`${plan!.setup}\` failed (${setup.exitCode}):\n${setup.output.slice(-3000)}\negress: ${JSON.stringify(env.egressReport())}`);
+  const base = await runBaseline(env, plan!, { timeoutMs: 600_000 });
+  return { plan: plan!, setup, base, egress: env.egressReport(), dir };
+}
+
+describe("real repositories: detection, setup through the egress proxy, the baseline", () => {
+  test("commander.js (npm ci of a package-lock with ~200 packages; node --test): 1,370 passed, 2 failed (it wants Node >= 22.12), 1 skipped", async () => {
+    const { plan, base, egress } = await baselineOf("tj+commander.js");
+    expect(plan).toMatchObject({ ecosystem: "node", setup: "npm ci --no-audit --no-fund", test: "npm test", runnerHint: "tap" });
+    expect(base.run.parsed).toMatchObject({ runners: ["tap"], passed: 1370, failed: 2, skipped: 1 });
+    expect(base.run.parsed!.failing).toHaveLength(2);
+    expect(egress.allowed).toBeGreaterThan(0);
+    expect(egress.refused).toEqual([]);
+  }, 600_000);
+
+  test("chalk (no lock file; `xo && c8 ava && tsd`): the runner's own step is known, and ava's counts are read", async () => {
+    const { plan, base } = await baselineOf("chalk+chalk");
+    expect(plan).toMatchObject({ setup: "npm install --no-audit --no-fund", runnerHint: "ava", runnerStep: { command: "c8 ava", before: ["xo"] } });
+    // Whether xo passes depends on the versions a lock-less install resolves today: either way
+    // ava's own results are what the baseline holds (the full chain, or the runner's step alone).
+    expect(base.run.parsed).toMatchObject({ runners: expect.arrayContaining(["ava"]), passed: 32, failed: 0 });
+    if (base.plan.test !== plan.test) expect(base.note).toMatch(/fails before its tests run \(in `xo`\)/);
+  }, 600_000);
+
+  test("ufo (pnpm pinned by packageManager, through corepack; `pnpm lint && vitest run --typecheck`): 487 passed", async () => {
+    // This machine's registry mirror serves no npm signatures, which corepack checks by default:
+    // turned off here only (a production worker keeps the check).
+    const { plan, base, egress } = await baselineOf("unjs+ufo", { COREPACK_INTEGRITY_KEYS: "0" });
+    expect(plan.setup).toBe('mkdir -p "$HOME/.local/bin" && corepack enable --install-directory "$HOME/.local/bin" pnpm && pnpm install --frozen-lockfile');
+    expect(plan.reason).toContain("pnpm@10.28.0 through corepack");
+    expect(plan.cachePaths).toEqual(expect.arrayContaining([{ base: "home", path: ".cache/node/corepack" }]));
+    expect(base.run.parsed).toMatchObject({ runners: ["vitest"], passed: 487, failed: 0 });
+    expect(egress.refused).toEqual([]);
+  }, 600_000);
+});
+
+describe("real repositories: Go", () => {
+  test("google/uuid (go.mod, no dependencies): `go test ./...` in the sandbox, offline", async () => {
+    // .ci/run installs Debian's golang-go; the worker's image carries go too (Dockerfile).
+    const { plan, base, egress } = await baselineOf("google+uuid");
+    expect(plan).toMatchObject({ ecosystem: "go", setup: "go mod download", test: "go test ./...", runnerHint: "go" });
+    expect(base.run.exitCode).toBe(0);
+    expect(base.run.parsed).toMatchObject({ runners: ["go"], failed: 0 });
+    expect(base.run.outputTail).toMatch(/^ok\s+github\.com\/google\/uuid\s/m);
+    expect(egress.refused).toEqual([]);
+  }, 300_000);
+});
+
+describe("a chained test script whose lint step fails on the base commit", () => {
+  test("the card says so, and the runner's own counts are the baseline (not the exit code)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chain-"));
+    made.push(dir);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "chain", version: "1.0.0", scripts: { test: "node lint.js && node --test" } }));
+    writeFileSync(join(dir, "lint.js"), "console.error('lint: 3 problems'); process.exit(1);\n");
+    writeFileSync(
+      join(dir, "math.test.js"),
+      "const test = require('node:test');\nconst assert = require('node:assert');\ntest('adds', () => assert.equal(1 + 1, 2));\ntest('subtracts', () => assert.equal(2 - 1, 1));\ntest('already broken', () => assert.equal(1, 2));\n",
+    );
+    chmodSync(dir, 0o777);
+    const env = await createSandbox({ mode: "bwrap", worktree: dir });
+    sandboxes.push(env);
+    const plan = (await detectTestPlan(readerFor(env)))!;
+    expect(plan.runnerStep).toEqual({ command: "node --test", before: ["node lint.js"] });
+    const base = await runBaseline(env, plan, { timeoutMs: 120_000 });
+    expect(base.plan.test).toBe('PATH="$PWD/node_modules/.bin:$PATH"; node --test');
+    expect(base.run.parsed).toMatchObject({ runners: ["tap"], passed: 2, failed: 1, failing: ["already broken"] });
+    expect(base.note).toBe(
+      "On the base commit, `npm test` fails before its tests run (in `node lint.js`). The baseline and the verification run the test runner's own step, `node --test`, so test results are compared, not exit codes.",
+    );
+  }, 120_000);
+
+  test("when the chain passes, or the runner itself fails, nothing changes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chain-ok-"));
+    made.push(dir);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "chain", version: "1.0.0", scripts: { test: "node lint.js && node --test" } }));
+    writeFileSync(join(dir, "lint.js"), "process.exit(0);\n");
+    writeFileSync(join(dir, "a.test.js"), "require('node:test')('fails', () => { throw new Error('x'); });\n");
+    chmodSync(dir, 0o777);
+    const env = await createSandbox({ mode: "bwrap", worktree: dir });
+    sandboxes.push(env);
+    const plan = (await detectTestPlan(readerFor(env)))!;
+    const base = await runBaseline(env, plan, { timeoutMs: 120_000 });
+    expect(base.plan).toBe(plan);
+    expect(base.note).toBeUndefined();
+    expect(base.run.parsed).toMatchObject({ failed: 1 });
+  }, 120_000);
+});
