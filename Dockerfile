@@ -3,6 +3,10 @@
 #   build:   TypeScript → dist/ (needs the dev dependencies)
 #   deps:    production dependencies only
 #   runtime: Node 20 slim + git, bubblewrap, ripgrep; no compiler, no dev dependencies; non-root
+#   full (the default target): runtime + the toolchains repositories' tests need (python3 with
+#            pip, venv and poetry; go; cargo and rustc; a JDK with Maven and Gradle; make and a C
+#            compiler for native extensions; corepack's yarn and pnpm). `--target runtime` builds
+#            the Node-only image. docs/DEPLOY.md "Toolchains" lists what each costs.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -42,3 +46,18 @@ EXPOSE 3000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/bin/sh", "/app/bin/healthcheck.sh"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/iquest-entrypoint"]
 CMD ["all"]
+
+FROM runtime AS full
+USER root
+# Debian's packages (bookworm): what the sandbox sees under /usr. corepack enable: yarn and pnpm
+# shims for repositories that do not pin a version (a pinned one is fetched by corepack at setup).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      python3 python3-pip python3-venv python3-poetry \
+      golang-go \
+      cargo rustc \
+      default-jdk-headless maven gradle \
+      make gcc g++ libc6-dev \
+ && rm -rf /var/lib/apt/lists/* \
+ && corepack enable
+USER node

@@ -142,6 +142,13 @@ export const envSchema = z.object({
    * and UPGRADE_REGISTRIES are always added. `none`: setup gets no network at all.
    */
   EGRESS_ALLOW: optionalString,
+  /**
+   * Toolchains outside /usr the sandbox should see (comma-separated absolute directories, bound
+   * read-only at the same path, e.g. /opt/jdk-21,/opt/node-22), and what to put first on its PATH
+   * (comma-separated, e.g. /opt/jdk-21/bin,/opt/node-22/bin).
+   */
+  SANDBOX_TOOLCHAINS: optionalString,
+  SANDBOX_PATH: optionalString,
   /** Cap on the mirror cache (all repositories), in MiB; least recently used mirrors go first. */
   MIRROR_CACHE_MB: intFrom(20 * 1024, 64),
   // --- Upgrades ---

@@ -66,6 +66,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       gid: checkout.gid,
       allowNetwork: setupNetwork,
       ...(services.sandbox.egressRules ? { egress: { rules: services.sandbox.egressRules } } : {}),
+      toolchainPaths: services.sandbox.toolchainPaths ?? [],
+      extraPath: services.sandbox.extraPath ?? [],
       redact: ctx.redact,
     });
     if (env.warning) await card.update((s) => addWarning(s, env!.warning!));

@@ -22,6 +22,9 @@ export interface JobServices {
      * undefined: the public registries; empty: no network for setup at all.
      */
     egressRules?: readonly EgressRule[];
+    /** SANDBOX_TOOLCHAINS and SANDBOX_PATH: operator toolchains outside /usr. */
+    toolchainPaths?: readonly string[];
+    extraPath?: readonly string[];
   };
   /** Resolved once per worker; takes an installation client (the bot user's id needs one). */
   botIdentity: (github: GitHub) => Promise<BotIdentity>;

@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { ProbotOctokit } from "probot";
 import { createModelGates, gateConfigFromEnv, type ModelGates } from "../capacity/model-gates.js";
 import type { Env } from "../config/env.js";
@@ -28,6 +29,16 @@ import { createMetrics, type Metrics } from "../shared/metrics.js";
 import type { Redact } from "../shared/redact.js";
 import { loadModels } from "./runtime.js";
 import { egressRulesFor, type EgressRule } from "../workspace/egress-rules.js";
+
+/** A comma-separated list of absolute directories (that exist, when `mustExist`). */
+function absoluteDirs(name: string, value: string | undefined, mustExist: boolean): string[] {
+  const dirs = (value ?? "").split(",").map((d) => d.trim()).filter(Boolean);
+  for (const d of dirs) {
+    if (!isAbsolute(d)) throw new StartupError(`${name}: "${d}" is not an absolute path`);
+    if (mustExist && !existsSync(d)) throw new StartupError(`${name}: "${d}" does not exist on this worker`);
+  }
+  return dirs;
+}
 
 /** EGRESS_ALLOW plus the operator's registries; a bad entry refuses the start. */
 function egressRulesOf(env: Env): EgressRule[] {
@@ -77,7 +88,14 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       mirrorCapBytes: env.MIRROR_CACHE_MB * 1024 * 1024,
       log,
     }),
-    sandbox: { mode: env.SANDBOX, testTimeoutMs: env.TEST_TIMEOUT_MS, setupTimeoutMs: env.SETUP_TIMEOUT_MS, egressRules: egressRulesOf(env) },
+    sandbox: {
+      mode: env.SANDBOX,
+      testTimeoutMs: env.TEST_TIMEOUT_MS,
+      setupTimeoutMs: env.SETUP_TIMEOUT_MS,
+      egressRules: egressRulesOf(env),
+      toolchainPaths: absoluteDirs("SANDBOX_TOOLCHAINS", env.SANDBOX_TOOLCHAINS, true),
+      extraPath: absoluteDirs("SANDBOX_PATH", env.SANDBOX_PATH, false),
+    },
     botIdentity: (github) => {
       identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {
         identity = undefined; // try again next job

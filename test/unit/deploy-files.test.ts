@@ -45,11 +45,12 @@ describe("Dockerfile", () => {
   const runtime = steps.filter((s) => s.stage === "runtime");
   const args = (op: string) => runtime.filter((s) => s.op === op).map((s) => s.args);
 
-  test("three stages on a Node 20 slim base; the runtime gets production dependencies only", () => {
+  test("three stages on a Node 20 slim base, and `full` on top of the runtime; the runtime gets production dependencies only", () => {
     const froms = steps.filter((s) => s.op === "FROM");
-    expect(froms.map((s) => s.stage)).toEqual(["build", "deps", "runtime"]);
+    expect(froms.map((s) => s.stage)).toEqual(["build", "deps", "runtime", "full"]);
     expect(steps.find((s) => s.op === "ARG")?.args).toBe("NODE_IMAGE=node:20-bookworm-slim");
-    for (const f of froms) expect(f.args).toMatch(/^\$\{NODE_IMAGE\}/);
+    for (const f of froms.slice(0, 3)) expect(f.args).toMatch(/^\$\{NODE_IMAGE\}/);
+    expect(froms[3]!.args).toBe("runtime AS full");
     expect(steps.filter((s) => s.stage === "deps" && s.op === "RUN").map((s) => s.args).join(" ")).toMatch(/npm ci --omit=dev/);
     const copiedFrom = args("COPY").filter((a) => a.startsWith("--from="));
     expect(copiedFrom).toEqual(["--from=deps /app/node_modules ./node_modules", "--from=build /app/dist ./dist"]);
@@ -66,6 +67,16 @@ describe("Dockerfile", () => {
     const lastRun = runtime.map((s) => s.op).lastIndexOf("RUN");
     expect(runtime.map((s) => s.op).indexOf("USER")).toBeGreaterThan(lastRun);
     expect(apt).toMatch(/mkdir -p \/data\/runs \/data\/workspaces && chown -R node:node \/data/);
+  });
+
+  test("the full image (the default target, last) adds the toolchains tests need, and ends as the non-root user", () => {
+    const full = steps.filter((s) => s.stage === "full");
+    const apt = full.filter((s) => s.op === "RUN").map((s) => s.args).join(" ");
+    for (const pkg of ["python3-pip", "python3-venv", "python3-poetry", "golang-go", "cargo", "rustc", "default-jdk-headless", "maven", "gradle", "make", "gcc"]) {
+      expect(apt).toMatch(new RegExp(`apt-get install[^&]*\\b${pkg}\\b`));
+    }
+    expect(apt).toMatch(/corepack enable/);
+    expect(full.at(-1)).toMatchObject({ op: "USER", args: "node" });
   });
 
   test("the role is the command: web, worker and all exist in the entrypoint; the default is all", () => {

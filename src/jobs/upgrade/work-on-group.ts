@@ -188,6 +188,8 @@ async function openWorkspace(run: GroupRunContext): Promise<Workspace> {
       gid: checkout.gid,
       allowNetwork: egress?.length !== 0,
       ...(egress ? { egress: { rules: egress } } : {}),
+      toolchainPaths: services.sandbox.toolchainPaths ?? [],
+      extraPath: services.sandbox.extraPath ?? [],
       redact: ctx.redact,
     });
     return {
