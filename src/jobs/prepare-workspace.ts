@@ -4,7 +4,7 @@ import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
-import { detectTestPlan, readerFor, runBaseline, runSetup, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
+import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
 import type { JobServices } from "./services.js";
@@ -68,6 +68,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       ...(services.sandbox.egressRules ? { egress: { rules: services.sandbox.egressRules } } : {}),
       toolchainPaths: services.sandbox.toolchainPaths ?? [],
       extraPath: services.sandbox.extraPath ?? [],
+      ...(services.sandbox.baseEnv ? { baseEnv: services.sandbox.baseEnv } : {}),
       redact: ctx.redact,
     });
     if (env.warning) await card.update((s) => addWarning(s, env!.warning!));
@@ -114,7 +115,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
         plan = base.plan;
         if (base.note) await card.update((s) => addWarning(s, base.note!));
         recordTests(ctx.metrics, baseline);
-        await card.update((s) => setPhase(s, phase, "done", describeTestRun(baseline!)));
+        const versions = await toolchainVersions(env, plan, signal);
+        await card.update((s) => setPhase(s, phase, "done", `${describeTestRun(baseline!)}${versions ? ` (ran with ${versions})` : ""}`));
       }
     }
     const sandbox = env;

@@ -25,6 +25,8 @@ export interface JobServices {
     /** SANDBOX_TOOLCHAINS and SANDBOX_PATH: operator toolchains outside /usr. */
     toolchainPaths?: readonly string[];
     extraPath?: readonly string[];
+    /** Fixed variables for every sandboxed command (no secrets): COREPACK_NPM_REGISTRY. */
+    baseEnv?: Record<string, string>;
   };
   /** Resolved once per worker; takes an installation client (the bot user's id needs one). */
   botIdentity: (github: GitHub) => Promise<BotIdentity>;

@@ -95,6 +95,9 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       egressRules: egressRulesOf(env),
       toolchainPaths: absoluteDirs("SANDBOX_TOOLCHAINS", env.SANDBOX_TOOLCHAINS, true),
       extraPath: absoluteDirs("SANDBOX_PATH", env.SANDBOX_PATH, false),
+      // corepack fetches pinned yarn and pnpm from the npm registry the operator configured (a
+      // mirror, or the public one: also what EGRESS_ALLOW lets through), not from repo.yarnpkg.com.
+      baseEnv: { COREPACK_NPM_REGISTRY: env.NPM_REGISTRY.replace(/\/+$/, "") },
     },
     botIdentity: (github) => {
       identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {

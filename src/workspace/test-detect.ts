@@ -114,12 +114,15 @@ async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
       // own `pnpm lint` or `yarn build` find it too; it needs no network once the version is cached.
       const shim = pinned ? `mkdir -p "$HOME/.local/bin" && corepack enable --install-directory "$HOME/.local/bin" ${manager} && ` : "";
       const run = manager;
+      const berry = manager === "yarn" && ((await exists(".yarnrc.yml")) || /^yarn@(?:[2-9]|\d{2,})\./.test(pkg.packageManager ?? ""));
       const setup =
         shim +
         (manager === "pnpm"
           ? hasLock ? `${run} install --frozen-lockfile` : `${run} install`
           : manager === "yarn"
-            ? (await exists(".yarnrc.yml")) ? `${run} install --immutable` : hasLock ? `${run} install --frozen-lockfile` : `${run} install`
+            ? berry
+              ? `${run} install ${hasLock ? "--immutable" : "--no-immutable"}` // CI=true makes berry immutable by default
+              : hasLock ? `${run} install --frozen-lockfile` : `${run} install`
             : hasLock ? "npm ci --no-audit --no-fund" : "npm install --no-audit --no-fund");
       const hint: RunnerKind | undefined = /\bvitest\b/.test(script)
         ? "vitest"
@@ -230,4 +233,30 @@ async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
     }
   }
   return null;
+}
+
+/**
+ * A command that prints the versions of the toolchain a plan runs with (no network needed), for
+ * the job card: "ran with node v20.20.2, npm 10.8.2".
+ */
+export function toolchainProbe(plan: TestPlan): string | undefined {
+  const first = (cmd: string) => `(${cmd}) 2>&1 | head -n 1`;
+  switch (plan.ecosystem) {
+    case "node": {
+      const manager = /\b(pnpm|yarn)\b/.exec(plan.test)?.[1] ?? "npm";
+      return `echo "node $(node --version 2>&1)"; echo "${manager} $(${manager} --version 2>&1 | head -n 1)"`;
+    }
+    case "python":
+      return first(`"$HOME/.venv/bin/python" --version 2>/dev/null || python3 --version`);
+    case "go":
+      return first("go version");
+    case "rust":
+      return first("cargo --version");
+    case "maven":
+      return `${first("mvn -v")}; ${first("java -version")}`;
+    case "gradle":
+      return `gradle --version 2>/dev/null | grep -m 1 '^Gradle'; ${first("java -version")}`;
+    default:
+      return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import type { Environment, KillReason } from "../agent/environment.js";
 import { installCacheKey, restoreInstall, saveInstall, type InstallCache } from "./install-cache.js";
-import { readerFor, type TestPlan } from "./test-detect.js";
+import { readerFor, toolchainProbe, type TestPlan } from "./test-detect.js";
 import { parseTestOutput, type ParsedTests } from "./test-parse.js";
 import { runnerStepCommand } from "./test-chain.js";
 
@@ -10,7 +10,7 @@ import { runnerStepCommand } from "./test-chain.js";
  * on the same plan, so a test that already failed on the base is not counted against the agent.
  */
 
-export { detectTestPlan, readerFor, type TestPlan, type TestOverrides } from "./test-detect.js";
+export { detectTestPlan, readerFor, toolchainProbe, type TestPlan, type TestOverrides } from "./test-detect.js";
 export { parseTestOutput, type ParsedTests } from "./test-parse.js";
 
 export interface SetupResult {
@@ -77,6 +77,16 @@ export async function runTests(env: Environment, plan: TestPlan, options: { time
     parsed,
     ...(parsed ? {} : { parseNote: "could not read test results from the output; judged by the exit code only" }),
   };
+}
+
+/** "node v20.20.2, npm 10.8.2": what ran the tests, for the card (undefined when unknown). */
+export async function toolchainVersions(env: Environment, plan: TestPlan, signal?: AbortSignal): Promise<string | undefined> {
+  const probe = toolchainProbe(plan);
+  if (!probe) return undefined;
+  const r = await env.exec(probe, { timeoutMs: 20_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
+  if (!r || r.exitCode !== 0) return undefined;
+  const lines = r.output.split("\n").map((l) => l.trim()).filter((l) => l && !/not found|No such file/i.test(l));
+  return lines.length ? lines.slice(0, 2).join(", ").slice(0, 160) : undefined;
 }
 
 export interface Baseline {

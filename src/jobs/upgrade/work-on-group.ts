@@ -190,6 +190,7 @@ async function openWorkspace(run: GroupRunContext): Promise<Workspace> {
       ...(egress ? { egress: { rules: egress } } : {}),
       toolchainPaths: services.sandbox.toolchainPaths ?? [],
       extraPath: services.sandbox.extraPath ?? [],
+      ...(services.sandbox.baseEnv ? { baseEnv: services.sandbox.baseEnv } : {}),
       redact: ctx.redact,
     });
     return {

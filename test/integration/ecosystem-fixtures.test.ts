@@ -1,0 +1,129 @@
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { egressRulesFor, isPublicAddress } from "../../src/workspace/egress-rules.js";
+import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
+import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
+import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/index.js";
+import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-fixtures.js";
+
+/**
+ * One small repository per ecosystem, each with a passing and a failing test: detection, setup
+ * and the baseline in the real sandbox (setup with network through the egress proxy), and the
+ * parsed counts. Dependencies come only from what this machine reaches: the test's own npm
+ * registry on 127.0.0.1 (allowed by rule), and the npm registry for corepack's yarn and pnpm.
+ * Not here: Rust and Maven (cargo is not in this machine's /usr, and Maven's test plugins
+ * come from Maven Central, which it cannot reach).
+ */
+let registry: NpmRegistry;
+const made: string[] = [];
+const sandboxes: SandboxEnvironment[] = [];
+let cache: string;
+
+beforeAll(async () => {
+  registry = await startNpmRegistry();
+  publishGreeter(registry);
+  cache = makeDir("eco-npm-cache-");
+  made.push(cache);
+});
+
+afterAll(async () => {
+  for (const s of sandboxes) await s.close();
+  await registry?.close();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+const NODE_TESTS = {
+  "math.test.js": "const test = require('node:test');\nconst assert = require('node:assert');\ntest('adds', () => assert.equal(1 + 1, 2));\ntest('already broken', () => assert.equal(1, 2));\n",
+};
+
+async function baselineOf(files: Record<string, string>, options: { prepare?: (dir: string) => Promise<void>; baseEnv?: Record<string, string> } = {}) {
+  const dir = makeDir("eco-");
+  const home = mkdtempSync(join(tmpdir(), "eco-home-"));
+  made.push(dir, home);
+  writeFiles(dir, files);
+  await options.prepare?.(dir);
+  for (const d of [dir, home]) chmodSync(d, 0o777);
+  // The npm registry's name resolves to a non-public mirror address on this machine: allowed
+  // as `private:` (real-repos.test.ts says more); the test registry by its address.
+  const mirror = (await lookup("registry.npmjs.org", { all: true })).some((a) => !isPublicAddress(a.address));
+  const rules = egressRulesFor(mirror ? "private:registry.npmjs.org" : undefined, [registry.url]);
+  const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules }, ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}) });
+  sandboxes.push(env);
+  const plan = (await detectTestPlan(readerFor(env)))!;
+  expect(plan).not.toBeNull();
+  const setup = await runSetup(env, plan, { timeoutMs: 300_000, network: true });
+  if (!setup.ok) throw new Error(`setup \`${plan.setup}\` failed (${setup.exitCode}):\n${setup.output.slice(-3000)}\negress: ${JSON.stringify(env.egressReport())}`);
+  const base = await runBaseline(env, plan, { timeoutMs: 300_000 });
+  return { plan, base: base.run, versions: await toolchainVersions(env, plan) };
+}
+
+// This machine's registry mirror serves no npm signatures, which corepack checks: off here only.
+const COREPACK = { COREPACK_INTEGRITY_KEYS: "0" };
+
+describe("one fixture per ecosystem: detected, set up and run in the sandbox", () => {
+  test("npm with a lock file and a dependency from the test's registry (through the egress proxy)", async () => {
+    const { plan, base, versions } = await baselineOf(
+      {
+        "package.json": JSON.stringify({ name: "eco-npm", version: "1.0.0", private: true, dependencies: { greeter: "^1.0.0" }, scripts: { test: "node --test" } }),
+        ".npmrc": `registry=${registry.url}\n`,
+        "greet.test.js": "const test = require('node:test');\nconst assert = require('node:assert');\nconst { greet } = require('greeter');\ntest('greets', () => assert.equal(greet('x'), 'Hello, x!'));\ntest('already broken', () => assert.equal(greet('x'), 'Bye'));\n",
+      },
+      { prepare: (dir) => lockAt(dir, { "package.json": { greeter: "1.1.0" } }, cache) },
+    );
+    expect(plan).toMatchObject({ setup: "npm ci --no-audit --no-fund", test: "npm test" });
+    expect(versions).toMatch(/^node v\d+\.\d+\.\d+, npm \d+\.\d+\.\d+$/);
+    expect(base.parsed).toMatchObject({ runners: ["tap"], passed: 1, failed: 1, failing: ["already broken"] });
+  }, 300_000);
+
+  test("yarn 1, pinned by packageManager (corepack)", async () => {
+    // corepack fetches yarn 1 from registry.yarnpkg.com unless COREPACK_NPM_REGISTRY names a registry
+    // (a mirror, or here the one registry this machine reaches).
+    const { plan, base } = await baselineOf(
+      { "package.json": JSON.stringify({ name: "eco-yarn1", version: "1.0.0", private: true, packageManager: "yarn@1.22.22", scripts: { test: "node --test" } }), ...NODE_TESTS },
+      { baseEnv: { ...COREPACK, COREPACK_NPM_REGISTRY: "https://registry.npmjs.org" } },
+    );
+    expect(plan.setup).toMatch(/corepack enable .* yarn && yarn install$/);
+    expect(base.parsed).toMatchObject({ passed: 1, failed: 1, failing: ["already broken"] });
+  }, 300_000);
+
+  test("yarn berry, pinned by packageManager (corepack, fetched from the npm registry: COREPACK_NPM_REGISTRY)", async () => {
+    const { plan, base } = await baselineOf(
+      { "package.json": JSON.stringify({ name: "eco-berry", version: "1.0.0", private: true, packageManager: "yarn@4.5.3", scripts: { test: "node --test" } }), ...NODE_TESTS },
+      { baseEnv: { ...COREPACK, COREPACK_NPM_REGISTRY: "https://registry.npmjs.org" } },
+    );
+    expect(plan.reason).toContain("yarn@4.5.3 through corepack");
+    expect(plan.setup).toMatch(/yarn install --no-immutable$/);
+    expect(base.parsed).toMatchObject({ passed: 1, failed: 1, failing: ["already broken"] });
+  }, 300_000);
+
+  test("pnpm, pinned by packageManager (corepack)", async () => {
+    const { plan, base, versions } = await baselineOf({ "package.json": JSON.stringify({ name: "eco-pnpm", version: "1.0.0", private: true, packageManager: "pnpm@9.15.0", scripts: { test: "node --test" } }), ...NODE_TESTS }, { baseEnv: COREPACK });
+    expect(plan.setup).toMatch(/corepack enable .* pnpm && pnpm install$/);
+    // The card names the pinned version that ran, not the image's.
+    expect(versions).toMatch(/^node v\d+\.\d+\.\d+, pnpm 9\.15\.0$/);
+    expect(base.parsed).toMatchObject({ passed: 1, failed: 1, failing: ["already broken"] });
+  }, 300_000);
+
+  test("Python with pytest (Debian's python3-pytest)", async () => {
+    const { plan, base, versions } = await baselineOf({
+      "pytest.ini": "[pytest]\n",
+      "test_math.py": "def test_adds():\n    assert 1 + 1 == 2\n\ndef test_already_broken():\n    assert 1 == 2\n",
+    });
+    expect(plan).toMatchObject({ ecosystem: "python", runnerHint: "pytest" });
+    expect(versions).toMatch(/^Python 3\.\d+\.\d+$/);
+    expect(base.parsed).toMatchObject({ runners: ["pytest"], passed: 1, failed: 1, failing: ["test_math.py::test_already_broken"] });
+  }, 300_000);
+
+  test("Go", async () => {
+    const { plan, base, versions } = await baselineOf({
+      "go.mod": "module example.com/eco\n\ngo 1.19\n",
+      "math_test.go": 'package eco\n\nimport "testing"\n\nfunc TestAdds(t *testing.T) {\n\tif 1+1 != 2 {\n\t\tt.Fatal("no")\n\t}\n}\n\nfunc TestAlreadyBroken(t *testing.T) {\n\tt.Fatal("broken on the base commit")\n}\n',
+    });
+    expect(plan).toMatchObject({ ecosystem: "go", test: "go test ./..." });
+    expect(versions).toMatch(/^go version go1\.\d+/);
+    expect(base.parsed).toMatchObject({ runners: ["go"], failed: 1, failing: [expect.stringContaining("TestAlreadyBroken")] });
+  }, 300_000);
+});
