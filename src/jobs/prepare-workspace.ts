@@ -88,6 +88,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       } else {
         const detected = plan;
         await card.update((s) => setPhase(s, phase, "running", detected.reason));
+        for (const note of detected.notes ?? []) await card.update((s) => addWarning(s, note));
         setup = await runSetup(env, plan, {
           timeoutMs: services.sandbox.setupTimeoutMs,
           network: setupNetwork,

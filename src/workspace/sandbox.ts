@@ -195,8 +195,9 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
     PAGER: "cat",
     GIT_PAGER: "cat",
     GIT_TERMINAL_PROMPT: "0",
-    NO_COLOR: "1",
-    FORCE_COLOR: "0",
+    // No NO_COLOR / FORCE_COLOR: a repository's own tests of colour handling (commander.js has
+    // some) read them, and would fail here but not in the project's CI. Output is parsed with
+    // ANSI codes stripped, and with no TTY most tools print no colour anyway.
     npm_config_update_notifier: "false",
     npm_config_fund: "false",
     npm_config_audit: "false",

@@ -1,5 +1,6 @@
 import type { RunnerKind } from "./test-parse.js";
 import { findRunnerStep, type RunnerStep } from "./test-chain.js";
+import { NODE_TOOLCHAIN_DIR, nodeToolchainFor, nodeWanted } from "./node-version.js";
 
 /**
  * How to install dependencies and run the tests, read from the repository's files. The result
@@ -31,6 +32,10 @@ export interface TestPlan {
    * alone when the base commit fails before the runner (test-chain.ts, runBaseline).
    */
   runnerStep?: RunnerStep;
+  /** Put first on PATH for setup and tests (a toolchain setup installs, e.g. the Node asked for). */
+  pathPrefix?: string;
+  /** What the job card should say about how the tests will run (a toolchain fetched, …). */
+  notes?: string[];
   /** Files whose content keys the install cache. */
   lockFiles: string[];
   cachePaths: CachePath[];
@@ -59,14 +64,21 @@ export function readerFor(env: { readFile(path: string): Promise<Buffer> }): Rea
 
 const NPM_PLACEHOLDER = /no test specified/;
 
-export async function detectTestPlan(read: ReadRepoFile, overrides: TestOverrides = {}): Promise<TestPlan | null> {
-  const detected = await detect(read);
+/** The toolchain the sandbox has (the worker's own Node: the sandbox sees the same /usr). */
+export interface RuntimeFacts {
+  nodeVersion: string;
+  arch: string;
+}
+
+export async function detectTestPlan(read: ReadRepoFile, overrides: TestOverrides = {}, runtime: RuntimeFacts = { nodeVersion: process.version, arch: process.arch }): Promise<TestPlan | null> {
+  const detected = await detect(read, runtime);
   if (overrides.test) {
     return {
       ecosystem: detected?.ecosystem ?? "custom",
       setup: overrides.setup ?? detected?.setup,
       test: overrides.test,
       runnerHint: detected?.runnerHint,
+      ...(detected?.pathPrefix ? { pathPrefix: detected.pathPrefix, notes: detected.notes } : {}),
       lockFiles: detected?.lockFiles ?? [],
       cachePaths: detected?.cachePaths ?? [],
       source: "config",
@@ -77,14 +89,14 @@ export async function detectTestPlan(read: ReadRepoFile, overrides: TestOverride
   return detected;
 }
 
-async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
+async function detect(read: ReadRepoFile, runtime: RuntimeFacts): Promise<TestPlan | null> {
   const text = async (p: string) => (await read(p))?.toString("utf8");
   const exists = async (p: string) => (await read(p)) !== undefined;
 
   // --- Node: npm, yarn, pnpm ---
   const pkgText = await text("package.json");
   if (pkgText) {
-    let pkg: { scripts?: Record<string, string>; packageManager?: string } = {};
+    let pkg: { scripts?: Record<string, string>; packageManager?: string; engines?: { node?: string } } = {};
     try {
       pkg = JSON.parse(pkgText);
     } catch {
@@ -136,15 +148,23 @@ async function detect(read: ReadRepoFile): Promise<TestPlan | null> {
                 ? "tap"
                 : undefined;
       const runnerStep = findRunnerStep(pkg.scripts ?? {});
+      // The Node the repository asks for, when the image's does not satisfy it (node-version.ts).
+      const wanted = nodeWanted({ enginesNode: typeof pkg.engines?.node === "string" ? pkg.engines.node : undefined, nvmrc: await text(".nvmrc"), nodeVersion: await text(".node-version") });
+      const node = nodeToolchainFor(wanted, runtime.nodeVersion, runtime.arch);
       return {
         ecosystem: "node",
-        setup,
+        setup: node ? `${node.install} && ${setup}` : setup,
+        ...(node ? { pathPrefix: node.binDir, notes: [node.note] } : {}),
         test: `${shim}${run} test`,
         runnerHint: hint,
         ...(runnerStep ? { runnerStep } : {}),
         lockFiles: [...(hasLock ? [lock!] : []), "package.json"],
         // The pinned manager itself is cached with the install (the test phase has no network).
-        cachePaths: [{ base: "workspace", path: "node_modules" }, ...(pinned ? [{ base: "home" as const, path: ".cache/node/corepack" }] : [])],
+        cachePaths: [
+          { base: "workspace", path: "node_modules" },
+          ...(pinned ? [{ base: "home" as const, path: ".cache/node/corepack" }] : []),
+          ...(node ? [{ base: "home" as const, path: NODE_TOOLCHAIN_DIR }] : []),
+        ],
         source: "detected",
         reason: `package.json \`test\` script${hint ? ` (${hint})` : ""} with ${pinned ? `${pkg.packageManager} through corepack` : manager}${hasLock ? ` and ${lock}` : ", no lock file"}`,
       };

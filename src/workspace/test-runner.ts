@@ -33,7 +33,7 @@ export async function runSetup(
   if (options.cache && key && (await restoreInstall(options.cache, key, plan.cachePaths))) {
     return { ran: false, cache: "hit", exitCode: 0, output: `restored the dependency install from cache (${key.slice(0, 12)})`, durationMs: 0, ok: true };
   }
-  const r = await env.exec(plan.setup, { timeoutMs: options.timeoutMs, network: options.network, signal: options.signal });
+  const r = await env.exec(withPath(plan, plan.setup), { timeoutMs: options.timeoutMs, network: options.network, signal: options.signal });
   const ok = r.exitCode === 0 && !r.killed;
   if (ok && options.cache && key) await saveInstall(options.cache, key, plan.cachePaths);
   return {
@@ -61,7 +61,7 @@ export interface TestRun {
 }
 
 export async function runTests(env: Environment, plan: TestPlan, options: { timeoutMs: number; signal?: AbortSignal; maxOutputBytes?: number }): Promise<TestRun> {
-  const r = await env.exec(plan.test, {
+  const r = await env.exec(withPath(plan, plan.test), {
     timeoutMs: options.timeoutMs,
     signal: options.signal,
     maxOutputBytes: options.maxOutputBytes ?? 4 * 1024 * 1024,
@@ -83,10 +83,15 @@ export async function runTests(env: Environment, plan: TestPlan, options: { time
 export async function toolchainVersions(env: Environment, plan: TestPlan, signal?: AbortSignal): Promise<string | undefined> {
   const probe = toolchainProbe(plan);
   if (!probe) return undefined;
-  const r = await env.exec(probe, { timeoutMs: 20_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
+  const r = await env.exec(withPath(plan, probe), { timeoutMs: 20_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
   const lines = r.output.split("\n").map((l) => l.trim()).filter((l) => l && !/not found|No such file/i.test(l));
   return lines.length ? lines.slice(0, 2).join(", ").slice(0, 160) : undefined;
+}
+
+/** The command with the plan's PATH prefix in front (a toolchain setup installed). */
+function withPath(plan: TestPlan, command: string): string {
+  return plan.pathPrefix ? `export PATH="${plan.pathPrefix}:$PATH"; ${command}` : command;
 }
 
 export interface Baseline {
