@@ -1,9 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { lookup } from "node:dns/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { egressRulesFor, isPublicAddress } from "../../src/workspace/egress-rules.js";
+import { npmRegistryRules } from "../support/registry-rules.js";
 import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/index.js";
@@ -46,10 +45,8 @@ async function baselineOf(files: Record<string, string>, options: { prepare?: (d
   writeFiles(dir, files);
   await options.prepare?.(dir);
   for (const d of [dir, home]) chmodSync(d, 0o777);
-  // The npm registry's name resolves to a non-public mirror address on this machine: allowed
-  // as `private:` (real-repos.test.ts says more); the test registry by its address.
-  const mirror = (await lookup("registry.npmjs.org", { all: true })).some((a) => !isPublicAddress(a.address));
-  const rules = egressRulesFor(mirror ? "private:registry.npmjs.org" : undefined, [registry.url]);
+  // The npm registry (for corepack) and the test's own registry, by its address.
+  const rules = await npmRegistryRules([registry.url]);
   const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules }, ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}) });
   sandboxes.push(env);
   const plan = (await detectTestPlan(readerFor(env)))!;

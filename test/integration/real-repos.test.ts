@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { lookup } from "node:dns/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "@jest/globals";
-import { egressRulesFor, isPublicAddress } from "../../src/workspace/egress-rules.js";
+import { npmRegistryRules } from "../support/registry-rules.js";
 import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 
@@ -35,21 +34,9 @@ async function unpack(snapshot: string): Promise<{ dir: string; home: string }> 
   return { dir, home };
 }
 
-/**
- * The rules: the defaults. On this machine the npm registry's name resolves to an address in a
- * documentation range (203.0.113.0/24: the machine's mirror), which the proxy refuses as not
- * public, so the test allows that one name as `private:` (what an operator with an internal
- * mirror writes); on a machine where it resolves publicly nothing is added.
- */
-async function rules() {
-  const addresses = (await lookup("registry.npmjs.org", { all: true })).map((a) => a.address);
-  const mirror = addresses.some((a) => !isPublicAddress(a));
-  return egressRulesFor(mirror ? "private:registry.npmjs.org" : undefined, []);
-}
-
 async function baselineOf(snapshot: string, extraEnv: Record<string, string> = {}) {
   const { dir, home } = await unpack(snapshot);
-  const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules: await rules() }, baseEnv: extraEnv });
+  const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules: await npmRegistryRules() }, baseEnv: extraEnv });
   sandboxes.push(env);
   const plan = await detectTestPlan(readerFor(env));
   expect(plan).not.toBeNull();
