@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { chmod } from "node:fs/promises";
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { decideEgress, type EgressRule } from "./egress-rules.js";
@@ -78,7 +78,10 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   };
 
   const server: Server = createServer((req, res) => void forward(req, res));
-  // Plain-HTTP registries: `GET http://host:port/path` is sent on to the checked address.
+  // Plain-HTTP registries: `GET http://host:port/path` is sent on to the checked address. The
+  // request is written by hand on the socket `dial` opened (never through http.request, whose
+  // agents, or a test's HTTP interceptor, may open a socket of their own to somewhere else), and
+  // the answer's bytes go back as they come; the connection closes after one exchange.
   async function forward(req: IncomingMessage, res: ServerResponse) {
     let url: URL;
     try {
@@ -90,18 +93,30 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const port = Number(url.port || 80);
     const decision = await check(url.hostname, port);
     if (!decision.ok) return refuse(res, 403, decision.detail);
-    const headers = { ...req.headers };
-    for (const h of Object.keys(headers)) if (h.startsWith("proxy-")) delete headers[h];
-    const upstream = httpRequest(
-      { host: decision.address, port, method: req.method, path: `${url.pathname}${url.search}`, headers, createConnection: () => dial(decision.address, port), timeout: timeoutMs },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
-    upstream.on("error", (err) => refuse(res, 502, `${url.host}: ${err.message}`));
-    req.pipe(upstream);
+    const lines = [`${req.method ?? "GET"} ${url.pathname}${url.search} HTTP/1.1`];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!;
+      if (/^(proxy-|connection$|keep-alive$)/i.test(name)) continue;
+      lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+    }
+    lines.push("Connection: close", "", "");
+    const client = req.socket;
+    const upstream = dial(decision.address, port);
+    sockets.add(upstream);
+    upstream.setTimeout(timeoutMs, () => upstream.destroy());
+    upstream.on("close", () => sockets.delete(upstream));
+    let answered = false;
+    upstream.once("connect", () => {
+      upstream.write(lines.join("\r\n"));
+      req.pipe(upstream, { end: false });
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      answered = true;
+      client.write(chunk);
+    });
+    upstream.on("end", () => client.end());
+    upstream.on("error", (err) => (answered ? client.destroy() : refuse(res, 502, `${url.host}: ${err.message}`)));
+    client.on("close", () => upstream.destroy());
   }
 
   // HTTPS registries: CONNECT host:port, then bytes both ways.
