@@ -133,6 +133,11 @@ export const repoConfigSchema = z
          * proxy to the allowed registries only; never for PRs from forks. `false` turns it off.
          */
         setupNetwork: z.boolean().default(true),
+        /**
+         * When setup fails (a registry it cannot reach, a broken install), a fix stops and says
+         * why; `true` lets the agent work on without tests, and the PR is marked untested.
+         */
+        allowUntested: z.boolean().default(false),
       })
       .strict()
       .optional(),

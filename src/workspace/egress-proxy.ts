@@ -3,7 +3,7 @@ import { chmod } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { decideEgress, type EgressRule } from "./egress-rules.js";
+import { decideEgress, matchRule, type EgressRule } from "./egress-rules.js";
 
 /**
  * The only way out of a sandbox during setup: an HTTP proxy the worker runs on a Unix socket,
@@ -57,11 +57,15 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
 
   const check = async (host: string, port: number) => {
     const target = `${host}:${port}`;
+    // An unlisted name is refused without a lookup: resolving it would carry whatever a setup
+    // script encodes in the name out to DNS.
     let addresses: string[] = [];
-    try {
-      addresses = await resolve(host.replace(/^\[|\]$/g, ""));
-    } catch {
-      addresses = [];
+    if (matchRule(options.rules, host, port)) {
+      try {
+        addresses = await resolve(host.replace(/^\[|\]$/g, ""));
+      } catch {
+        addresses = [];
+      }
     }
     const decision = decideEgress(options.rules, host, port, addresses);
     if (decision.ok) allowed++;

@@ -14,6 +14,7 @@ const fixture = createBuggyRepo();
 function scriptFor(task: string): ScriptStep[] {
   if (task.includes("BUDGET")) return [replace("src/add.js", "  return a - b;", "  return a + b; // partial"), view("src"), view("test"), submit("never reached")];
   if (task.includes("WRONG")) return [replace("src/add.js", "  return a - b;", "  return a * b;"), bash("npm test"), submit("Changed add() to multiply; the test still fails.")];
+  if (task.includes("UNTESTED")) return [replace("src/add.js", "  return a - b;", "  return a + b;"), submit("Fixed add().")];
   if (task.includes("STOPME")) return [view("."), { ...(view("src") as object), delayMs: 30_000 } as ScriptStep, submit("never reached")];
   return [submit("nothing to do")];
 }
@@ -48,6 +49,34 @@ async function newRepo(title: string, config?: string) {
 }
 
 describe("fix outcomes", () => {
+  // A setup step that reaches a host the egress proxy refuses (an unlisted registry), then fails.
+  const failingSetup = 'tests:\n  setup: "curl -sS -o /dev/null https://unlisted-registry.example/pkg.tgz"\n';
+
+  test("setup fails (a registry the proxy refuses): the card names the host and the step, and the job stops before the agent; no PR", async () => {
+    const repo = await newRepo("UNTESTED add() is wrong", failingSetup);
+    const before = stack.vllm.requests.length;
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toContain("Setup (`curl -sS -o /dev/null https://unlisted-registry.example/pkg.tgz`) failed with exit code");
+    expect(card.body).toContain("`unlisted-registry.example:443` (1×: is not an allowed registry)");
+    expect(card.body).toMatch(/I stopped before changing anything/);
+    expect(card.body).toContain("tests.allowUntested: true");
+    expect(stack.sim.pullsOf(repo)).toHaveLength(0);
+    expect(stack.vllm.requests.length).toBe(before);
+  }, 150_000);
+
+  test("setup fails but `tests.allowUntested` is on: the agent works on, and the draft PR says it is untested", async () => {
+    const repo = await newRepo("UNTESTED add() is wrong", `${failingSetup}  allowUntested: true\n`);
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toMatch(/Untested: Setup \(`curl/);
+    const pr = stack.sim.pullsOf(repo)[0]!;
+    const issue = stack.sim.issue(repo, pr.number)!;
+    expect(pr.draft).toBe(true);
+    expect(issue.title).toMatch(/^\[untested\] Fix #1/);
+    expect(issue.body).toMatch(/\*\*Untested\.\*\* Setup \(`curl/);
+  }, 150_000);
+
   test("budget exhausted: the work so far is pushed to the branch, no PR, the card says what was tried and how to retry", async () => {
     const repo = await newRepo("BUDGET add() is wrong", "fix:\n  budget:\n    maxSteps: 2\n");
     await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });

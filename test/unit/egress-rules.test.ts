@@ -88,6 +88,7 @@ describe("the proxy, with a test resolver and an instrumented dialer", () => {
   let proxy: EgressProxy;
   let dir: string;
   const dialed: string[] = [];
+  const looked: string[] = [];
   // The test's own "internet": names resolve to whatever the test says.
   const names: Record<string, string[]> = {
     "registry.npmjs.org": ["104.16.1.1"],
@@ -104,7 +105,7 @@ describe("the proxy, with a test resolver and an instrumented dialer", () => {
     proxy = await startEgressProxy({
       rules: parseEgressAllow(["registry.npmjs.org", "*.registry.npmjs.org", "metadata.example"]),
       socketPath: join(dir, "egress.sock"),
-      resolve: async (host) => names[host] ?? [],
+      resolve: async (host) => (looked.push(host), names[host] ?? []),
       // Records the address; connects only to this test's loopback server, whatever was asked.
       dial: (address, port) => {
         dialed.push(`${address}:${port}`);
@@ -171,6 +172,14 @@ describe("the proxy, with a test resolver and an instrumented dialer", () => {
     expect(await viaProxy("GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\nhost: 169.254.169.254\r\nconnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 403/);
     expect(await viaProxy("GET /relative HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 400/);
     expect(dialed).toEqual([]);
+  });
+
+  test("an unlisted name is refused without even a DNS lookup (a name can carry data out)", async () => {
+    looked.length = 0;
+    expect(await viaProxy("CONNECT c2VjcmV0.exfil.example:443 HTTP/1.1\r\nhost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 403/);
+    expect(looked).toEqual([]);
+    await viaProxy("CONNECT internal.registry.npmjs.org:443 HTTP/1.1\r\nhost: x\r\n\r\n");
+    expect(looked).toEqual(["internal.registry.npmjs.org"]);
   });
 
   test("refusals are counted per host, with the reason, for the job card", () => {

@@ -20,24 +20,29 @@ export interface FixPrInput {
   profile: string;
   model: string;
   steps: StepEvent[];
+  /** Set when setup failed and `tests.allowUntested` let the fix go on: why it is untested. */
+  untested?: string;
   /** Parts of the change that were not published (workflow files…), explained. */
   withheld?: string[];
   runUrl?: string;
   jobId: string;
 }
 
-export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "testsFailing">): string {
+export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "testsFailing" | "untested">): string {
   const title = cleanTitle(input.issueTitle, 120);
-  return `${input.testsFailing ? "[tests failing] " : ""}Fix #${input.issueNumber}: ${title}`;
+  const tag = input.untested ? "[untested] " : input.testsFailing ? "[tests failing] " : "";
+  return `${tag}Fix #${input.issueNumber}: ${title}`;
 }
 
 export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
   const head = [
     `Fixes #${input.issueNumber}`,
     "",
-    input.testsFailing
-      ? "> [!WARNING]\n> **Tests are failing** with this change (see below). It is a draft for a human to take further."
-      : "",
+    input.untested
+      ? `> [!WARNING]\n> **Untested.** ${input.untested} The test results below, if any, do not mean the change works.`
+      : input.testsFailing
+        ? "> [!WARNING]\n> **Tests are failing** with this change (see below). It is a draft for a human to take further."
+        : "",
     "### What changed and why",
     "",
     // The model read untrusted code: its words go through the same filter as a review's

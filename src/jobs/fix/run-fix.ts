@@ -5,7 +5,7 @@ import { clipBody, createCommentOnce, findCommentByMarker, MAX_BODY } from "../.
 import { fetchPermission } from "../../github/permissions.js";
 import { requestReview, upsertPull } from "../../github/pull-requests.js";
 import type { FixPayload } from "../../queue/payloads.js";
-import { PermanentError, cancelledFromSignal } from "../../shared/errors.js";
+import { PermanentError, UserFacingError, cancelledFromSignal } from "../../shared/errors.js";
 import { inlineCode, sanitizeModelText } from "../../shared/model-text.js";
 import { BranchMovedError, ForbiddenChangeError, HumanCommitsError } from "../../workspace/errors.js";
 import { publishCheckout, readForeignCommits, readPublishedJob, readRemoteBranch, type PublishResult } from "../../workspace/publish.js";
@@ -13,7 +13,7 @@ import { revertPaths } from "../../workspace/revert-paths.js";
 import { compareWithBaseline, runTests, type BaselineVerdict, type TestRun } from "../../workspace/test-runner.js";
 import { runAgentPhase } from "../agent-phase.js";
 import { addWarning, finishCard, setPhase } from "../job-card.js";
-import { prepareWorkspace } from "../prepare-workspace.js";
+import { describeEgressRefusals, prepareWorkspace, type PreparedWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
 import { describeTestRun, describeVerdict, recordTests, saveDiff } from "../test-summary.js";
@@ -73,6 +73,17 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
     tests: config.tests,
   });
   try {
+    // Setup failed (a registry it could not reach, a broken install): the tests cannot say
+    // anything, so the fix stops unless the repository allows untested work.
+    const untested = prepared.setup && !prepared.setup.ok ? setupFailure(prepared) : undefined;
+    if (untested && !config.tests?.allowUntested) {
+      throw new UserFacingError(`setup failed: ${untested}`, {
+        userMessage:
+          `${untested} Without it the tests cannot run, so I stopped before changing anything. ` +
+          "Fix the install (or ask the operator to allow the registry: `EGRESS_ALLOW`), or set `tests.allowUntested: true` in `.github/iquest.yml` to let me work without tests (the PR is then marked untested).",
+      });
+    }
+    if (untested) await card.update((s) => addWarning(s, `Untested: ${untested} \`tests.allowUntested\` lets the fix go on; the PR says it is untested.`));
     // Where the bot branch is now: the push must start from here (expected-commit push).
     const remoteSha = await readRemoteBranch(services.workspace, prepared.checkout, branch, readToken);
     if (remoteSha && mode === "issue") {
@@ -216,12 +227,13 @@ async function runFix(ctx: JobContext, services: JobServices): Promise<JobOutcom
         branch,
         base: baseBranch,
         draft: true,
-        title: fixPrTitle({ issueNumber: p.issueNumber, issueTitle: task.issue.title, testsFailing: decision.testsFailing }),
+        title: fixPrTitle({ issueNumber: p.issueNumber, issueTitle: task.issue.title, testsFailing: decision.testsFailing, ...(untested ? { untested } : {}) }),
         body: fixPrBody({
           issueNumber: p.issueNumber,
           issueTitle: task.issue.title,
           summary,
           testsFailing: decision.testsFailing,
+          ...(untested ? { untested } : {}),
           tests: testsText,
           ...(prepared.baseline ? { baselineLine: describeTestRun(prepared.baseline) } : {}),
           ...(after ? { afterLine: describeTestRun(after) } : {}),
@@ -313,4 +325,11 @@ async function resumeAfterPush(
   if (pull.created && p.actor) await requestReview(client, ctx.repo, pull.number, p.actor);
   await ctx.card.update((s) => setPhase(s, "PR", "done", `#${pull.number}`));
   return { tone: "success", text: `${pull.created ? "Opened" : "Updated"} draft PR [#${pull.number}](${pull.url}) from the change an interrupted attempt of this job had pushed.` };
+}
+
+/** Why setup failed, for the card and the PR: the command, its exit, and what the proxy refused. */
+function setupFailure(prepared: PreparedWorkspace): string {
+  const setup = prepared.setup!;
+  const refused = describeEgressRefusals(prepared.env.egressReport());
+  return `Setup (\`${prepared.plan?.setup ?? "setup"}\`) failed with exit code ${setup.exitCode}${setup.killed ? ` (${setup.killed})` : ""}.${refused ? ` ${refused}` : ""}`;
 }
