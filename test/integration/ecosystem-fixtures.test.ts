@@ -13,8 +13,7 @@ import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-
  * and the baseline in the real sandbox (setup with network through the egress proxy), and the
  * parsed counts. Dependencies come only from what this machine reaches: the test's own npm
  * registry on 127.0.0.1 (allowed by rule), and the npm registry for corepack's yarn and pnpm.
- * Not here: Rust and Maven (cargo is not in this machine's /usr, and Maven's test plugins
- * come from Maven Central, which it cannot reach).
+ * Not here: Maven (its test plugins come from Maven Central, which this machine cannot reach).
  */
 let registry: NpmRegistry;
 const made: string[] = [];
@@ -112,6 +111,16 @@ describe("one fixture per ecosystem: detected, set up and run in the sandbox", (
     expect(plan).toMatchObject({ ecosystem: "python", runnerHint: "pytest" });
     expect(versions).toMatch(/^Python 3\.\d+\.\d+$/);
     expect(base.parsed).toMatchObject({ runners: ["pytest"], passed: 1, failed: 1, failing: ["test_math.py::test_already_broken"] });
+  }, 300_000);
+
+  test("Rust (Debian's cargo; no dependencies, so nothing to fetch)", async () => {
+    const { plan, base, versions } = await baselineOf({
+      "Cargo.toml": '[package]\nname = "eco"\nversion = "0.1.0"\nedition = "2021"\n',
+      "src/lib.rs": "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(1, 1), 2);\n    }\n\n    #[test]\n    fn already_broken() {\n        assert_eq!(super::add(1, 1), 3);\n    }\n}\n",
+    });
+    expect(plan).toMatchObject({ ecosystem: "rust", setup: "cargo fetch", test: "cargo test", runnerHint: "cargo" });
+    expect(versions).toMatch(/^cargo \d+\.\d+\.\d+/);
+    expect(base.parsed).toMatchObject({ runners: ["cargo"], passed: 1, failed: 1, failing: [expect.stringContaining("already_broken")] });
   }, 300_000);
 
   test("Go", async () => {
