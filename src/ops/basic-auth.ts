@@ -28,10 +28,6 @@ export function checkBasicAuth(header: string | undefined, credentials: BasicCre
   return userOk && passOk;
 }
 
-export function isAuthenticated(req: IncomingMessage, credentials: BasicCredentials | undefined): boolean {
-  return !!credentials && checkBasicAuth(req.headers.authorization, credentials);
-}
-
 /** 401 with a challenge, so a browser asks for the login. */
 export function sendChallenge(res: ServerResponse, message = "authentication required"): void {
   if (res.headersSent) return;
