@@ -67,7 +67,7 @@ export function createWebServer(options: WebServerOptions): Server {
     res.end(body);
   };
 
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://localhost");
@@ -92,4 +92,13 @@ export function createWebServer(options: WebServerOptions): Server {
       finish(res, 500, JSON.stringify({ error: "internal error" }));
     }
   });
+  // `Expect: 100-continue` (curl sends it for bodies over 1 MB): Node would answer "100 Continue"
+  // before any handler runs, inviting a 30 MB upload the door then refuses mid-stream. The door
+  // answers it itself once the headers pass (webhook-intake.ts); every other route gets the usual
+  // 100 at once.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if ((req.url ?? "").split("?")[0] !== options.webhookPath) res.writeContinue();
+    server.emit("request", req, res);
+  });
+  return server;
 }

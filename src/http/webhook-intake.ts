@@ -143,6 +143,8 @@ export function createWebhookIntake(options: WebhookIntakeOptions) {
     if (!Number.isFinite(declared) || declared > options.maxBodyBytes) return reject(req, res, "too-large", undefined, { connection: "close" });
     if (inflightBytes + declared > maxInflight) return reject(req, res, "busy", undefined, { "retry-after": "5", connection: "close" });
 
+    // The headers pass: now invite the body a client held back for (server.ts's checkContinue).
+    if (/100-continue/i.test(String(req.headers.expect ?? ""))) res.writeContinue();
     const body = await readBody(req, res, Math.max(declared, 0));
     if (!body) return;
     const expected = createHmac("sha256", options.secret).update(body).digest();

@@ -165,6 +165,23 @@ describe("webhook intake → queue", () => {
     expect(await jobs()).toEqual([]);
   });
 
+  test("a valid delivery sent with `Expect: 100-continue` → the body is invited once the headers pass, 200 and one job", async () => {
+    const body = JSON.stringify(labeled(31).payload);
+    const file = join(redis.dir, "expect.json");
+    writeFileSync(file, body);
+    // --expect100-timeout 30: had the door not sent "100 Continue", curl would wait 30 s and
+    // the 5 s bound below would fail.
+    const started = Date.now();
+    const { stdout } = await execFileAsync("curl", [
+      "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", url, "--expect100-timeout", "30",
+      "-H", "content-type: application/json", "-H", "x-github-event: issues", "-H", "x-github-delivery: expect-1",
+      "-H", `x-hub-signature-256: ${sign(WEBHOOK_SECRET, body)}`, "-H", "expect: 100-continue", "--data-binary", `@${file}`,
+    ]);
+    expect(stdout).toBe("200");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await jobs()).map((j) => j.id)).toEqual(["fix-expect-1"]);
+  });
+
   test("a flood of validly signed replays (one delivery, 300 at once) and of new deliveries for one issue → one job each way, memory flat", async () => {
     const before = process.memoryUsage().rss;
     const replay = { ...labeled(21), id: "flood-replay" };
