@@ -156,6 +156,12 @@ export const envSchema = z.object({
   NPM_REGISTRY: z.string().url().default("https://registry.npmjs.org/"),
   /** Other registries the worker may read (comma-separated URL prefixes); a repo's .npmrc cannot add any. */
   UPGRADE_REGISTRIES: optionalString,
+  /**
+   * An operator's Python index and Go module proxy (mirrors): set in the sandbox's environment
+   * under the same names, so pip and go use them, and allowed through the egress proxy.
+   */
+  PIP_INDEX_URL: z.string().url().optional(),
+  GOPROXY: optionalString,
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

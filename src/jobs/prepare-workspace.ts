@@ -4,6 +4,7 @@ import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
+import { setupFailureLine } from "../workspace/setup-failure.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
@@ -106,7 +107,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
         });
         if (!setup.ok) {
           await card.update((s) =>
-            addWarning(s, `Setup (\`${detected.setup}\`) failed with exit code ${setup!.exitCode}${setup!.killed ? ` (${setup!.killed})` : ""}; tests may fail for that reason.`),
+            addWarning(s, describeSetupFailure(detected.setup!, setup!)),
           );
         }
         const refusals = describeEgressRefusals(env.egressReport());
@@ -138,6 +139,12 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
     await checkout.remove();
     throw err;
   }
+}
+
+/** What the job card says when setup failed: the step, the exit, and the line that says why. */
+export function describeSetupFailure(step: string, setup: Pick<SetupResult, "exitCode" | "killed" | "output">): string {
+  const why = setupFailureLine(setup.output);
+  return `Setup (\`${step}\`) failed with exit code ${setup.exitCode}${setup.killed ? ` (${setup.killed})` : ""}${why ? `: \`${why.replace(/`/g, "'")}\`` : ""}; tests may fail for that reason.`;
 }
 
 /**

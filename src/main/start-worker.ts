@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { ProbotOctokit } from "probot";
 import { createModelGates, gateConfigFromEnv, type ModelGates } from "../capacity/model-gates.js";
 import type { Env } from "../config/env.js";
+import { operatorRegistries, sandboxRegistryEnv } from "../config/sandbox-registries.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { withRequestMetrics } from "../github/request-metrics.js";
@@ -40,9 +41,9 @@ function absoluteDirs(name: string, value: string | undefined, mustExist: boolea
   return dirs;
 }
 
-/** EGRESS_ALLOW plus the operator's registries; a bad entry refuses the start. */
+/** EGRESS_ALLOW plus the operator's registries and mirrors; a bad entry refuses the start. */
 function egressRulesOf(env: Env): EgressRule[] {
-  const registries = [env.NPM_REGISTRY, ...(env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean)];
+  const registries = operatorRegistries(env);
   try {
     return egressRulesFor(env.EGRESS_ALLOW, registries);
   } catch (err) {
@@ -95,9 +96,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       egressRules: egressRulesOf(env),
       toolchainPaths: absoluteDirs("SANDBOX_TOOLCHAINS", env.SANDBOX_TOOLCHAINS, true),
       extraPath: absoluteDirs("SANDBOX_PATH", env.SANDBOX_PATH, false),
-      // corepack fetches pinned yarn and pnpm from the npm registry the operator configured (a
-      // mirror, or the public one: also what EGRESS_ALLOW lets through), not from repo.yarnpkg.com.
-      baseEnv: { COREPACK_NPM_REGISTRY: env.NPM_REGISTRY.replace(/\/+$/, "") },
+      baseEnv: sandboxRegistryEnv(env),
     },
     botIdentity: (github) => {
       identity ??= resolveBotIdentity(app, github, env.GHE_HOST ?? "github.com").catch((err) => {

@@ -57,7 +57,8 @@ describe("fix outcomes", () => {
     const before = stack.vllm.requests.length;
     await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
     const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
-    expect(card.body).toContain("Setup (`curl -sS -o /dev/null https://unlisted-registry.example/pkg.tgz`) failed with exit code");
+    // The step, and the line of its output that says why (curl's, on the proxy's refusal).
+    expect(card.body).toContain("Setup (`curl -sS -o /dev/null https://unlisted-registry.example/pkg.tgz`) failed with exit code 56: `curl: (56) CONNECT tunnel failed, response 403`");
     expect(card.body).toContain("`unlisted-registry.example:443` (1×: is not an allowed registry)");
     expect(card.body).toMatch(/I stopped before changing anything/);
     expect(card.body).toContain("tests.allowUntested: true");

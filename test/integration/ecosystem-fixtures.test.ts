@@ -6,16 +6,19 @@ import { npmRegistryRules } from "../support/registry-rules.js";
 import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/index.js";
+import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
 import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-fixtures.js";
 
 /**
  * One small repository per ecosystem, each with a passing and a failing test: detection, setup
  * and the baseline in the real sandbox (setup with network through the egress proxy), and the
  * parsed counts. Dependencies come only from what this machine reaches: the test's own npm
- * registry on 127.0.0.1 (allowed by rule), and the npm registry for corepack's yarn and pnpm.
+ * registry and Python index on 127.0.0.1 (allowed by rule), and the npm registry for corepack's
+ * yarn and pnpm.
  * Not here: Maven (its test plugins come from Maven Central, which this machine cannot reach).
  */
 let registry: NpmRegistry;
+let pypi: PypiIndex;
 const made: string[] = [];
 const sandboxes: SandboxEnvironment[] = [];
 let cache: string;
@@ -25,11 +28,17 @@ beforeAll(async () => {
   publishGreeter(registry);
   cache = makeDir("eco-npm-cache-");
   made.push(cache);
+  // A Python dependency, built by this machine's pip and served by the test's own index.
+  pypi = await startPypiIndex();
+  const wheels = makeDir("eco-wheels-");
+  made.push(wheels);
+  pypi.add(await buildWheel(wheels, { name: "greeter", version: "1.0.0", files: { "greeter/__init__.py": "def greet(name):\n    return 'hello ' + name\n" } }));
 });
 
 afterAll(async () => {
   for (const s of sandboxes) await s.close();
   await registry?.close();
+  await pypi?.close();
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
@@ -45,7 +54,7 @@ async function baselineOf(files: Record<string, string>, options: { prepare?: (d
   await options.prepare?.(dir);
   for (const d of [dir, home]) chmodSync(d, 0o777);
   // The npm registry (for corepack) and the test's own registry, by its address.
-  const rules = await npmRegistryRules([registry.url]);
+  const rules = await npmRegistryRules([registry.url, pypi.url]);
   const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules }, ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}) });
   sandboxes.push(env);
   const plan = (await detectTestPlan(readerFor(env)))!;
@@ -103,12 +112,16 @@ describe("one fixture per ecosystem: detected, set up and run in the sandbox", (
     expect(base.parsed).toMatchObject({ passed: 1, failed: 1, failing: ["already broken"] });
   }, 300_000);
 
-  test("Python with pytest (Debian's python3-pytest)", async () => {
+  test("Python with pytest (Debian's python3-pytest) and a dependency from the repository's own index (requirements.txt's --index-url)", async () => {
     const { plan, base, versions } = await baselineOf({
       "pytest.ini": "[pytest]\n",
-      "test_math.py": "def test_adds():\n    assert 1 + 1 == 2\n\ndef test_already_broken():\n    assert 1 == 2\n",
+      "requirements.txt": `--index-url ${pypi.simple}\ngreeter==1.0.0\n`,
+      "test_math.py": "from greeter import greet\n\ndef test_adds():\n    assert greet('you') == 'hello you'\n\ndef test_already_broken():\n    assert 1 == 2\n",
     });
     expect(plan).toMatchObject({ ecosystem: "python", runnerHint: "pytest" });
+    expect(plan.setup).toContain("pip install -q -r requirements.txt");
+    // pip went through the egress proxy to the index: its page and the wheel.
+    expect(pypi.requests.map((r) => `${r.status} ${r.path}`)).toEqual(expect.arrayContaining(["200 /simple/greeter/", "200 /files/greeter-1.0.0-py3-none-any.whl"]));
     expect(versions).toMatch(/^Python 3\.\d+\.\d+$/);
     expect(base.parsed).toMatchObject({ runners: ["pytest"], passed: 1, failed: 1, failing: ["test_math.py::test_already_broken"] });
   }, 300_000);

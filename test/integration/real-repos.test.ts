@@ -7,6 +7,8 @@ import { afterAll, describe, expect, test } from "@jest/globals";
 import { npmRegistryRules } from "../support/registry-rules.js";
 import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
+import { describeSetupFailure } from "../../src/jobs/prepare-workspace.js";
+import { startPypiIndex } from "../support/pypi-index.js";
 
 /**
  * Real repositories (snapshots in ../shared/real-repos, see its README), through what a job
@@ -94,6 +96,39 @@ describe("real repositories: Go", () => {
     expect(base.run.parsed).toMatchObject({ runners: ["go"], failed: 0 });
     expect(base.run.outputTail).toMatch(/^ok\s+github\.com\/google\/uuid\s/m);
     expect(egress.refused).toEqual([]);
+  }, 300_000);
+});
+
+describe("real repositories: Python", () => {
+  test("markupsafe (pyproject + uv.lock, setuptools>=77 build backend): setup goes to the operator's index, and the card names what it lacks", async () => {
+    // PyPI is out of reach here, so the index is the test's own, standing in for an operator's
+    // mirror (PIP_INDEX_URL), with what this machine has: Debian's setuptools 66.1.1. markupsafe
+    // asks for setuptools>=77 to build (its PEP 639 license field needs it), so the honest outcome
+    // on this machine is a setup that fails and says why; with PyPI reachable it installs.
+    const pypi = await startPypiIndex();
+    try {
+      pypi.add("/usr/share/python-wheels/setuptools-66.1.1-py3-none-any.whl");
+      const { dir, home } = await unpack("pallets+markupsafe");
+      const env = await createSandbox({
+        mode: "bwrap", worktree: dir, home, allowNetwork: true,
+        egress: { rules: await npmRegistryRules([pypi.url]) }, baseEnv: { PIP_INDEX_URL: pypi.simple },
+      });
+      sandboxes.push(env);
+      const plan = (await detectTestPlan(readerFor(env)))!;
+      expect(plan).toMatchObject({ ecosystem: "python", runnerHint: "pytest", test: "python3 -m pytest -rfE -p no:cacheprovider" });
+      expect(plan.setup).toMatch(/pip install -q -e \.$/);
+      expect(plan.reason).toContain("pyproject.toml");
+      const setup = await runSetup(env, plan, { timeoutMs: 300_000, network: true });
+      expect(setup.ok).toBe(false);
+      // The build backend's requirement went to the index, through the proxy, and was not there.
+      expect(pypi.requests).toEqual(expect.arrayContaining([{ path: "/simple/setuptools/", status: 200 }]));
+      expect(env.egressReport().refused).toEqual([]);
+      expect(describeSetupFailure(plan.setup!, setup)).toMatch(
+        /^Setup \(`.*pip install -q -e \.`\) failed with exit code 1: `ERROR: Could not find a version that satisfies the requirement setuptools>=77 \(from versions: 66\.1\.1\)`/,
+      );
+    } finally {
+      await pypi.close();
+    }
   }, 300_000);
 });
 

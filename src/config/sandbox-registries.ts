@@ -1,0 +1,33 @@
+import type { Env } from "./env.js";
+
+/**
+ * The registries and mirrors an operator configured (NPM_REGISTRY, UPGRADE_REGISTRIES,
+ * PIP_INDEX_URL, GOPROXY), as the two things the sandbox needs: the URLs its egress proxy lets
+ * setup reach, and the environment that points each package manager at them.
+ */
+type RegistrySettings = Pick<Env, "NPM_REGISTRY" | "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY">;
+
+/** GOPROXY's URLs: a list separated by `,` or `|`, where `direct` and `off` are not hosts. */
+export const goproxyUrls = (value: string | undefined) =>
+  (value ?? "").split(/[,|]/).map((p) => p.trim()).filter((p) => p && p !== "direct" && p !== "off");
+
+/** Every registry URL setup may reach besides EGRESS_ALLOW. */
+export function operatorRegistries(env: RegistrySettings): string[] {
+  return [
+    env.NPM_REGISTRY,
+    ...(env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
+    ...(env.PIP_INDEX_URL ? [env.PIP_INDEX_URL] : []),
+    ...goproxyUrls(env.GOPROXY),
+  ];
+}
+
+/** The mirrors the sandbox's package managers use, under their own variable names. */
+export function sandboxRegistryEnv(env: RegistrySettings): Record<string, string> {
+  return {
+    // corepack fetches pinned yarn and pnpm from the npm registry the operator configured (a
+    // mirror, or the public one: also what EGRESS_ALLOW lets through), not from repo.yarnpkg.com.
+    COREPACK_NPM_REGISTRY: env.NPM_REGISTRY.replace(/\/+$/, ""),
+    ...(env.PIP_INDEX_URL ? { PIP_INDEX_URL: env.PIP_INDEX_URL } : {}),
+    ...(env.GOPROXY ? { GOPROXY: env.GOPROXY } : {}),
+  };
+}
