@@ -160,7 +160,7 @@ export const envSchema = z.object({
    * An operator's Python index and Go module proxy (mirrors): set in the sandbox's environment
    * under the same names, so pip and go use them, and allowed through the egress proxy.
    */
-  PIP_INDEX_URL: z.string().url().optional(),
+  PIP_INDEX_URL: optionalString.pipe(z.string().url().optional()),
   GOPROXY: optionalString,
 });
 

@@ -5,7 +5,7 @@ import type { Env } from "./env.js";
  * PIP_INDEX_URL, GOPROXY), as the two things the sandbox needs: the URLs its egress proxy lets
  * setup reach, and the environment that points each package manager at them.
  */
-type RegistrySettings = Pick<Env, "NPM_REGISTRY" | "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY">;
+type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY">>;
 
 /** GOPROXY's URLs: a list separated by `,` or `|`, where `direct` and `off` are not hosts. */
 export const goproxyUrls = (value: string | undefined) =>

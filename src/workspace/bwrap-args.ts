@@ -43,6 +43,14 @@ export const ETC_FILES = [
   "/etc/os-release",
   "/etc/debian_version",
   "/etc/timezone",
+  // Toolchain configuration Debian keeps under /etc and links from /usr: Maven's launcher and
+  // logging config (not /etc/maven/settings.xml, where an operator's credentials could live), and
+  // the JDK's conf directory (security policy, java.security).
+  "/etc/maven/m2.conf",
+  "/etc/maven/logging",
+  "/etc/java-11-openjdk",
+  "/etc/java-17-openjdk",
+  "/etc/java-21-openjdk",
 ] as const;
 
 const ROOT_LINKS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] as const;

@@ -10,11 +10,33 @@ export const EGRESS_PORT = 18080;
 export const EGRESS_SOCKET_INSIDE = "/run/iquest/egress.sock";
 export const EGRESS_FORWARDER_INSIDE = "/run/iquest/egress-forwarder.cjs";
 export const EGRESS_PROXY_URL = `http://127.0.0.1:${EGRESS_PORT}`;
+/**
+ * Maven's transport ignores both HTTP_PROXY and Java's proxy properties: it takes proxies only
+ * from a settings file, and its global one cannot be moved. So the forwarder writes this as the
+ * user's settings ($HOME/.m2/settings.xml) unless the HOME already has one (then that one rules:
+ * without a proxy in it, Maven cannot get out, and the card shows setup's failure).
+ */
+export const EGRESS_MAVEN_SETTINGS = `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by iquest-bot: Maven reaches registries only through the sandbox's egress proxy. -->
+<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0">
+  <proxies>
+    <proxy><id>iquest-egress-http</id><active>true</active><protocol>http</protocol><host>127.0.0.1</host><port>${EGRESS_PORT}</port><nonProxyHosts>iquest.invalid</nonProxyHosts></proxy>
+    <proxy><id>iquest-egress-https</id><active>true</active><protocol>https</protocol><host>127.0.0.1</host><port>${EGRESS_PORT}</port><nonProxyHosts>iquest.invalid</nonProxyHosts></proxy>
+  </proxies>
+</settings>
+`;
 
 export const EGRESS_FORWARDER_SOURCE = `"use strict";
 const net = require("node:net");
 const { spawn } = require("node:child_process");
 const [port, socketPath, ...command] = process.argv.slice(2);
+// Maven's proxy settings (see EGRESS_MAVEN_SETTINGS), unless the HOME has its own.
+try {
+  const fs = require("node:fs");
+  const dir = require("node:path").join(process.env.HOME || "/nonexistent", ".m2");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(dir + "/settings.xml", ${JSON.stringify(EGRESS_MAVEN_SETTINGS)}, { flag: "wx" });
+} catch {}
 const server = net.createServer((inside) => {
   const out = net.connect(socketPath);
   inside.pipe(out);
@@ -39,7 +61,9 @@ server.on("error", (err) => {
 /** The environment that points every common package manager at the forwarder. */
 export function egressEnv(): Record<string, string> {
   const url = EGRESS_PROXY_URL;
-  const javaProxy = `-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=${EGRESS_PORT} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=${EGRESS_PORT}`;
+  // Java's default http.nonProxyHosts exempts localhost and 127.*, which inside the sandbox is the
+  // sandbox's own loopback: a name that matches nothing sends every host through the proxy.
+  const javaProxy = `-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=${EGRESS_PORT} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=${EGRESS_PORT} -Dhttp.nonProxyHosts=iquest.invalid`;
   return {
     HTTP_PROXY: url,
     HTTPS_PROXY: url,

@@ -85,7 +85,12 @@ export async function toolchainVersions(env: Environment, plan: TestPlan, signal
   if (!probe) return undefined;
   const r = await env.exec(withPath(plan, probe), { timeoutMs: 20_000, ...(signal ? { signal } : {}) }).catch(() => undefined);
   if (!r || r.exitCode !== 0) return undefined;
-  const lines = r.output.split("\n").map((l) => l.trim()).filter((l) => l && !/not found|No such file/i.test(l));
+  const lines = r.output
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !/not found|No such file|^Picked up JAVA_TOOL_OPTIONS/i.test(l));
   return lines.length ? lines.slice(0, 2).join(", ").slice(0, 160) : undefined;
 }
 

@@ -7,6 +7,7 @@ import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sand
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/index.js";
 import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { startMavenRepo, type MavenRepo } from "../support/maven-repo.js";
 import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-fixtures.js";
 
 /**
@@ -15,10 +16,12 @@ import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-
  * parsed counts. Dependencies come only from what this machine reaches: the test's own npm
  * registry and Python index on 127.0.0.1 (allowed by rule), and the npm registry for corepack's
  * yarn and pnpm.
- * Not here: Maven (its test plugins come from Maven Central, which this machine cannot reach).
+ * Maven's plugins and JUnit come from a Maven repository the test serves from Debian's
+ * /usr/share/maven-repo (what Debian's maven packages install), standing in for Maven Central.
  */
 let registry: NpmRegistry;
 let pypi: PypiIndex;
+let maven: MavenRepo;
 const made: string[] = [];
 const sandboxes: SandboxEnvironment[] = [];
 let cache: string;
@@ -32,6 +35,7 @@ beforeAll(async () => {
   pypi = await startPypiIndex();
   const wheels = makeDir("eco-wheels-");
   made.push(wheels);
+  maven = await startMavenRepo("/usr/share/maven-repo");
   pypi.add(await buildWheel(wheels, { name: "greeter", version: "1.0.0", files: { "greeter/__init__.py": "def greet(name):\n    return 'hello ' + name\n" } }));
 });
 
@@ -39,6 +43,7 @@ afterAll(async () => {
   for (const s of sandboxes) await s.close();
   await registry?.close();
   await pypi?.close();
+  await maven?.close();
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
@@ -54,7 +59,7 @@ async function baselineOf(files: Record<string, string>, options: { prepare?: (d
   await options.prepare?.(dir);
   for (const d of [dir, home]) chmodSync(d, 0o777);
   // The npm registry (for corepack) and the test's own registry, by its address.
-  const rules = await npmRegistryRules([registry.url, pypi.url]);
+  const rules = await npmRegistryRules([registry.url, pypi.url, maven.url]);
   const env = await createSandbox({ mode: "bwrap", worktree: dir, home, allowNetwork: true, egress: { rules }, ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}) });
   sandboxes.push(env);
   const plan = (await detectTestPlan(readerFor(env)))!;
@@ -144,5 +149,42 @@ describe("one fixture per ecosystem: detected, set up and run in the sandbox", (
     expect(plan).toMatchObject({ ecosystem: "go", test: "go test ./..." });
     expect(versions).toMatch(/^go version go1\.\d+/);
     expect(base.parsed).toMatchObject({ runners: ["go"], failed: 1, failing: [expect.stringContaining("TestAlreadyBroken")] });
+  }, 300_000);
+
+  test("Maven (Debian's JDK and maven; JUnit 4 and the plugins from the test's Maven repository, which the pom names as `central`)", async () => {
+    // A repository that overrides `central` by id is how a pom points Maven at a mirror; here it
+    // also keeps every request on this machine (the real Central is never asked).
+    const repo = (kind: string) => `<${kind}><id>central</id><url>${maven.url}</url></${kind}>`;
+    const { plan, base, versions } = await baselineOf({
+      "pom.xml": `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>eco</groupId>
+  <artifactId>eco</artifactId>
+  <version>0.1.0</version>
+  <properties>
+    <maven.compiler.source>11</maven.compiler.source>
+    <maven.compiler.target>11</maven.compiler.target>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <repositories>${repo("repository")}</repositories>
+  <pluginRepositories>${repo("pluginRepository")}</pluginRepositories>
+  <dependencies>
+    <dependency><groupId>junit</groupId><artifactId>junit</artifactId><version>4.13.2</version><scope>test</scope></dependency>
+  </dependencies>
+</project>
+`,
+      "src/main/java/eco/MathUtil.java": "package eco;\n\npublic final class MathUtil {\n    public static int add(int a, int b) {\n        return a + b;\n    }\n}\n",
+      "src/test/java/eco/MathUtilTest.java":
+        "package eco;\n\nimport static org.junit.Assert.assertEquals;\nimport org.junit.Test;\n\npublic class MathUtilTest {\n    @Test\n    public void adds() {\n        assertEquals(2, MathUtil.add(1, 1));\n    }\n\n    @Test\n    public void alreadyBroken() {\n        assertEquals(3, MathUtil.add(1, 1));\n    }\n}\n",
+    });
+    expect(plan).toMatchObject({ ecosystem: "maven", runnerHint: "maven" });
+    expect(versions).toMatch(/^Apache Maven 3\.\d+\.\d+.*, openjdk version "\d+/);
+    // Setup fetched through the proxy (the plugins, JUnit and surefire's JUnit 4 provider, which
+    // Maven resolves only when tests run); the test run itself had no network (mvn -o).
+    expect(plan.test).toBe("mvn -B -o test");
+    const fetched = maven.requests.filter((r) => r.status === 200).map((r) => r.path);
+    expect(fetched).toEqual(expect.arrayContaining([expect.stringMatching(/^\/junit\/junit\/4\.13\.2\/junit-4\.13\.2\.jar$/), expect.stringMatching(/\/surefire-junit4-[^/]+\.jar$/)]));
+    expect(base.parsed).toMatchObject({ runners: ["maven"], passed: 1, failed: 1, failing: [expect.stringContaining("alreadyBroken")] });
   }, 300_000);
 });

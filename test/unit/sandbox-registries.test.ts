@@ -1,4 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
+import { envSchema } from "../../src/config/env.js";
 import { goproxyUrls, operatorRegistries, sandboxRegistryEnv } from "../../src/config/sandbox-registries.js";
 import { egressRulesFor } from "../../src/workspace/egress-rules.js";
 
@@ -28,5 +29,11 @@ describe("the operator's registries and mirrors, for the sandbox", () => {
       GOPROXY: "https://goproxy.mirror.example|https://proxy.golang.org,direct",
     });
     expect(sandboxRegistryEnv({ NPM_REGISTRY: "https://registry.npmjs.org/" })).toEqual({ COREPACK_NPM_REGISTRY: "https://registry.npmjs.org" });
+  });
+
+  test("PIP_INDEX_URL: empty is unset (compose passes `${PIP_INDEX_URL:-}`), a non-URL refuses the start", () => {
+    expect(envSchema.parse({ PIP_INDEX_URL: "" }).PIP_INDEX_URL).toBeUndefined();
+    expect(envSchema.parse({ PIP_INDEX_URL: "https://pypi.mirror.example/simple/" }).PIP_INDEX_URL).toBe("https://pypi.mirror.example/simple/");
+    expect(() => envSchema.parse({ PIP_INDEX_URL: "pypi.mirror.example" })).toThrow(/url/i);
   });
 });

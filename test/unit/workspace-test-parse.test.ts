@@ -214,7 +214,7 @@ describe("detectTestPlan", () => {
     ["pytest.ini only", { "pytest.ini": "[pytest]\n" }, { ecosystem: "python", setup: undefined }],
     ["go", { "go.mod": "module x\n" }, { ecosystem: "go", test: "go test ./..." }],
     ["rust", { "Cargo.toml": "[package]\n", "Cargo.lock": "" }, { ecosystem: "rust", test: "cargo test", lockFiles: ["Cargo.toml", "Cargo.lock"] }],
-    ["maven wrapper", { "pom.xml": "<project/>", "mvnw": "" }, { ecosystem: "maven", test: "./mvnw -B test" }],
+    ["maven wrapper", { "pom.xml": "<project/>", "mvnw": "" }, { ecosystem: "maven", test: "./mvnw -B -o test" }],
     ["gradle", { "build.gradle.kts": "" }, { ecosystem: "gradle", test: "gradle --console=plain test" }],
     ["make", { "Makefile": "all:\n\ttrue\ntest: all\n\t./run-tests\n" }, { ecosystem: "make", test: "make test" }],
   ])("%s", async (_name, files, expected) => {
