@@ -5,6 +5,7 @@ import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
 import { setupFailureLine } from "../workspace/setup-failure.js";
+import { describeVersionPin } from "../workspace/version-pins.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { addWarning, setPhase } from "./job-card.js";
 import type { JobContext } from "./run-job.js";
@@ -118,6 +119,8 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
         if (base.note) await card.update((s) => addWarning(s, base.note!));
         recordTests(ctx.metrics, baseline);
         const versions = await toolchainVersions(env, plan, signal);
+        const pinNote = describeVersionPin(plan.versionPin, versions);
+        if (pinNote) await card.update((s) => addWarning(s, pinNote));
         await card.update((s) => setPhase(s, phase, "done", `${describeTestRun(baseline!)}${versions ? ` (ran with ${versions})` : ""}`));
       }
     }

@@ -1,4 +1,5 @@
 import type { RunnerKind } from "./test-parse.js";
+import { goPin, pythonFor, pythonPin, rustPin, type VersionPin } from "./version-pins.js";
 import { findRunnerStep, type RunnerStep } from "./test-chain.js";
 import { NODE_TOOLCHAIN_DIR, nodeToolchainFor, nodeWanted } from "./node-version.js";
 
@@ -36,6 +37,8 @@ export interface TestPlan {
   pathPrefix?: string;
   /** What the job card should say about how the tests will run (a toolchain fetched, …). */
   notes?: string[];
+  /** A Go, Rust or Python version the repository asks for (version-pins.ts): checked against what ran. */
+  versionPin?: VersionPin;
   /** Files whose content keys the install cache. */
   lockFiles: string[];
   cachePaths: CachePath[];
@@ -79,6 +82,7 @@ export async function detectTestPlan(read: ReadRepoFile, overrides: TestOverride
       test: overrides.test,
       runnerHint: detected?.runnerHint,
       ...(detected?.pathPrefix ? { pathPrefix: detected.pathPrefix, notes: detected.notes } : {}),
+      ...(detected?.versionPin ? { versionPin: detected.versionPin } : {}),
       lockFiles: detected?.lockFiles ?? [],
       cachePaths: detected?.cachePaths ?? [],
       source: "config",
@@ -180,11 +184,13 @@ async function detect(read: ReadRepoFile, runtime: RuntimeFacts): Promise<TestPl
   if (reqFiles.length || pyproject !== undefined || pyMarkers.some(Boolean)) {
     const installable = pyproject !== undefined && /^\s*\[(?:project|tool\.poetry)\]/m.test(pyproject) ? true : pyMarkers[0]!;
     const installs = [...reqFiles.map((f) => `-r ${f}`), ...(installable ? ["-e ."] : [])];
+    const pin = pythonPin((await text(".python-version")) ?? "");
     const setup = installs.length
-      ? `python3 -m venv --system-site-packages "$HOME/.venv" && "$HOME/.venv/bin/python" -m pip install -q ${installs.join(" ")}`
+      ? `${pythonFor(pin)} -m venv --system-site-packages "$HOME/.venv" && "$HOME/.venv/bin/python" -m pip install -q ${installs.join(" ")}`
       : undefined;
     return {
       ecosystem: "python",
+      ...(pin ? { versionPin: pin } : {}),
       setup,
       test: "python3 -m pytest -rfE -p no:cacheprovider",
       runnerHint: "pytest",
@@ -195,9 +201,12 @@ async function detect(read: ReadRepoFile, runtime: RuntimeFacts): Promise<TestPl
     };
   }
 
-  if (await exists("go.mod")) {
+  const goMod = await text("go.mod");
+  if (goMod !== undefined) {
+    const pin = goPin(goMod);
     return {
       ecosystem: "go",
+      ...(pin ? { versionPin: pin } : {}),
       setup: "go mod download",
       test: "go test ./...",
       runnerHint: "go",
@@ -208,8 +217,11 @@ async function detect(read: ReadRepoFile, runtime: RuntimeFacts): Promise<TestPl
     };
   }
   if (await exists("Cargo.toml")) {
+    const toolchainFile = (await exists("rust-toolchain.toml")) ? "rust-toolchain.toml" : (await exists("rust-toolchain")) ? "rust-toolchain" : undefined;
+    const pin = toolchainFile ? rustPin((await text(toolchainFile))!, toolchainFile) : undefined;
     return {
       ecosystem: "rust",
+      ...(pin ? { versionPin: pin } : {}),
       setup: "cargo fetch",
       test: "cargo test",
       runnerHint: "cargo",

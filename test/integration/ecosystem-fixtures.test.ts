@@ -9,6 +9,7 @@ import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/inde
 import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
 import { startMavenRepo, type MavenRepo } from "../support/maven-repo.js";
 import { lockAt, makeDir, publishGreeter, writeFiles } from "../support/upgrade-fixtures.js";
+import { describeVersionPin } from "../../src/workspace/version-pins.js";
 
 /**
  * One small repository per ecosystem, each with a passing and a failing test: detection, setup
@@ -120,11 +121,17 @@ describe("one fixture per ecosystem: detected, set up and run in the sandbox", (
   test("Python with pytest (Debian's python3-pytest) and a dependency from the repository's own index (requirements.txt's --index-url)", async () => {
     const { plan, base, versions } = await baselineOf({
       "pytest.ini": "[pytest]\n",
+      // The interpreter Debian bookworm has (3.11): the venv is made with it, and the card says nothing.
+      ".python-version": "3.11\n",
       "requirements.txt": `--index-url ${pypi.simple}\ngreeter==1.0.0\n`,
       "test_math.py": "from greeter import greet\n\ndef test_adds():\n    assert greet('you') == 'hello you'\n\ndef test_already_broken():\n    assert 1 == 2\n",
     });
     expect(plan).toMatchObject({ ecosystem: "python", runnerHint: "pytest" });
-    expect(plan.setup).toContain("pip install -q -r requirements.txt");
+    expect(plan.setup).toMatch(/^"\$\(command -v python3\.11 \|\| command -v python3\)" -m venv .* pip install -q -r requirements\.txt$/);
+    expect(versions).toMatch(/^Python 3\.11\./);
+    expect(describeVersionPin(plan.versionPin, versions)).toBeUndefined();
+    // Asked for one the image lacks: the card would say so, with what ran.
+    expect(describeVersionPin({ ...plan.versionPin!, wanted: "3.99" }, versions)).toMatch(/^\.python-version asks for Python 3\.99; the tests ran with Python 3\.11\.\d+/);
     // pip went through the egress proxy to the index: its page and the wheel.
     expect(pypi.requests.map((r) => `${r.status} ${r.path}`)).toEqual(expect.arrayContaining(["200 /simple/greeter/", "200 /files/greeter-1.0.0-py3-none-any.whl"]));
     expect(versions).toMatch(/^Python 3\.\d+\.\d+$/);
@@ -146,8 +153,11 @@ describe("one fixture per ecosystem: detected, set up and run in the sandbox", (
       "go.mod": "module example.com/eco\n\ngo 1.19\n",
       "math_test.go": 'package eco\n\nimport "testing"\n\nfunc TestAdds(t *testing.T) {\n\tif 1+1 != 2 {\n\t\tt.Fatal("no")\n\t}\n}\n\nfunc TestAlreadyBroken(t *testing.T) {\n\tt.Fatal("broken on the base commit")\n}\n',
     });
-    expect(plan).toMatchObject({ ecosystem: "go", test: "go test ./..." });
+    expect(plan).toMatchObject({ ecosystem: "go", test: "go test ./...", versionPin: { tool: "go", wanted: "1.19" } });
     expect(versions).toMatch(/^go version go1\.\d+/);
+    // Debian bookworm's go is 1.19: it satisfies the go line; a newer one would be named on the card.
+    expect(describeVersionPin(plan.versionPin, versions)).toBeUndefined();
+    expect(describeVersionPin({ ...plan.versionPin!, wanted: "1.99" }, versions)).toMatch(/^go\.mod asks for Go >= 1\.99; the tests ran with Go 1\.\d+/);
     expect(base.parsed).toMatchObject({ runners: ["go"], failed: 1, failing: [expect.stringContaining("TestAlreadyBroken")] });
   }, 300_000);
 
