@@ -68,10 +68,49 @@ function scriptCalled(step: string): string | undefined {
   return m?.[1];
 }
 
+/** npm-run-all's options that take a value (the next word is not a script name). */
+const RUN_ALL_VALUE_OPTIONS = new Set(["--npm-path", "--max-parallel"]);
+
+/** The script names a `run-s`/`run-p`/`npm-run-all` step runs, its globs expanded (`test:*` is one level, `test:**` any). */
+function runAllScripts(step: string, scripts: Record<string, string | undefined>): string[] | undefined {
+  const words = step.trim().split(/\s+/);
+  if (!/^(?:run-s|run-p|npm-run-all)$/.test(words[0]!)) return undefined;
+  const names: string[] = [];
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!.replace(/^["']|["']$/g, "");
+    if (RUN_ALL_VALUE_OPTIONS.has(w)) i++;
+    else if (!w.startsWith("-")) names.push(w);
+  }
+  const all = Object.keys(scripts);
+  return names.flatMap((name) => {
+    if (!name.includes("*")) return [name];
+    const pattern = new RegExp(`^${name.split(":").map((seg) => (seg === "**" ? ".+" : seg.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^:]*"))).join(":")}$`);
+    return all.filter((k) => pattern.test(k));
+  });
+}
+
+/** One step of a chain as the commands it runs: `npm run x` and `run-s a b` open up one level. */
+function expandStep(step: string, scripts: Record<string, string | undefined>): string[] {
+  const name = scriptCalled(step);
+  if (name !== undefined && name !== "test") {
+    const inner = scripts[name];
+    return (inner !== undefined ? splitAndChain(inner) : undefined) ?? [step];
+  }
+  const runAll = runAllScripts(step, scripts);
+  if (runAll) {
+    return runAll.flatMap((n) => {
+      const inner = n === "test" ? undefined : scripts[n];
+      return (inner !== undefined ? splitAndChain(inner) : undefined) ?? [`npm run ${n}`];
+    });
+  }
+  return [step];
+}
+
 /**
  * The test runner's step of `scripts.test` (with `pretest` in front, as npm runs it), when the
  * script is a chain with other steps; undefined when the script is just the runner, or the
- * runner cannot be told apart. `npm run <name>` steps are followed one level deep.
+ * runner cannot be told apart. `npm run <name>` and `run-s`/`npm-run-all` steps are followed one
+ * level deep (run-p's steps run at once, but one failing fails them all just the same).
  */
 export function findRunnerStep(scripts: Record<string, string | undefined>): RunnerStep | undefined {
   const test = scripts.test;
@@ -79,13 +118,8 @@ export function findRunnerStep(scripts: Record<string, string | undefined>): Run
   const chain = splitAndChain(test);
   if (!chain) return undefined;
   const steps: string[] = [];
-  if (scripts.pretest) steps.push(...(splitAndChain(scripts.pretest) ?? [scripts.pretest]));
-  for (const step of chain) {
-    const name = scriptCalled(step);
-    const inner = name !== undefined && name !== "test" ? scripts[name] : undefined;
-    const expanded = inner !== undefined ? splitAndChain(inner) : undefined;
-    steps.push(...(expanded ?? [step]));
-  }
+  if (scripts.pretest) steps.push(...(splitAndChain(scripts.pretest) ?? [scripts.pretest]).flatMap((step) => expandStep(step, scripts)));
+  for (const step of chain) steps.push(...expandStep(step, scripts));
   const runners = steps.filter(isRunner);
   if (runners.length !== 1 || steps.length < 2) return undefined;
   const runner = runners[0]!;

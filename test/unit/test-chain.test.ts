@@ -21,6 +21,11 @@ describe("findRunnerStep", () => {
     [{ test: "tsc && cross-env NODE_ENV=test mocha 'test/**/*.js'" }, { command: "cross-env NODE_ENV=test mocha 'test/**/*.js'", before: ["tsc"] }],
     [{ test: "node --test && npm run check:type:ts", "check:type:ts": "tsc -p tsconfig.ts.json" }, { command: "node --test", before: [] }],
     [{ test: "pnpm lint && vitest run --typecheck", lint: "eslint ." }, { command: "vitest run --typecheck", before: ["eslint ."] }],
+    // npm-run-all: run-s and its globs (`test:*` one level), options skipped, scripts opened up.
+    [{ test: "run-s lint test:*", lint: "eslint .", "test:unit": "jest --ci", "test:unit:watch": "jest --watch" }, { command: "jest --ci", before: ["eslint ."] }],
+    [{ test: "npm-run-all --print-label -s build test:unit", build: "tsc -b", "test:unit": "mocha" }, { command: "mocha", before: ["tsc -b"] }],
+    [{ test: "run-p -c --max-parallel 2 lint typecheck test:node", lint: "xo", typecheck: "tsc", "test:node": "ava" }, { command: "ava", before: ["xo", "tsc"] }],
+    [{ test: "jest", pretest: "run-s lint", lint: "eslint src" }, { command: "jest", before: ["eslint src"] }],
   ])("%j → %j", (scripts, step) => {
     expect(findRunnerStep(scripts)).toEqual(step);
   });
@@ -30,6 +35,7 @@ describe("findRunnerStep", () => {
     [{ test: "xo && tsd" }, "no known runner"],
     [{ test: "lint || jest" }, "not a plain && chain"],
     [{}, "no test script"],
+    [{ test: "run-s lint test:*", lint: "eslint .", "test:a": "jest", "test:b": "vitest" }, "two runners behind one glob"],
   ])("%j → none (%s)", (scripts, _why) => {
     expect(findRunnerStep(scripts as Record<string, string>)).toBeUndefined();
   });
