@@ -337,6 +337,24 @@ describe("bad input: a clear message, never a crash", () => {
     expect(pullsOf(repo)).toHaveLength(1);
   }, 120_000);
 
+  test("a test script whose lint step fails on the default branch: the runner's own step is the baseline and the verification, so the group passes on its tests", async () => {
+    const lib = "exports.greet = (name) => `Hello, ${String(name).trim()}!`;\n";
+    for (const [version, days] of [["1.0.0", 60], ["1.1.0", 40]] as const) {
+      h.registry.publish({ name: "welcomer", version, files: { "index.js": lib }, publishedAt: new Date(Date.now() - days * DAY_MS) });
+    }
+    const pkg = { name: "greet-app", version: "1.0.0", private: true, scripts: { test: "node lint.js && node --test" }, dependencies: { welcomer: "^1.0.0" } };
+    const repo = await seedRepo("lint-broken", { "package.json": `${JSON.stringify(pkg, null, 2)}\n`, "lint.js": "console.error('lint.js: 1 problem');\nprocess.exit(1);\n" }, "welcomer");
+    const { outcome, card } = await upgrade(repo);
+    expect(card!.body).toContain("On the base commit, `npm test` fails before its tests run (in `node lint.js`). The baseline and the verification run the test runner's own step, `node --test`");
+    const pulls = pullsOf(repo);
+    // Compared on exit codes, the upgrade would have looked broken (the chain fails either way)
+    // and gone to the agent, which has no script here: the job would have failed.
+    expect(pulls.map((p) => [p.head.ref, p.draft, p.issue.title])).toEqual([["iquest/deps-non-major", false, "Update dependency welcomer to 1.1.0"]]);
+    expect(pulls[0]!.issue.body).toMatch(/- with the upgrade: `[^`]*node --test`: 1 passed, 0 failed/);
+    expect(outcome.tone).toBe("success");
+    expect(h.sim.errors).toEqual([]);
+  }, 120_000);
+
   test("a repository without an npm project: said plainly", async () => {
     const repo = await h.sim.createRepo({ owner: "acme", name: "empty", files: { "README.md": "hi\n" } });
     h.sim.installApp({ installationId: 991, repos: ["acme/empty"] });

@@ -9,10 +9,10 @@ import { STEP_PERMISSIONS } from "../../github/app-client.js";
 import type { UpgradePayload } from "../../queue/payloads.js";
 import { errorMessage } from "../../shared/errors.js";
 import { readForeignCommits, readRemoteBranch } from "../../workspace/publish.js";
-import { runSetup, runTests, type TestRun } from "../../workspace/test-runner.js";
+import { runBaseline, runSetup, type TestRun } from "../../workspace/test-runner.js";
 import { addWarning } from "../job-card.js";
 import { markPhase } from "./card-phase.js";
-import { prepareWorkspace, type PreparedWorkspace } from "../prepare-workspace.js";
+import { describeEgressRefusals, describeSetupFailure, prepareWorkspace, type PreparedWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobHandler, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
 import { describeTestRun } from "../test-summary.js";
@@ -124,6 +124,7 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
 
     // --- baseline: the default branch's tests, once, for every group to compare with ---
     let baseline: TestRun | undefined;
+    let plan = prepared.plan;
     if (prepared.plan) {
       await card.update((s) => markPhase(s, "apply and test", "running", `baseline: ${prepared.plan!.reason}`));
       const setup = await runSetup(prepared.env, prepared.plan, {
@@ -132,10 +133,15 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
         signal: ctx.signal,
         cache: installCache(services, prepared),
       });
-      if (!setup.ok) {
-        await card.update((s) => addWarning(s, `Setup (\`${prepared.plan!.setup}\`) failed on the default branch (exit ${setup.exitCode}); the tests may fail for that reason.`));
-      }
-      baseline = await runTests(prepared.env, prepared.plan, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
+      if (!setup.ok) await card.update((s) => addWarning(s, `On the default branch: ${describeSetupFailure(prepared.plan!.setup!, setup)}`));
+      const refusals = describeEgressRefusals(prepared.env.egressReport());
+      if (refusals) await card.update((s) => addWarning(s, refusals));
+      // As a fix does: when the chain fails before its runner (a lint step broken on the default
+      // branch), the runner's own step is the baseline and what every group is verified with.
+      const base = await runBaseline(prepared.env, prepared.plan, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
+      baseline = base.run;
+      plan = base.plan;
+      if (base.note) await card.update((s) => addWarning(s, base.note!));
       log.info({ baseline: describeTestRun(baseline) }, "upgrade: baseline");
     }
     // The scan's checkout is done with: each group gets a fresh one.
@@ -150,7 +156,7 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       ecosystem: ecosystems[0]!,
       lockFile: lockFiles.get("npm"),
       policy,
-      plan: prepared.plan,
+      plan,
       ...(baseline ? { baseline } : {}),
       total: work.length,
     };
