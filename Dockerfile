@@ -5,7 +5,7 @@
 #   runtime: Node 20 slim + git, bubblewrap, ripgrep; no compiler, no dev dependencies; non-root
 #   full (the default target): runtime + the toolchains repositories' tests need (python3 with
 #            pip, venv and poetry; go; cargo and rustc; a JDK with Maven and Gradle; make and a C
-#            compiler for native extensions; corepack's yarn and pnpm). `--target runtime` builds
+#            compiler and Python headers for native extensions; corepack's yarn and pnpm). `--target runtime` builds
 #            the Node-only image. docs/DEPLOY.md "Toolchains" lists what each costs.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -53,7 +53,7 @@ USER root
 # shims for repositories that do not pin a version (a pinned one is fetched by corepack at setup).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      python3 python3-pip python3-venv python3-poetry \
+      python3 python3-pip python3-venv python3-dev python3-poetry \
       golang-go \
       cargo rustc \
       default-jdk-headless maven gradle \
