@@ -33,7 +33,7 @@ const [port, socketPath, ...command] = process.argv.slice(2);
 // Maven's proxy settings (see EGRESS_MAVEN_SETTINGS), unless the HOME has its own.
 try {
   const fs = require("node:fs");
-  const dir = require("node:path").join(process.env.HOME || "/nonexistent", ".m2");
+  const dir = require("node:path").join(require("node:os").homedir(), ".m2");
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(dir + "/settings.xml", ${JSON.stringify(EGRESS_MAVEN_SETTINGS)}, { flag: "wx" });
 } catch {}
