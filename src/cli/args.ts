@@ -15,11 +15,19 @@ export const USAGE = `Usage:
   iquest-bot upgrade --repo PATH --dry-run [--json] [--registry URL]   (see iquest-bot upgrade --help)
   iquest-bot help
 
-Runs the agent on a local checkout to fix the issue, with no GitHub and no Redis. Commands run
-in the checkout itself (no sandbox): use it on a checkout you are willing to let a model edit.
+Runs the agent on a local checkout to fix the issue, with no GitHub and no Redis. The agent's
+commands run in a bubblewrap sandbox over a copy of HEAD: no network, none of your files,
+environment or /tmp. Its change is then applied to your checkout's files (or put on a new
+branch with --branch); your own uncommitted changes stay as they are.
 
 Options:
-  --repo PATH            the repository to work in
+  --repo PATH            the git checkout to work on
+  --sandbox bwrap|none   bwrap (default): the sandbox above. none: the agent's commands run in
+                         the checkout itself, as you, with your files and network (a warning is
+                         printed)
+  --branch NAME          commit the result on this new local branch instead of applying it
+  --no-setup             skip installing dependencies (setup runs first, with network through
+                         an egress proxy that reaches only package registries)
   --issue FILE           read the task from FILE ("-" for standard input)
   --issue-text TEXT      the task as text
   --model-url URLS       OpenAI base URL(s) with /v1, comma-separated (default: $MODEL_BASE_URL
@@ -33,7 +41,8 @@ Options:
   --trajectory FILE      write the run's trajectory (JSON lines) to FILE
   --json                 print one JSON object with the result on stdout
 
-Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_TEMPERATURE,
+Environment: EGRESS_ALLOW and NPM_REGISTRY (what setup may reach, as for the worker),
+MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_TEMPERATURE,
 MODEL_TOP_P, MODEL_TOP_K, MODEL_MAX_TOKENS, MODEL_TIMEOUT_MS, MODEL_CONTEXT_WINDOW (these shape the
 thinking profile), MODEL_PROFILES_FILE, MODEL_PROFILE_FIX.
 
@@ -70,7 +79,11 @@ const fixArgsSchema = z
       .optional(),
     trajectory: z.string().min(1).optional(),
     json: z.boolean().default(false),
+    sandbox: z.enum(["bwrap", "none"], { error: "--sandbox is bwrap or none" }).default("bwrap"),
+    branch: z.string().min(1, "--branch takes a branch name").optional(),
+    "no-setup": z.boolean().default(false),
   })
+  .refine((a) => !(a.branch && a.sandbox === "none"), { error: "--branch needs the sandbox (with --sandbox none the agent edits your checkout directly)" })
   .refine((a) => (a.issue === undefined) !== (a["issue-text"] === undefined), {
     error: "give the task with exactly one of --issue FILE or --issue-text TEXT",
   });
@@ -86,6 +99,9 @@ export interface FixArgs {
   maxSteps?: number;
   trajectory?: string;
   json: boolean;
+  sandbox: "bwrap" | "none";
+  branch?: string;
+  setup: boolean;
 }
 
 export function parseFixArgs(argv: readonly string[]): FixArgs {
@@ -106,6 +122,9 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
         "max-steps": { type: "string" },
         trajectory: { type: "string" },
         json: { type: "boolean" },
+        sandbox: { type: "string" },
+        branch: { type: "string" },
+        "no-setup": { type: "boolean" },
       },
     }));
   } catch (err) {
@@ -125,5 +144,8 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
     ...(a["max-steps"] ? { maxSteps: a["max-steps"] } : {}),
     ...(a.trajectory ? { trajectory: a.trajectory } : {}),
     json: a.json,
+    sandbox: a.sandbox,
+    ...(a.branch ? { branch: a.branch } : {}),
+    setup: !a["no-setup"],
   };
 }

@@ -1,7 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Environment } from "../agent/environment.js";
-import { createLocalEnvironment } from "../agent/local-environment.js";
 import { describeOutcome, runAgent, type AgentOutcome, type StepEvent } from "../agent/loop.js";
 import { ModelRequestError, ModelUnavailableError } from "../agent/model/errors.js";
 import { createVllmClient } from "../agent/model/vllm-client.js";
@@ -12,7 +10,7 @@ import { openTrajectoryFile, type TrajectorySink } from "../agent/trajectory.js"
 import type { Redact } from "../shared/redact.js";
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
-import { workingTreeDiff } from "./git-diff.js";
+import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
 import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
 
 export interface Output {
@@ -34,15 +32,23 @@ export interface CliContext {
   redact: Redact;
   /** Ctrl-C. */
   signal?: AbortSignal;
-  /** The workspace for a repo path; default: a plain local directory (no sandbox). */
-  createEnvironment?: (root: string, commandEnv: Readonly<Record<string, string>>) => Promise<Environment>;
   /** Per command run by the agent. */
   commandTimeoutMs?: number;
-  /** $NPM_REGISTRY, for `upgrade`. */
+  /** $NPM_REGISTRY: for `upgrade`, and what sandboxed setup may reach besides EGRESS_ALLOW. */
   npmRegistry?: string;
+  /** $EGRESS_ALLOW: what sandboxed setup may reach (default: the public registries). */
+  egressAllow?: string;
+  /** Longest dependency install in the sandbox (default 20 minutes, as the worker's). */
+  setupTimeoutMs?: number;
+  /** The bubblewrap binary (default: `bwrap` on the system PATH). */
+  bwrapPath?: string;
+  /** Where sandboxed runs make their copy (default: the system's temporary directory). */
+  tmpDir?: string;
 }
 
 const DEFAULT_MAX_STEPS = 50;
+const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
+const DEFAULT_SETUP_TIMEOUT_MS = 20 * 60_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 300_000;
 
 export async function runFixCommand(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -77,9 +83,35 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     }
   }
 
-  const createEnvironment =
-    ctx.createEnvironment ?? ((root: string, commandEnv: Readonly<Record<string, string>>) => createLocalEnvironment({ root, baseEnv: commandEnv }));
-  const env = await createEnvironment(repo, ctx.commandEnv);
+  let workspace: FixWorkspace;
+  try {
+    workspace = await openFixWorkspace({
+      repo,
+      sandbox: args.sandbox,
+      ...(args.branch ? { branch: args.branch } : {}),
+      setup: args.setup,
+      commandEnv: ctx.commandEnv,
+      ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+      npmRegistry: ctx.npmRegistry ?? DEFAULT_NPM_REGISTRY,
+      setupTimeoutMs: ctx.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
+      ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),
+      ...(ctx.tmpDir ? { tmpRoot: ctx.tmpDir } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      say: (line) => err(`${line}\n`),
+    });
+  } catch (e) {
+    trajectory?.close();
+    if (e instanceof UsageError) {
+      err(`iquest-bot fix: ${e.message}\n`);
+      return EXIT_CODES.usage;
+    }
+    if (ctx.signal?.aborted) {
+      err("iquest-bot fix: interrupted before the agent started; your checkout is untouched\n");
+      return EXIT_CODES.cancelled;
+    }
+    throw e;
+  }
+  const env = workspace.env;
   try {
     const model = createVllmClient(chosen.input);
     const commandTimeoutMs = ctx.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -93,7 +125,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     });
     const maxSteps = args.maxSteps ?? DEFAULT_MAX_STEPS;
     err(
-      `iquest-bot fix: ${repo} (${env.description}); profile ${chosen.profile}: model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
+      `iquest-bot fix: ${repo} (${workspace.description}); profile ${chosen.profile}: model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
     );
     if (fix.hiddenRemoved > 0) err(`iquest-bot fix: removed ${fix.hiddenRemoved} hidden item(s) (HTML comments, invisible characters) from the task\n`);
 
@@ -109,7 +141,9 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       onStep: (event) => err(`${progressLine(event)}\n`),
     });
 
-    const diff = await workingTreeDiff(repo, ctx.commandEnv).catch(() => undefined);
+    const delivery = await workspace.deliver(result.outcome, result.runId, task);
+    const diff = delivery.diff;
+    if (delivery.note) err(`iquest-bot fix: ${delivery.note}\n`);
     const summary = result.outcome.kind === "submitted" ? result.outcome.summary : undefined;
     if (args.json) {
       out(
@@ -125,6 +159,10 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
           condensations: result.condensations,
           runId: result.runId,
           trajectory: args.trajectory ? resolve(ctx.cwd, args.trajectory) : null,
+          sandbox: args.sandbox,
+          applied: delivery.applied,
+          patch: delivery.patchFile ?? null,
+          branch: delivery.branch ?? null,
         })}\n`,
       );
     } else {
@@ -137,7 +175,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     return exitCodeFor(result.outcome);
   } finally {
     trajectory?.close();
-    await env.close();
+    await workspace.close();
   }
 }
 

@@ -52,6 +52,7 @@ const code = await runCli(process.argv.slice(2), {
   commandEnv,
   redact: createRedactor([env.MODEL_API_KEY]),
   ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
+  ...(env.EGRESS_ALLOW ? { egressAllow: env.EGRESS_ALLOW } : {}),
   signal: controller.signal,
 });
 process.exitCode = code;

@@ -179,7 +179,13 @@ describe("argument parsing and progress lines", () => {
       maxSteps: 7,
       trajectory: "t.jsonl",
       json: true,
+      sandbox: "bwrap",
+      setup: true,
     });
+    expect(parseFixArgs(["--repo", "r", "--issue-text", "t", "--sandbox", "none", "--no-setup"])).toMatchObject({ sandbox: "none", setup: false });
+    expect(parseFixArgs(["--repo", "r", "--issue-text", "t", "--branch", "try-1"])).toMatchObject({ sandbox: "bwrap", branch: "try-1" });
+    expect(() => parseFixArgs(["--repo", "r", "--issue-text", "t", "--sandbox", "docker"])).toThrow("--sandbox is bwrap or none");
+    expect(() => parseFixArgs(["--repo", "r", "--issue-text", "t", "--sandbox", "none", "--branch", "b"])).toThrow(/--branch needs the sandbox/);
     expect(() => parseFixArgs(["positional"])).toThrow(UsageError);
   });
 
