@@ -13,6 +13,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   iquest-bot fix --repo PATH (--issue FILE | --issue-text TEXT) [options]
   iquest-bot upgrade --repo PATH --dry-run [--json] [--registry URL]   (see iquest-bot upgrade --help)
+  iquest-bot runs view FILE [--port N] [--diff FILE]   (see iquest-bot runs --help)
   iquest-bot help
 
 Runs the agent on a local checkout to fix the issue, with no GitHub and no Redis. The agent's

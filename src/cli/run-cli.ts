@@ -2,6 +2,7 @@ import { USAGE } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { runFixCommand, type CliContext } from "./fix-command.js";
 import { runUpgradeCommand } from "./upgrade-command.js";
+import { runRunsCommand } from "./runs-command.js";
 
 /** `iquest-bot <command> …`: dispatch, in-process and testable. Returns the exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -22,6 +23,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
         ctx.stderr.write(ctx.redact(`iquest-bot upgrade: ${(err as Error)?.stack ?? String(err)}\n`));
         return EXIT_CODES.error;
       }
+    case "runs":
+      try {
+        return await runRunsCommand(rest, ctx);
+      } catch (err) {
+        ctx.stderr.write(ctx.redact(`iquest-bot runs: ${(err as Error)?.stack ?? String(err)}\n`));
+        return EXIT_CODES.error;
+      }
     case "help":
     case "--help":
     case "-h":
@@ -31,7 +39,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       ctx.stderr.write(`iquest-bot: no command given\n\n${USAGE}`);
       return EXIT_CODES.usage;
     default:
-      ctx.stderr.write(`iquest-bot: unknown command "${command}" (review comes with its job)\n\n${USAGE}`);
+      ctx.stderr.write(`iquest-bot: unknown command "${command}"\n\n${USAGE}`);
       return EXIT_CODES.usage;
   }
 }

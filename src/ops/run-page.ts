@@ -271,3 +271,25 @@ ${renderDiff(status.state === "finished" ? run.diff : undefined, redact, status.
 ${live ? `<script nonce="${options.nonce}">${SCRIPT}</script>` : ""}
 </body></html>`;
 }
+
+/**
+ * What the page's live script gets from `…/records?from=N&run=<runId>`: the records from N on,
+ * the status block and the diff once finished; `reset` when the run was rewritten (a retry: a
+ * new runId) or the page is ahead of the file.
+ */
+export function recordsPayload(run: StoredRun, from: number, runId: string, redact: Redact, now?: number): Record<string, unknown> {
+  const status = runStatus(run.records, now);
+  const reset = (runId !== "" && status.runId !== undefined && runId !== status.runId) || from > run.records.length;
+  if (reset) return { reset: true };
+  const finished = status.state === "finished";
+  return {
+    reset: false,
+    runId: status.runId ?? "",
+    count: run.records.length,
+    html: renderRecords(run.records, from, redact),
+    status: renderStatus(status, redact),
+    finished,
+    diffReady: run.diff !== undefined,
+    diff: renderDiff(finished ? run.diff : undefined, redact, finished),
+  };
+}

@@ -5,7 +5,7 @@ import type { StoredRun } from "../runs/run-store.js";
 import type { Logger } from "../shared/log.js";
 import type { Redact } from "../shared/redact.js";
 import { refuseLogin, type LoginGuard, type LoginState } from "./login-guard.js";
-import { renderDiff, renderRecords, renderRunPage, renderStatus, runStatus } from "./run-page.js";
+import { recordsPayload, renderRunPage } from "./run-page.js";
 import { newNonce, pageHeaders, sendText } from "./security-headers.js";
 
 /**
@@ -100,25 +100,8 @@ export function runViewerRoutes(options: RunViewerOptions): Route[] {
       if (!jobId) return sendText(res, 404, "no such run");
       const access = decideRunAccess(options, req, jobId, url.searchParams.get("t"));
       if (!access.ok) return refuse(req, res, access);
-      const { run } = access;
-      const status = runStatus(run.records, options.now?.());
       const from = Math.max(0, Number(url.searchParams.get("from")) || 0);
-      const runId = url.searchParams.get("run") ?? "";
-      // A retry rewrote the trajectory: the page's records are from another attempt.
-      const reset = (runId !== "" && status.runId !== undefined && runId !== status.runId) || from > run.records.length;
-      const finished = status.state === "finished";
-      const body = reset
-        ? { reset: true }
-        : {
-            reset: false,
-            runId: status.runId ?? "",
-            count: run.records.length,
-            html: renderRecords(run.records, from, options.redact),
-            status: renderStatus(status, options.redact),
-            finished,
-            diffReady: run.diff !== undefined,
-            diff: renderDiff(finished ? run.diff : undefined, options.redact, finished),
-          };
+      const body = recordsPayload(access.run, from, url.searchParams.get("run") ?? "", options.redact, options.now?.());
       res.writeHead(200, {
         "content-type": "application/json; charset=utf-8",
         "cache-control": "no-store",
