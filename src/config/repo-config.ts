@@ -151,6 +151,8 @@ export interface ConfigProblem {
   key: string;
   /** 1-based line in the file, where known. */
   line?: number;
+  /** 1-based column on that line, where known. */
+  column?: number;
   message: string;
 }
 
@@ -178,6 +180,7 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
     const problems = doc.errors.map((e) => ({
       key: "",
       line: e.linePos?.[0]?.line,
+      ...(e.linePos?.[0]?.col ? { column: e.linePos[0].col } : {}),
       message: `YAML syntax: ${e.message.split("\n")[0]}`,
     }));
     return { config: defaultRepoConfig(), problems, source: "file" };
@@ -201,7 +204,7 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
     };
   }
 
-  const lineOf = (path: PropertyKey[], key?: string): number | undefined => {
+  const positionOf = (path: PropertyKey[], key?: string): { line?: number; column?: number } => {
     const node = doc.getIn(path as unknown[], true) as Node | undefined;
     let offset: number | undefined;
     if (key !== undefined && isMap(node)) {
@@ -209,8 +212,10 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
       offset = (pair?.key as Node | undefined)?.range?.[0];
     }
     offset ??= node?.range?.[0];
-    if (offset === undefined && path.length > 0) return lineOf(path.slice(0, -1));
-    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+    if (offset === undefined && path.length > 0) return positionOf(path.slice(0, -1));
+    if (offset === undefined) return {};
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
   };
 
   const problems: ConfigProblem[] = [];
@@ -225,13 +230,13 @@ export function parseRepoConfig(text: string | undefined): LoadedRepoConfig {
         for (const key of issue.keys) {
           problems.push({
             key: [...path, key].join("."),
-            line: lineOf(path, key),
+            ...positionOf(path, key),
             message: `unknown key "${key}"`,
           });
           deletePath(data, [...path, key]);
         }
       } else {
-        problems.push({ key: path.join("."), line: lineOf(path), message: issue.message });
+        problems.push({ key: path.join("."), ...positionOf(path), message: issue.message });
         if (path.length === 0) return { config: defaultRepoConfig(), problems, source: "file" };
         deletePath(data, path);
       }

@@ -56,6 +56,8 @@ export interface Completion {
   content: string;
   /** The model's thinking, from `reasoning`, `reasoning_content` or inline `<think>`. */
   reasoning: string;
+  /** Where the thinking arrived: vLLM's reasoning parser puts it in a field; without one it is inline. */
+  reasoningSource: "reasoning" | "reasoning_content" | "inline" | "none";
   toolCalls: ParsedToolCall[];
   /** A text-protocol problem that is not tied to one call (e.g. an unclosed `<function=`). */
   toolCallProblem?: string;

@@ -125,11 +125,19 @@ export function fromWireCompletion(
   body: ChatCompletionBody,
   protocol: ToolProtocol,
   nextId: () => string,
-): Pick<Completion, "content" | "reasoning" | "toolCalls" | "toolCallProblem" | "usage" | "finishReason" | "truncatedInThinking" | "message"> {
+): Pick<Completion, "content" | "reasoning" | "reasoningSource" | "toolCalls" | "toolCallProblem" | "usage" | "finishReason" | "truncatedInThinking" | "message"> {
   const choice = body.choices[0];
   const msg = choice.message;
   const split = splitReasoning({ content: msg.content, reasoning: msg.reasoning, reasoning_content: msg.reasoning_content });
   const finishReason = FINISH[choice.finish_reason ?? ""] ?? "unknown";
+  const reasoningSource: Completion["reasoningSource"] =
+    typeof msg.reasoning === "string" && msg.reasoning !== ""
+      ? "reasoning"
+      : typeof msg.reasoning_content === "string" && msg.reasoning_content !== ""
+        ? "reasoning_content"
+        : split.reasoning !== ""
+          ? "inline"
+          : "none";
 
   let toolCalls: ParsedToolCall[] = [];
   let toolCallProblem: string | undefined;
@@ -179,6 +187,7 @@ export function fromWireCompletion(
   return {
     content: split.content,
     reasoning: split.reasoning,
+    reasoningSource,
     toolCalls,
     ...(toolCallProblem ? { toolCallProblem } : {}),
     usage,
