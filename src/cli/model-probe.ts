@@ -74,8 +74,10 @@ export async function probeModel(input: ModelClientInput, options: { signal?: Ab
     }
     body = await res.json().catch(() => undefined);
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string }; message?: string };
-    const why = e.name === "TimeoutError" ? "no answer in time" : (e.cause?.code ?? e.message ?? String(err));
+    const e = err as { name?: string; cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> }; message?: string };
+    // fetch wraps the socket's error; with several addresses tried, in an AggregateError.
+    const code = e.cause?.code ?? e.cause?.errors?.find((x) => x.code)?.code;
+    const why = e.name === "TimeoutError" ? "no answer in time" : (code ?? e.cause?.message ?? e.message ?? String(err));
     problem(`no model server at ${baseUrl} (${why})`, `start one (${SERVE_HINT}), or pass --model-url / set MODEL_BASE_URL`);
     return report;
   }

@@ -3,6 +3,7 @@ import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { runFixCommand, type CliContext } from "./fix-command.js";
 import { runUpgradeCommand } from "./upgrade-command.js";
 import { runRunsCommand } from "./runs-command.js";
+import { runCheckCommand } from "./check-command.js";
 
 /** `iquest-bot <command> …`: dispatch, in-process and testable. Returns the exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -21,6 +22,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
         return await runUpgradeCommand(rest, ctx);
       } catch (err) {
         ctx.stderr.write(ctx.redact(`iquest-bot upgrade: ${(err as Error)?.stack ?? String(err)}\n`));
+        return EXIT_CODES.error;
+      }
+    case "check":
+      try {
+        return await runCheckCommand(rest, ctx);
+      } catch (err) {
+        ctx.stderr.write(ctx.redact(`iquest-bot check: ${(err as Error)?.stack ?? String(err)}\n`));
         return EXIT_CODES.error;
       }
     case "runs":
