@@ -13,6 +13,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage:
   iquest-bot check --repo PATH [--model-url URL] [--json]   (start here; see iquest-bot check --help)
   iquest-bot fix --repo PATH (--issue FILE | --issue-text TEXT) [options]
+  iquest-bot review --repo PATH [--base REF] [--fail-on SEVERITY] [--json]   (see iquest-bot review --help)
   iquest-bot upgrade --repo PATH --dry-run [--json] [--registry URL]   (see iquest-bot upgrade --help)
   iquest-bot runs view FILE [--port N] [--diff FILE]   (see iquest-bot runs --help)
   iquest-bot help

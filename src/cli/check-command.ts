@@ -99,7 +99,7 @@ export async function runCheckCommand(argv: readonly string[], ctx: CliContext):
     args = parseCheckArgs(argv);
     repo = resolve(ctx.cwd, args.repo);
     if (!(await stat(repo).catch(() => undefined))?.isDirectory()) throw new UsageError(`--repo ${args.repo}: not a directory`);
-    chosen = modelOptionsFrom(ctx.modelEnv, { repo: args.repo, json: args.json, sandbox: "bwrap", setup: true, ...args.model });
+    chosen = modelOptionsFrom(ctx.modelEnv, args.model);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`iquest-bot check: ${e.message}\n\n${CHECK_USAGE}`);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { loadModelProfiles } from "../config/model-profiles.js";
+import { loadModelProfiles, type ModelUse } from "../config/model-profiles.js";
 import { modelClientOptionsSchema, type ModelClientInput } from "../agent/model/options.js";
 import { clientOptionsFor } from "../jobs/model-for-job.js";
 import { StartupError } from "../shared/errors.js";
@@ -19,7 +19,8 @@ export interface CliModel {
   profile: string;
 }
 
-export function modelOptionsFrom(env: CliModelEnv, args: FixArgs): CliModel {
+/** `use`: which job's profile applies when --profile is not given (the app's MODEL_PROFILE_<JOB> mapping). */
+export function modelOptionsFrom(env: CliModelEnv, args: Pick<FixArgs, "modelUrls" | "model" | "profile" | "protocol">, use: ModelUse = "fix"): CliModel {
   let profiles;
   try {
     const path = env.MODEL_PROFILES_FILE?.trim();
@@ -29,7 +30,7 @@ export function modelOptionsFrom(env: CliModelEnv, args: FixArgs): CliModel {
     // A bad profile file or MODEL_* value is a configuration error: exit 2, with the details.
     throw new UsageError(err instanceof StartupError ? err.message : `MODEL_PROFILES_FILE: ${(err as Error).message}`);
   }
-  const name = args.profile ?? profiles.jobs.fix;
+  const name = args.profile ?? profiles.jobs[use];
   const profile = profiles.profiles.get(name);
   if (!profile) {
     throw new UsageError(`--profile ${name}: no such profile (available: ${[...profiles.profiles.keys()].join(", ")})`);

@@ -4,6 +4,7 @@ import { runFixCommand, type CliContext } from "./fix-command.js";
 import { runUpgradeCommand } from "./upgrade-command.js";
 import { runRunsCommand } from "./runs-command.js";
 import { runCheckCommand } from "./check-command.js";
+import { runReviewCommand } from "./review-command.js";
 
 /** `iquest-bot <command> …`: dispatch, in-process and testable. Returns the exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -22,6 +23,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
         return await runUpgradeCommand(rest, ctx);
       } catch (err) {
         ctx.stderr.write(ctx.redact(`iquest-bot upgrade: ${(err as Error)?.stack ?? String(err)}\n`));
+        return EXIT_CODES.error;
+      }
+    case "review":
+      try {
+        return await runReviewCommand(rest, ctx);
+      } catch (err) {
+        ctx.stderr.write(ctx.redact(`iquest-bot review: ${(err as Error)?.stack ?? String(err)}\n`));
         return EXIT_CODES.error;
       }
     case "check":

@@ -7,8 +7,8 @@ import { addWarning, setPhase, type CardState } from "../job-card.js";
 import { prepareWorkspace } from "../prepare-workspace.js";
 import type { JobContext, JobOutcome } from "../run-job.js";
 import type { JobServices } from "../services.js";
-import { anchorQuote } from "./anchor.js";
-import { canComment, inScope, type DiffIndex, type Scope } from "./diff.js";
+import { commitFileReader, findingChecker } from "./check-finding.js";
+import type { DiffIndex, Scope } from "./diff.js";
 import type { Finding } from "./finding.js";
 import { gateFindings, type GatedFinding, type GateResult } from "./gate.js";
 import { completeCheckRun, createReview, readBaseInstructions, type ReviewComment } from "./github-io.js";
@@ -86,20 +86,7 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
     }
 
     // --- the reviewer ---
-    const files = new Map<string, string | undefined>();
-    const readText = async (path: string): Promise<string | undefined> => {
-      if (!files.has(path)) {
-        let text: string | undefined;
-        try {
-          const buf = await prepared.env.readFile(path);
-          text = buf.includes(0) ? undefined : buf.toString("utf8");
-        } catch {
-          text = undefined;
-        }
-        files.set(path, text);
-      }
-      return files.get(path);
-    };
+    const readText = commitFileReader(prepared.env);
     const findings: Finding[] = [];
     const observations: string[] = [];
     const tools = createReviewTools({
@@ -108,26 +95,7 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
       allowCommands,
       bash: { timeoutMs: services.sandbox.testTimeoutMs },
       maxReports: cfg.maxFindings * 3 + 10,
-      check: async (finding) => {
-        const text = await readText(finding.path);
-        if (text === undefined) return { ok: false, problem: `\`${finding.path}\` is not a text file in the PR's head commit. Use the path as the diff shows it.` };
-        const anchored = anchorQuote(text, finding.quote, finding.replacement, finding.startLine ?? finding.line);
-        if (!anchored.ok) {
-          return {
-            ok: false,
-            problem:
-              anchored.reason === "empty-quote"
-                ? "`quote` is empty: copy the lines the problem is about."
-                : `the quoted code is not in \`${finding.path}\`. Copy it exactly from \`view\` output (without the line numbers).`,
-          };
-        }
-        const a = anchored.anchor;
-        const notes: string[] = [];
-        if (a.startLine !== (finding.startLine ?? finding.line) || a.endLine !== finding.line) notes.push(`the quote is at lines ${a.startLine}-${a.endLine}; the finding is placed there`);
-        if (!canComment(st.diff, finding.path, a.startLine, a.endLine)) notes.push("those lines are not in the PR's diff, so it will be listed in the review's summary, not inline");
-        else if (!inScope(st.scope, finding.path, a.startLine, a.endLine)) notes.push("those lines were not changed by the new commits, so it will be listed in the summary");
-        return notes.length ? { ok: true, note: `${notes.join("; ")}.` } : { ok: true };
-      },
+      check: findingChecker(readText, st.diff, st.scope),
     });
     const prompts = buildReviewPrompts(await loadReviewPrompts(), {
       workdir: prepared.env.workdir,
