@@ -43,13 +43,16 @@ Options:
   --max-steps N          most model turns (default 50)
   --trajectory FILE      write the run's trajectory (JSON lines) to FILE
   --json                 print one JSON object with the result on stdout
+  --events               instead, stream JSON lines on stdout: each phase and step as it
+                         happens ({"type":"phase"|"step",...}), then {"type":"result",...}
 
 Environment: EGRESS_ALLOW and NPM_REGISTRY (what setup may reach, as for the worker),
 MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_TEMPERATURE,
 MODEL_TOP_P, MODEL_TOP_K, MODEL_MAX_TOKENS, MODEL_TIMEOUT_MS, MODEL_CONTEXT_WINDOW (these shape the
 thinking profile), MODEL_PROFILES_FILE, MODEL_PROFILE_FIX.
 
-Progress goes to stderr, one line per step. The result (outcome, diff, summary) goes to stdout.
+Progress goes to stderr: one live line on a terminal, one line per step in a pipe. The result
+(outcome, diff, summary) goes to stdout.
 
 Exit codes:
   0    submitted
@@ -82,10 +85,12 @@ const fixArgsSchema = z
       .optional(),
     trajectory: z.string().min(1).optional(),
     json: z.boolean().default(false),
+    events: z.boolean().default(false),
     sandbox: z.enum(["bwrap", "none"], { error: "--sandbox is bwrap or none" }).default("bwrap"),
     branch: z.string().min(1, "--branch takes a branch name").optional(),
     "no-setup": z.boolean().default(false),
   })
+  .refine((a) => !(a.json && a.events), { error: "give one of --json (one document at the end) or --events (JSON lines as it goes)" })
   .refine((a) => !(a.branch && a.sandbox === "none"), { error: "--branch needs the sandbox (with --sandbox none the agent edits your checkout directly)" })
   .refine((a) => (a.issue === undefined) !== (a["issue-text"] === undefined), {
     error: "give the task with exactly one of --issue FILE or --issue-text TEXT",
@@ -102,6 +107,8 @@ export interface FixArgs {
   maxSteps?: number;
   trajectory?: string;
   json: boolean;
+  /** JSON lines on stdout: each phase and step, then the result. */
+  events: boolean;
   sandbox: "bwrap" | "none";
   branch?: string;
   setup: boolean;
@@ -125,6 +132,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
         "max-steps": { type: "string" },
         trajectory: { type: "string" },
         json: { type: "boolean" },
+        events: { type: "boolean" },
         sandbox: { type: "string" },
         branch: { type: "string" },
         "no-setup": { type: "boolean" },
@@ -147,6 +155,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
     ...(a["max-steps"] ? { maxSteps: a["max-steps"] } : {}),
     ...(a.trajectory ? { trajectory: a.trajectory } : {}),
     json: a.json,
+    events: a.events,
     sandbox: a.sandbox,
     ...(a.branch ? { branch: a.branch } : {}),
     setup: !a["no-setup"],

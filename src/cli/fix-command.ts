@@ -11,6 +11,7 @@ import type { Redact } from "../shared/redact.js";
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
+import { createProgress } from "./progress.js";
 import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
 
 export interface Output {
@@ -44,6 +45,8 @@ export interface CliContext {
   bwrapPath?: string;
   /** Where sandboxed runs make their copy (default: the system's temporary directory). */
   tmpDir?: string;
+  /** stderr is a terminal: progress is one live line. */
+  stderrIsTTY?: boolean;
 }
 
 const DEFAULT_MAX_STEPS = 50;
@@ -54,6 +57,10 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 300_000;
 export async function runFixCommand(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
   const out = (text: string) => ctx.stdout.write(ctx.redact(text));
   const err = (text: string) => ctx.stderr.write(ctx.redact(text));
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(USAGE);
+    return EXIT_CODES.submitted;
+  }
 
   let args: FixArgs;
   let task: string;
@@ -83,6 +90,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
     }
   }
 
+  const progress = createProgress({ stderr: ctx.stderr, tty: ctx.stderrIsTTY === true, redact: ctx.redact, ...(args.events ? { events: ctx.stdout } : {}) });
   let workspace: FixWorkspace;
   try {
     workspace = await openFixWorkspace({
@@ -97,9 +105,10 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),
       ...(ctx.tmpDir ? { tmpRoot: ctx.tmpDir } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-      say: (line) => err(`${line}\n`),
+      say: (line) => progress.line(line),
     });
   } catch (e) {
+    progress.done();
     trajectory?.close();
     if (e instanceof UsageError) {
       err(`iquest-bot fix: ${e.message}\n`);
@@ -138,16 +147,18 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       budgets: { maxSteps },
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(trajectory ? { trajectory } : {}),
-      onStep: (event) => err(`${progressLine(event)}\n`),
+      onStep: (event) => progress.step(event, progressLine(event)),
     });
+    progress.done();
 
     const delivery = await workspace.deliver(result.outcome, result.runId, task);
     const diff = delivery.diff;
     if (delivery.note) err(`iquest-bot fix: ${delivery.note}\n`);
     const summary = result.outcome.kind === "submitted" ? result.outcome.summary : undefined;
-    if (args.json) {
+    if (args.json || args.events) {
       out(
         `${JSON.stringify({
+          ...(args.events ? { type: "result" } : {}),
           outcome: describeOutcome(result.outcome),
           profile: chosen.profile,
           model: model.model,

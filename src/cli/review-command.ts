@@ -20,6 +20,7 @@ import { exitCodeFor, progressLine, type CliContext } from "./fix-command.js";
 import { checkoutFacts, cliGit } from "./local-copy.js";
 import { defaultBaseRef, localRange, type LocalRange } from "./local-diff.js";
 import { modelOptionsFrom } from "./model-config.js";
+import { createProgress } from "./progress.js";
 import { openSandboxedCopy } from "./sandboxed-copy.js";
 
 export const REVIEW_USAGE = `Usage:
@@ -165,6 +166,7 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
     }
 
     err(`iquest-bot review: ${what}, ${plan.shown.length} file(s)\n`);
+    const progress = createProgress({ stderr: ctx.stderr, tty: ctx.stderrIsTTY === true, redact: ctx.redact });
     let trajectory: TrajectorySink | undefined;
     if (args.trajectory) {
       try {
@@ -185,7 +187,7 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
         ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),
         ...(ctx.tmpDir ? { tmpRoot: ctx.tmpDir } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        say: (line) => err(`${line}\n`),
+        say: (line) => progress.line(line),
       });
     } catch (e) {
       trajectory?.close();
@@ -239,8 +241,9 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
         budgets: { maxSteps: cfg.budget.maxSteps, maxTotalTokens: cfg.budget.maxTokens, maxWallClockMs: Math.round(cfg.budget.maxMinutes * 60_000) },
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         ...(trajectory ? { trajectory } : {}),
-        onStep: (event) => err(`${progressLine(event)}\n`),
+        onStep: (event) => progress.step(event, progressLine(event)),
       });
+      progress.done();
       const texts = new Map<string, string | undefined>();
       for (const f of findings) texts.set(f.path, await readText(f.path));
       const gate = gateFindings({ findings, diff, readFile: (p) => texts.get(p), earlier: [], minSeverity: cfg.minSeverity, maxFindings: cfg.maxFindings, observations });

@@ -46,6 +46,7 @@ process.on("SIGTERM", () => controller.abort("shutdown"));
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
+  stderrIsTTY: process.stderr.isTTY === true,
   stdin: process.stdin,
   cwd: process.cwd(),
   modelEnv,

@@ -156,6 +156,36 @@ describe("iquest-bot fix", () => {
     expect(s.stderr.text).toMatch(/MODEL_TEMPERATURE/);
   });
 
+  test("--events: JSON lines on stdout as the run goes (each step), then the result; --json with it is refused", async () => {
+    const s = await setup(fixScript());
+    const code = await runCli(["fix", "--repo", s.repo, "--issue-text", "add(2, 3) returns -1", "--events", "--no-setup"], s.ctx());
+    expect(code).toBe(EXIT_CODES.submitted);
+    const lines = s.stdout.text.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.type === "step").map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lines.find((l) => l.type === "step" && l.step === 2)).toMatchObject({ tool: "execute_bash", summary: "$ npm test", maxSteps: 50 });
+    expect(lines.at(-1)).toMatchObject({ type: "result", outcome: { kind: "submitted" }, applied: true });
+    const both = await setup([]);
+    expect(await runCli(["fix", "--repo", both.repo, "--issue-text", "x", "--events", "--json"], both.ctx())).toBe(EXIT_CODES.usage);
+    expect(both.stderr.text).toContain("give one of --json (one document at the end) or --events (JSON lines as it goes)");
+  });
+
+  test("a terminal gets one live progress line, rewritten per step; a pipe gets plain lines", async () => {
+    const s = await setup(fixScript());
+    expect(await runCli(["fix", "--repo", s.repo, "--issue-text", "add(2, 3) returns -1", "--no-setup"], s.ctx({ stderrIsTTY: true }))).toBe(0);
+    const live = s.stderr.text.split("\r\x1b[K").slice(1);
+    expect(live).toHaveLength(6);
+    expect(live[0]).toMatch(/^\[step {2}1\/50\] str_replace_editor: view \. {2}\(/);
+    expect(live.slice(0, -1).every((l) => !l.includes("\n"))).toBe(true);
+    expect(live.at(-1)).toMatch(/\n/);
+    // The pipe case: the first test in this file (one "[step" line per step, no escape codes).
+  });
+
+  test("fix --help: the usage, exit 0", async () => {
+    const s = await setup([]);
+    expect(await runCli(["fix", "--help"], s.ctx())).toBe(0);
+    expect(s.stdout.text).toContain("--sandbox bwrap|none");
+  });
+
   test("help: usage with the exit codes, exit 0", async () => {
     const s = await setup([]);
     expect(await runCli(["help"], s.ctx())).toBe(0);
@@ -179,6 +209,7 @@ describe("argument parsing and progress lines", () => {
       maxSteps: 7,
       trajectory: "t.jsonl",
       json: true,
+      events: false,
       sandbox: "bwrap",
       setup: true,
     });

@@ -1,0 +1,44 @@
+import type { StepEvent } from "../agent/loop.js";
+import type { Output } from "./fix-command.js";
+
+/**
+ * Progress on stderr. A terminal gets one live line, rewritten in place (step n/budget, tool,
+ * seconds, tokens), with phase lines (setup, tests) kept above it; a pipe or a file gets plain
+ * lines, one per event, so logs stay readable. `--events` adds one JSON line per event on stdout
+ * for tools that follow a run.
+ */
+export interface Progress {
+  /** A phase line ("setup: done in 3.2 s"): always kept. */
+  line(text: string): void;
+  /** An agent step. */
+  step(event: StepEvent, text: string): void;
+  /** Call before printing the result: ends a live line. */
+  done(): void;
+}
+
+export function createProgress(options: { stderr: Output; tty: boolean; events?: Output; redact: (s: string) => string }): Progress {
+  let live = false;
+  const endLive = () => {
+    if (live) options.stderr.write("\n");
+    live = false;
+  };
+  const emit = (event: Record<string, unknown>) => options.events?.write(`${options.redact(JSON.stringify(event))}\n`);
+  return {
+    line(text) {
+      endLive();
+      options.stderr.write(options.redact(`${text}\n`));
+      emit({ type: "phase", text });
+    },
+    step(event, text) {
+      if (options.tty) {
+        // \r and erase-line: the step line replaces the previous one.
+        options.stderr.write(options.redact(`\r\x1b[K${text}`));
+        live = true;
+      } else {
+        options.stderr.write(options.redact(`${text}\n`));
+      }
+      emit({ type: "step", step: event.step, maxSteps: event.maxSteps, kind: event.kind, tool: event.tool ?? null, summary: event.summary, isError: event.isError, elapsedMs: event.elapsedMs, totalTokens: event.totalTokens });
+    },
+    done: endLive,
+  };
+}
