@@ -67,6 +67,7 @@ export async function openFixWorkspace(options: FixWorkspaceOptions): Promise<Fi
   if (options.sandbox === "none") return openUnsandboxed(options);
   const opened = await openSandboxedCopy({
     ...options,
+    notCheckoutHint: "or pass --sandbox none to work in the directory itself",
     before: async (facts, git) => {
       if (options.branch) await checkNewBranch(git, facts.top, options.branch);
       if (facts.dirty.length) {

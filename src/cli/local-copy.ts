@@ -54,16 +54,22 @@ export interface LocalCopy {
   savePatch(patch: string, name: string): Promise<string>;
   /** Commit HEAD plus the patch on a new local branch of the checkout (never an existing one). */
   commitToBranch(branch: string, message: string, patch: string): Promise<string>;
+  /** A commit in the checkout's repository: `parent` with these files' contents (no branch yet). */
+  commitFiles(parent: string, files: ReadonlyMap<string, Buffer>, message: string): Promise<string>;
+  /** A commit in the checkout's repository: `parent` with the patch applied; undefined when the patch is empty. */
+  commitPatch(parent: string, patch: string, message: string): Promise<string | undefined>;
+  /** Point a new local branch at a commit (never an existing branch). */
+  createBranch(branch: string, commit: string): Promise<void>;
   close(): Promise<void>;
 }
 
 const BOT_IDENTITY = { GIT_AUTHOR_NAME: "iquest-bot", GIT_AUTHOR_EMAIL: "iquest-bot@localhost", GIT_COMMITTER_NAME: "iquest-bot", GIT_COMMITTER_EMAIL: "iquest-bot@localhost" };
 
 /** Is `path` a git checkout with a commit, and where does it stand? A UsageError says what is wrong. */
-export async function checkoutFacts(git: Git, path: string): Promise<CheckoutFacts> {
+export async function checkoutFacts(git: Git, path: string, otherwise?: string): Promise<CheckoutFacts> {
   const inside = await git(["rev-parse", "--is-inside-work-tree"], { cwd: path, okExitCodes: [128] });
   if (inside.code !== 0 || inside.stdout.trim() !== "true") {
-    throw new UsageError(`--repo ${path}: not a git checkout. The sandbox works on a copy of a commit; run \`git init && git add -A && git commit\` first, or pass --sandbox none to work in the directory itself`);
+    throw new UsageError(`--repo ${path}: not a git checkout. The sandbox works on a copy of a commit; run \`git init && git add -A && git commit\` first${otherwise ? `, ${otherwise}` : ""}`);
   }
   const top = (await git(["rev-parse", "--show-toplevel"], { cwd: path })).stdout.trim();
   const head = await git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], { cwd: top, okExitCodes: [1, 128] });
@@ -113,13 +119,17 @@ export async function makeLocalCopy(git: Git, facts: CheckoutFacts, options: { t
     await onCopy(["read-tree", facts.head]);
     await onCopy(["add", "--all", "--", "."]);
   };
+  const commitIndex = async (parent: string, message: string, env: Record<string, string>) => {
+    const tree = (await git(["write-tree"], { cwd: facts.top, env })).stdout.trim();
+    return (await git(["commit-tree", tree, "-p", parent, "-F", "-"], { cwd: facts.top, env: BOT_IDENTITY, input: message })).stdout.trim();
+  };
   const writePatchFile = async (patch: string) => {
     const file = join(root, "change.patch");
     await writeFile(file, patch);
     return file;
   };
 
-  return {
+  const copy: LocalCopy = {
     facts,
     worktree,
     home,
@@ -148,18 +158,34 @@ export async function makeLocalCopy(git: Git, facts: CheckoutFacts, options: { t
       return file;
     },
     async commitToBranch(branch, message, patch) {
-      // HEAD's tree plus the patch, in an index of its own: nothing setup wrote comes along.
-      const branchIndex = { GIT_INDEX_FILE: join(root, "branch-index") };
-      await git(["read-tree", facts.head], { cwd: facts.top, env: branchIndex });
-      if (patch) await git(["apply", "--cached", "--whitespace=nowarn", await writePatchFile(patch)], { cwd: facts.top, env: branchIndex });
-      const tree = (await git(["write-tree"], { cwd: facts.top, env: branchIndex })).stdout.trim();
-      const commit = (await git(["commit-tree", tree, "-p", facts.head, "-F", "-"], { cwd: facts.top, env: BOT_IDENTITY, input: message })).stdout.trim();
+      const commit = (await copy.commitPatch(facts.head, patch, message)) ?? facts.head;
+      await copy.createBranch(branch, commit);
+      return commit;
+    },
+    async commitFiles(parent, files, message) {
+      // In an index of its own, from `parent`'s tree: nothing else in the copy comes along.
+      const env = { GIT_INDEX_FILE: join(root, "commit-index") };
+      await git(["read-tree", parent], { cwd: facts.top, env });
+      for (const [path, data] of files) {
+        const blob = (await git(["hash-object", "-w", "--stdin"], { cwd: facts.top, input: data })).stdout.trim();
+        await git(["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], { cwd: facts.top, env });
+      }
+      return commitIndex(parent, message, env);
+    },
+    async commitPatch(parent, patch, message) {
+      if (!patch) return undefined;
+      const env = { GIT_INDEX_FILE: join(root, "commit-index") };
+      await git(["read-tree", parent], { cwd: facts.top, env });
+      await git(["apply", "--cached", "--whitespace=nowarn", await writePatchFile(patch)], { cwd: facts.top, env });
+      return commitIndex(parent, message, env);
+    },
+    async createBranch(branch, commit) {
       // `branch` without --force refuses an existing name: a branch is never overwritten.
       await git(["branch", "--no-track", branch, commit], { cwd: facts.top });
-      return commit;
     },
     close: () => removeTree(root),
   };
+  return copy;
 }
 
 /** `--branch NAME`: a valid name that does not exist yet, checked before anything runs. */

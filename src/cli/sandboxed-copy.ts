@@ -21,6 +21,8 @@ export interface SandboxedCopyOptions {
   repo: string;
   /** Run setup (dependency install) now. */
   setup: boolean;
+  /** Commands may ask for network (through the egress proxy) later, too: default, when setup runs. */
+  network?: boolean;
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
   npmRegistry: string;
@@ -31,6 +33,8 @@ export interface SandboxedCopyOptions {
   signal?: AbortSignal;
   /** Progress lines (stderr). */
   say(line: string): void;
+  /** Said after "not a git checkout" (fix: "or pass --sandbox none …"). */
+  notCheckoutHint?: string;
   /** Checked before the copy is made (e.g. --branch not taken). A UsageError stops the run. */
   before?: (facts: CheckoutFacts, git: Parameters<typeof checkoutFacts>[0]) => Promise<void>;
 }
@@ -63,14 +67,14 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
   let copy: LocalCopy | undefined;
   let env: SandboxEnvironment | undefined;
   try {
-    const facts = await checkoutFacts(git, options.repo);
+    const facts = await checkoutFacts(git, options.repo, options.notCheckoutHint);
     await options.before?.(facts, git);
     copy = await makeLocalCopy(git, facts, { ...(options.tmpRoot ? { tmpRoot: options.tmpRoot } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     const rules = egressRulesFor(options.egressAllow, [options.npmRegistry]);
     // The repository's own settings for its tests, as the worker reads them (from the commit).
     const config = parseRepoConfig(await readFile(join(copy.worktree, CONFIG_PATH), "utf8").catch(() => undefined));
     const tests = config.config.tests;
-    const network = options.setup && rules.length > 0 && tests?.setupNetwork !== false;
+    const network = (options.network ?? options.setup) && rules.length > 0 && tests?.setupNetwork !== false;
     env = await createSandbox({
       mode: "bwrap",
       worktree: copy.worktree,

@@ -13,6 +13,10 @@ import type { ProposedUpdate } from "../deps/types.js";
 import { UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import type { CliContext } from "./fix-command.js";
+import type { ModelClientInput } from "../agent/model/options.js";
+import { modelOptionsFrom } from "./model-config.js";
+import { createProgress } from "./progress.js";
+import { applyUpgrades } from "./upgrade-apply.js";
 
 /**
  * `iquest-bot upgrade --repo PATH --dry-run [--json]`: what the upgrade job would propose for a
@@ -23,30 +27,46 @@ import type { CliContext } from "./fix-command.js";
  */
 export const UPGRADE_USAGE = `Usage:
   iquest-bot upgrade --repo PATH --dry-run [--json] [--registry URL]
+  iquest-bot upgrade --repo PATH [--json] [--registry URL] [--model-url URLS] [--profile NAME]
 
-Prints the dependency updates the upgrade job would propose for a local checkout: one group per
-branch it would make (iquest/deps-<group>), using the repository's .github/iquest.yml and .npmrc.
-Nothing is changed: applying, testing and repairing run in the worker.
+--dry-run prints the dependency updates the upgrade job would propose for a local checkout: one
+group per branch it would make (iquest/deps-<group>), using the repository's .github/iquest.yml
+and .npmrc. Nothing is changed, and no model is used.
+
+Without --dry-run, each group is applied as the upgrade job applies it, on copies of HEAD in the
+bubblewrap sandbox: the manifests and the lock file are updated (network through the egress
+proxy, to package registries only), the tests run and are compared with HEAD's, and when the
+upgrade breaks tests the agent repairs the code (no network). Each group ends on a new local
+branch iquest/deps-<group>: the bump commit, then the repair as a commit of its own. Nothing is
+pushed; your checkout and its uncommitted changes are not touched; an existing branch is never
+overwritten (its group is skipped).
 
 Options:
-  --repo PATH      the checkout to read
-  --dry-run        required: propose only
-  --json           one JSON object on stdout: groups (name, branch, updates), skipped, problems
-  --registry URL   the npm registry for packages .npmrc does not place elsewhere
-                   (default: $NPM_REGISTRY or https://registry.npmjs.org/)
+  --repo PATH        the git checkout
+  --dry-run          propose only
+  --json             one JSON object on stdout
+  --registry URL     the npm registry for packages .npmrc does not place elsewhere
+                     (default: $NPM_REGISTRY or https://registry.npmjs.org/)
+  --model-url, --model, --profile, --protocol   the repair's model, as for fix (default
+                     profile: the upgrade job's)
 
 Each update has: name, depType, manifest, currentValue, newValue, currentVersion (locked),
 newVersion, updateType (major, minor, patch or lockfile), group.
 
-Exit codes: 0 proposals printed (perhaps none); 1 part of the project or a registry could not be
-read (the problems are printed); 2 bad arguments.
+Exit codes: 0 done (every group passes or was repaired; or nothing to do); 1 a group fails its
+tests or could not be applied, or part of the project or a registry could not be read; 2 bad
+arguments; 130 interrupted.
 `;
 
 const argsSchema = z.object({
   repo: z.string({ error: "--repo PATH is required" }).min(1, "--repo PATH is required"),
-  "dry-run": z.literal(true, { error: "only --dry-run is supported: applying upgrades runs in the worker (it needs the sandbox, the tests and GitHub)" }),
+  "dry-run": z.boolean().default(false),
   json: z.boolean().default(false),
   registry: z.string().optional(),
+  "model-url": z.string().optional(),
+  model: z.string().min(1).optional(),
+  profile: z.string().min(1).optional(),
+  protocol: z.enum(["native", "text"], { error: "--protocol is native or text" }).optional(),
 });
 
 export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -59,6 +79,8 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
   let repo: string;
   let json: boolean;
   let registry: string;
+  let dryRun: boolean;
+  let model: ModelClientInput | undefined;
   try {
     let values: Record<string, unknown>;
     try {
@@ -66,7 +88,16 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
         args: [...argv],
         strict: true,
         allowPositionals: false,
-        options: { repo: { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, registry: { type: "string" } },
+        options: {
+          repo: { type: "string" },
+          "dry-run": { type: "boolean" },
+          json: { type: "boolean" },
+          registry: { type: "string" },
+          "model-url": { type: "string" },
+          model: { type: "string" },
+          profile: { type: "string" },
+          protocol: { type: "string" },
+        },
       }));
     } catch (e) {
       throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
@@ -80,11 +111,28 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
     if (!normalized) throw new UsageError(`--registry ${chosen}: not an http(s) URL`);
     registry = normalized;
     if (!(await stat(repo).catch(() => undefined))?.isDirectory()) throw new UsageError(`--repo ${parsed.data.repo}: not a directory`);
+    dryRun = parsed.data["dry-run"];
+    if (!dryRun) {
+      const urls = parsed.data["model-url"]?.split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean);
+      if (urls && (urls.length === 0 || urls.some((u) => !/^https?:\/\/\S+$/.test(u)))) throw new UsageError("--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1");
+      model = modelOptionsFrom(
+        ctx.modelEnv,
+        {
+          ...(urls ? { modelUrls: urls } : {}),
+          ...(parsed.data.model ? { model: parsed.data.model } : {}),
+          ...(parsed.data.profile ? { profile: parsed.data.profile } : {}),
+          ...(parsed.data.protocol ? { protocol: parsed.data.protocol } : {}),
+        },
+        "upgrade",
+      ).input;
+    }
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`iquest-bot upgrade: ${e.message}\n\n${UPGRADE_USAGE}`);
     return EXIT_CODES.usage;
   }
+
+  if (!dryRun) return applyAndReport(ctx, { repo, registry, model: model!, json });
 
   const configText = await readFile(join(repo, ".github", "iquest.yml"), "utf8").catch(() => undefined);
   const loaded = parseRepoConfig(configText);
@@ -139,3 +187,41 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
   }
   return result.problems.length ? EXIT_CODES.error : EXIT_CODES.submitted;
 }
+
+async function applyAndReport(ctx: CliContext, o: { repo: string; registry: string; model: ModelClientInput; json: boolean }): Promise<ExitCode> {
+  const out = (text: string) => ctx.stdout.write(ctx.redact(text));
+  const progress = createProgress({ stderr: ctx.stderr, tty: ctx.stderrIsTTY === true, redact: ctx.redact });
+  let applied: Awaited<ReturnType<typeof applyUpgrades>>;
+  try {
+    applied = await applyUpgrades({ ctx, repo: o.repo, registry: o.registry, model: o.model, progress });
+  } catch (e) {
+    progress.done();
+    if (ctx.signal?.aborted) {
+      ctx.stderr.write("iquest-bot upgrade: interrupted; your checkout is untouched (branches of finished groups stay)\n");
+      return EXIT_CODES.cancelled;
+    }
+    if (!(e instanceof UsageError)) throw e;
+    ctx.stderr.write(ctx.redact(`iquest-bot upgrade: ${e.message}\n`));
+    return EXIT_CODES.usage;
+  }
+  progress.done();
+  if (o.json) {
+    out(`${JSON.stringify({ upToDate: applied.upToDate, baseline: applied.baseline ?? null, groups: applied.groups })}\n`);
+    return applied.code;
+  }
+  if (applied.upToDate) {
+    out("Up to date: no update to apply.\n");
+    return applied.code;
+  }
+  for (const g of applied.groups) {
+    out(`${g.branch}: ${g.status}${g.error ? ` (${g.error})` : ""}\n`);
+    for (const u of g.updates) out(`  ${u.name}  ${u.currentVersion ?? u.currentValue} -> ${u.newVersion}  (${u.updateType})  ${u.manifest}\n`);
+    if (g.afterUpgrade) out(`  tests with the upgrade: ${g.afterUpgrade}\n`);
+    if (g.afterRepair) out(`  tests after the repair: ${g.afterRepair}\n`);
+    if (g.commits.bump) out(`  commits: ${g.commits.bump.slice(0, 12)} (bump)${g.commits.repair ? `, ${g.commits.repair.slice(0, 12)} (repair)` : ""}\n`);
+    for (const n of g.notes) out(`  note: ${n}\n`);
+  }
+  out("\nNothing was pushed. Look at a branch with: git log -p HEAD..iquest/deps-<group>\n");
+  return applied.code;
+}
+

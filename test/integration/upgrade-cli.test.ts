@@ -95,7 +95,8 @@ describe("iquest-bot upgrade --dry-run", () => {
   test("bad arguments: exit 2 with the reason; a registry that fails: exit 1 with the problem", async () => {
     const noDry = ctx();
     expect(await runCli(["upgrade", "--repo", dir], noDry.c)).toBe(EXIT_CODES.usage);
-    expect(noDry.stderr.text).toMatch(/only --dry-run is supported/);
+    // Without --dry-run the groups are applied, on a copy of a commit: this directory has none.
+    expect(noDry.stderr.text).toMatch(/not a git checkout\. The sandbox works on a copy of a commit; run `git init && git add -A && git commit` first\n/);
     const noRepo = ctx();
     expect(await runCli(["upgrade", "--dry-run", "--repo", "/nonexistent/x"], noRepo.c)).toBe(EXIT_CODES.usage);
     expect(noRepo.stderr.text).toMatch(/not a directory/);

@@ -364,18 +364,20 @@ async function publishGroup(
   result.pull = { number: pull.number, url: pull.url, created: pull.created, draft: pull.draft };
 }
 
-function uniqueByName(updates: readonly ProposedUpdate[]): ProposedUpdate[] {
+export function uniqueByName(updates: readonly ProposedUpdate[]): ProposedUpdate[] {
   const seen = new Set<string>();
   return updates.filter((u) => (seen.has(u.name) ? false : (seen.add(u.name), true)));
 }
 
-function bumpMessage(updates: readonly ProposedUpdate[]): string {
+/** The bump commit's message (shared with `iquest-bot upgrade`). */
+export function bumpMessage(updates: readonly ProposedUpdate[]): string {
   const names = uniqueByName(updates);
   const subject = names.length === 1 ? `Update ${names[0]!.name} to ${names[0]!.newVersion}` : `Update ${names.length} dependencies`;
   const lines = updates.map((u) => `- ${u.name} ${u.currentVersion ?? u.currentValue} -> ${u.newVersion} (${u.updateType}, ${u.manifest})`);
   return `${subject}\n\n${lines.join("\n").slice(0, 8000)}`;
 }
 
-function repairMessage(group: string, summary: string): string {
+/** The repair commit's message (shared with `iquest-bot upgrade`). */
+export function repairMessage(group: string, summary: string): string {
   return `Repair the code for the ${group} upgrade\n\n${summary.trim().slice(0, 4000) || "(no summary)"}\n\nIQuest-Upgrade-Repair: ${group}`;
 }
