@@ -11,12 +11,10 @@ import type { Redact } from "../shared/redact.js";
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
-import { createProgress } from "./progress.js";
+import { createProgress, type Output } from "./progress.js";
 import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
 
-export interface Output {
-  write(text: string): unknown;
-}
+export type { Output } from "./progress.js";
 
 /** Everything the CLI needs from its process, passed in by src/main/cli.ts (or a test). */
 export interface CliContext {

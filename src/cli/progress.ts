@@ -1,5 +1,4 @@
 import type { StepEvent } from "../agent/loop.js";
-import type { Output } from "./fix-command.js";
 
 /**
  * Progress on stderr. A terminal gets one live line, rewritten in place (step n/budget, tool,
@@ -7,6 +6,11 @@ import type { Output } from "./fix-command.js";
  * lines, one per event, so logs stay readable. `--events` adds one JSON line per event on stdout
  * for tools that follow a run.
  */
+/** Where the CLI writes: process.stdout and process.stderr, or a test's capture. */
+export interface Output {
+  write(text: string): unknown;
+}
+
 export interface Progress {
   /** A phase line ("setup: done in 3.2 s"): always kept. */
   line(text: string): void;
