@@ -23,6 +23,9 @@ Everything to know before installing the app, as a report:
     round-trips in the configured protocol, where the thinking arrives. Each problem names the
     setting or vLLM flag that fixes it.
 
+Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_PROFILES_FILE and
+the other MODEL_* settings (as for fix), EGRESS_ALLOW and NPM_REGISTRY (what setup may reach).
+
 Exit codes:
   0    ready
   1    something must be fixed (listed)

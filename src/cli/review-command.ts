@@ -43,6 +43,9 @@ Options:
   --trajectory FILE      write the run's trajectory (see iquest-bot runs view)
   --model-url, --model, --profile, --protocol   as for fix (default profile: the review job's)
 
+Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_PROFILES_FILE and
+the other MODEL_* settings (as for fix), EGRESS_ALLOW and NPM_REGISTRY (what setup may reach).
+
 Exit codes:
   0    reviewed (or nothing to review), and nothing at or above --fail-on
   1    a finding at or above --fail-on, or an error

@@ -53,6 +53,9 @@ Options:
 Each update has: name, depType, manifest, currentValue, newValue, currentVersion (locked),
 newVersion, updateType (major, minor, patch or lockfile), group.
 
+Environment: MODEL_BASE_URL, MODEL_NAME, MODEL_API_KEY, MODEL_TOOL_PROTOCOL, MODEL_PROFILES_FILE and
+the other MODEL_* settings (as for fix), EGRESS_ALLOW and NPM_REGISTRY (what setup may reach).
+
 Exit codes: 0 done (every group passes or was repaired; or nothing to do); 1 a group fails its
 tests or could not be applied, or part of the project or a registry could not be read; 2 bad
 arguments; 130 interrupted.

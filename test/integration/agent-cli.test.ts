@@ -102,6 +102,19 @@ describe("iquest-bot fix", () => {
     expect(s.vllm.requests).toHaveLength(0); // --model-url wins over MODEL_BASE_URL
   }, 20_000);
 
+  test("a model server that answers garbage (exit 5: not the OpenAI API, a setting to fix), or too slowly (exit 4); nothing applied", async () => {
+    const garbage = await setup(() => fault.unreadable());
+    const code = await runCli(["fix", "--repo", garbage.repo, "--issue-text", "x", "--no-setup"], { ...garbage.ctx(), modelEnv: { MODEL_BASE_URL: garbage.vllm.url } });
+    expect(code).toBe(EXIT_CODES.modelRefused);
+    expect(garbage.stdout.text).toMatch(/Outcome: error: model request failed: unexpected response shape from http:\/\/127\.0\.0\.1:\d+\/v1: .* Is MODEL_BASE_URL an OpenAI-compatible \/v1 endpoint\?/);
+    expect(garbage.stderr.text).toContain("the agent changed nothing");
+
+    const slow = await setup(() => fault.hang());
+    const slowCode = await runCli(["fix", "--repo", slow.repo, "--issue-text", "x", "--no-setup"], { ...slow.ctx(), modelEnv: { MODEL_BASE_URL: slow.vllm.url, MODEL_TIMEOUT_MS: "1000" } });
+    expect(slowCode).toBe(EXIT_CODES.modelUnreachable);
+    expect(slow.stdout.text).toMatch(/model unavailable \(timeout\)/);
+  }, 60_000);
+
   test("model refuses (bad key): exit 5, and the key never reaches the output", async () => {
     const s = await setup([{ kind: "error", status: 401, message: "Invalid key sk-test-key-0123456789" }]);
     const code = await runCli(["fix", "--repo", s.repo, "--issue-text", "x", "--json"], {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -211,6 +211,27 @@ describe("iquest-bot fix: the agent's commands in the sandbox", () => {
     expect(existsSync(join(s.repo, "node_modules"))).toBe(false);
     expect(existsSync(join(s.repo, "package-lock.json"))).toBe(false);
   }, 120_000);
+});
+
+describe("iquest-bot fix: Ctrl-C", () => {
+  test("during setup: the install is stopped, no model call, exit 130, the checkout untouched and the copy removed", async () => {
+    const s = await setup([submit("never")]);
+    mkdirSync(join(s.repo, ".github"), { recursive: true });
+    writeFileSync(join(s.repo, ".github/iquest.yml"), 'tests:\n  setup: "touch started && sleep 60"\n');
+    git(s.repo, "add", "-A");
+    git(s.repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "slow setup");
+    const controller = new AbortController();
+    setTimeout(() => controller.abort("stop"), 1500);
+    const started = Date.now();
+    const code = await runCli(["fix", "--repo", s.repo, "--issue-text", "x"], s.ctx({ signal: controller.signal }));
+    expect(code).toBe(EXIT_CODES.cancelled);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(s.stderr.text).toMatch(/^setup: `touch started && sleep 60`/m);
+    expect(s.vllm.requests).toHaveLength(0);
+    expect(git(s.repo, "status", "--porcelain")).toBe("");
+    expect(existsSync(join(s.repo, "started"))).toBe(false);
+    expect(s.leftovers()).toEqual([]);
+  }, 60_000);
 });
 
 describe("iquest-bot fix: bad input", () => {
