@@ -247,6 +247,10 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
         onStep: (event) => progress.step(event, progressLine(event)),
       });
       progress.done();
+      if (result.outcome.kind === "cancelled") {
+        err("iquest-bot review: interrupted; no review was printed, your checkout is untouched\n");
+        return EXIT_CODES.cancelled;
+      }
       const texts = new Map<string, string | undefined>();
       for (const f of findings) texts.set(f.path, await readText(f.path));
       const gate = gateFindings({ findings, diff, readFile: (p) => texts.get(p), earlier: [], minSeverity: cfg.minSeverity, maxFindings: cfg.maxFindings, observations });

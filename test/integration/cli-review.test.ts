@@ -8,7 +8,7 @@ import type { CliContext } from "../../src/cli/fix-command.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { createRedactor } from "../../src/shared/redact.js";
 import { testBaseEnv } from "../support/agent-fixtures.js";
-import { startFakeVllm, submit, type FakeVllmOptions } from "../support/fake-vllm/index.js";
+import { fault, startFakeVllm, submit, type FakeVllmOptions } from "../support/fake-vllm/index.js";
 import { CART_PUSH1, LOOP_LINE, reviewPush1, shopFiles } from "../support/review-fixtures.js";
 
 /**
@@ -128,6 +128,31 @@ describe("iquest-bot review", () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ reviewed: false, reason: "no changed file has a diff the reviewer can read (binary: assets/logo.bin)", findings: [] });
     expect(r.vllm.requests).toHaveLength(0);
+  }, 60_000);
+
+  test("Ctrl-C while the reviewer works: exit 130, nothing printed as a review, the copy removed", async () => {
+    const repo = shopClone();
+    const vllm = await startFakeVllm({ script: [fault.hang()] });
+    const temps = mkdtempSync(join(tmpdir(), "cli-review-temps-"));
+    cleanups.push(async () => {
+      await vllm.close();
+      rmSync(temps, { recursive: true, force: true });
+    });
+    const controller = new AbortController();
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const timer = setInterval(() => {
+      if (vllm.requests.length > 0) controller.abort("stop");
+    }, 50);
+    cleanups.push(() => clearInterval(timer));
+    const code = await runCli(["review", "--repo", repo, "--no-setup"], {
+      stdout, stderr, cwd: repo, modelEnv: { MODEL_BASE_URL: vllm.url }, commandEnv: testBaseEnv(repo), redact: createRedactor([]), tmpDir: temps, signal: controller.signal,
+    });
+    expect(code).toBe(EXIT_CODES.cancelled);
+    expect(stdout.text).toBe("");
+    expect(stderr.text).toContain("interrupted; no review was printed");
+    expect(readdirSync(temps)).toEqual([]);
+    expect(git(repo, "status", "--porcelain")).toBe("");
   }, 60_000);
 
   test("a detached HEAD and an explicit --base commit work", async () => {
