@@ -45,6 +45,8 @@ export interface CliContext {
   tmpDir?: string;
   /** stderr is a terminal: progress is one live line. */
   stderrIsTTY?: boolean;
+  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB: how `upgrade` reads Go modules, as `go` would. */
+  goEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 const DEFAULT_MAX_STEPS = 50;

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CONFIG_PATH, parseRepoConfig, type LoadedRepoConfig } from "../config/repo-config.js";
-import { sandboxRegistryEnv } from "../config/sandbox-registries.js";
+import { goproxyUrls, sandboxRegistryEnv } from "../config/sandbox-registries.js";
 import { egressRulesFor } from "../workspace/egress-rules.js";
 import { SandboxUnavailableError } from "../workspace/errors.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
@@ -26,6 +26,8 @@ export interface SandboxedCopyOptions {
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
   npmRegistry: string;
+  /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB: passed to go in the sandbox; GOPROXY's hosts allowed. */
+  goEnv?: Readonly<Record<string, string | undefined>>;
   setupTimeoutMs: number;
   bwrapPath?: string;
   /** Where the copy is made (default: the system's temporary directory). */
@@ -53,6 +55,9 @@ export interface SandboxedCopy {
   close(): Promise<void>;
 }
 
+/** Go's settings that change where modules come from: the user's, as `go` on their machine would use them. */
+const GO_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB"] as const;
+
 export function bubblewrapHelp(reason: string): string {
   return (
     `the sandbox cannot start here: ${reason}.\n` +
@@ -70,7 +75,8 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
     const facts = await checkoutFacts(git, options.repo, options.notCheckoutHint);
     await options.before?.(facts, git);
     copy = await makeLocalCopy(git, facts, { ...(options.tmpRoot ? { tmpRoot: options.tmpRoot } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-    const rules = egressRulesFor(options.egressAllow, [options.npmRegistry]);
+    const goEnv = Object.fromEntries(GO_ENV_NAMES.flatMap((k) => (options.goEnv?.[k] ? [[k, options.goEnv[k]!]] : [])));
+    const rules = egressRulesFor(options.egressAllow, [options.npmRegistry, ...goproxyUrls(goEnv.GOPROXY)]);
     // The repository's own settings for its tests, as the worker reads them (from the commit).
     const config = parseRepoConfig(await readFile(join(copy.worktree, CONFIG_PATH), "utf8").catch(() => undefined));
     const tests = config.config.tests;
@@ -81,7 +87,7 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
       home: copy.home,
       allowNetwork: network,
       egress: { rules },
-      baseEnv: sandboxRegistryEnv({ NPM_REGISTRY: options.npmRegistry }),
+      baseEnv: { ...sandboxRegistryEnv({ NPM_REGISTRY: options.npmRegistry }), ...goEnv },
       ...(options.bwrapPath ? { bwrapPath: options.bwrapPath } : {}),
     }).catch((err: unknown) => {
       if (err instanceof SandboxUnavailableError) throw new UsageError(bubblewrapHelp(err.message.replace(/^the bubblewrap sandbox is unavailable: /, "").replace(/\. Jobs are refused.*$/s, "")));

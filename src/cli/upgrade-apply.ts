@@ -9,8 +9,7 @@ import type { ModelClientInput } from "../agent/model/options.js";
 import { createDirFiles } from "../deps/dir-files.js";
 import { DAY_MS, findUpdates } from "../deps/find-updates.js";
 import { parseIgnoreRules } from "../deps/ignore.js";
-import { createNpmEcosystem } from "../deps/npm/npm-ecosystem.js";
-import { createNpmRegistryClient } from "../deps/npm/registry.js";
+import type { Ecosystem } from "../deps/ecosystem.js";
 import type { UpdateGroup } from "../deps/group.js";
 import type { ProposedUpdate } from "../deps/types.js";
 import { bumpMessage, repairMessage, uniqueByName } from "../jobs/upgrade/work-on-group.js";
@@ -18,6 +17,7 @@ import { compareWithBaseline, runBaseline, runSetup, runTests, type BaselineVerd
 import { UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { progressLine, type CliContext } from "./fix-command.js";
+import { cliEcosystems } from "./cli-ecosystems.js";
 import { cliGit } from "./local-copy.js";
 import type { Progress } from "./progress.js";
 import { openSandboxedCopy, type SandboxedCopy } from "./sandboxed-copy.js";
@@ -60,6 +60,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
   const say = (line: string) => progress.line(line);
   const copyOptions = {
     repo: options.repo,
+    ...(ctx.goEnv ? { goEnv: ctx.goEnv } : {}),
     ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
     npmRegistry: options.registry,
     setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
@@ -80,17 +81,16 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
     },
   });
   const cfg = base.config.config.upgrade;
-  const client = createNpmRegistryClient({ isAllowed: (url) => /^https?:\/\//.test(url), ...(ctx.signal ? { signal: ctx.signal } : {}) });
-  const ecosystem = createNpmEcosystem({ defaultRegistry: options.registry, client });
+  const { ecosystems } = cliEcosystems(ctx, options.registry);
   const policy = { now: Date.now(), minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
   let plan: TestPlan | null;
   let baseline: TestRun | undefined;
   let groups: UpdateGroup[];
-  let lockFile: string | undefined;
+  let lockFiles: Map<string, string | undefined>;
   try {
-    const found = await findUpdates({ files: createDirFiles(base.copy.worktree), ecosystems: [ecosystem], policy, groups: cfg.groups });
-    if (found.findings.length === 0) throw new UsageError(`--repo ${options.repo}: no npm project (package.json) at HEAD`);
-    lockFile = found.findings[0]!.lockFile;
+    const found = await findUpdates({ files: createDirFiles(base.copy.worktree), ecosystems, policy, groups: cfg.groups });
+    if (found.findings.length === 0) throw new UsageError(`--repo ${options.repo}: no supported project (package.json, go.mod) at HEAD`);
+    lockFiles = new Map(found.findings.map((f) => [f.ecosystem, f.lockFile]));
     for (const p of found.problems) say(`upgrade: ${p.message}`);
     groups = found.groups;
     if (groups.length === 0) return { code: found.problems.length ? EXIT_CODES.error : EXIT_CODES.submitted, groups: [], upToDate: true };
@@ -135,7 +135,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
       say(`${label}: applying ${group.updates.length} update(s) in a fresh copy`);
       const work = await openSandboxedCopy({ ...copyOptions, setup: false, network: true });
       try {
-        await workOnGroup(work, group, outcome, { ecosystem, policy, lockFile, plan, baseline, options, label, testTimeoutMs, budget: cfg.budget });
+        await workOnGroup(work, group, outcome, { ecosystems, policy, lockFiles, plan, baseline, options, label, testTimeoutMs, budget: cfg.budget });
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         outcome.status = "error";
@@ -153,9 +153,10 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
 }
 
 interface GroupDeps {
-  ecosystem: ReturnType<typeof createNpmEcosystem>;
+  ecosystems: readonly Ecosystem[];
   policy: { now: number; minimumAgeMs: number };
-  lockFile: string | undefined;
+  /** Per ecosystem id. */
+  lockFiles: ReadonlyMap<string, string | undefined>;
   plan: TestPlan | null;
   baseline: TestRun | undefined;
   options: ApplyOptions;
@@ -170,33 +171,37 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
   const signal = ctx.signal ? { signal: ctx.signal } : {};
   const updates = group.updates.map((u) => ({ ...u }));
 
-  // --- apply: manifests host-side, the lock file by the package manager in the sandbox ---
+  // --- apply, per ecosystem in the group: manifests host-side, the lock file by its package
+  // manager in the sandbox ---
   const files = createDirFiles(work.copy.worktree);
-  const edits = await d.ecosystem.editManifests(files, updates);
-  for (const [path, text] of edits) await work.env.writeFile(path, text);
-  for (const step of d.ecosystem.lockSteps(updates, d.policy, d.lockFile)) {
-    const r = await work.env.exec(step.command, { timeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000, network: step.network, ...signal });
-    if (r.exitCode !== 0 || r.killed) {
-      outcome.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${r.output.trim().split("\n").slice(-4).join(" ⏎ ").slice(-400)}`;
-      return;
-    }
-  }
-  for (const c of await d.ecosystem.check(files, updates, d.lockFile)) {
-    if (c.value !== c.update.newValue) {
-      outcome.error = `${c.update.manifest} does not hold ${c.update.name}@${c.update.newValue} after the update`;
-      return;
-    }
-    if (d.lockFile && c.locked !== c.update.newVersion) {
-      if (!c.locked || c.locked === c.update.currentVersion) {
-        outcome.error = `${c.update.name} stayed at ${c.locked ?? "(absent)"} in ${d.lockFile}; npm did not take ${c.update.newVersion}`;
+  const bumpFiles = new Map<string, Buffer>();
+  const parts = d.ecosystems.map((e) => ({ ecosystem: e, updates: updates.filter((u) => u.ecosystem === e.id), lockFile: d.lockFiles.get(e.id) })).filter((p) => p.updates.length > 0);
+  for (const part of parts) {
+    const edits = await part.ecosystem.editManifests(files, part.updates);
+    for (const [path, text] of edits) await work.env.writeFile(path, text);
+    for (const step of part.ecosystem.lockSteps(part.updates, d.policy, part.lockFile)) {
+      const r = await work.env.exec(step.command, { timeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000, network: step.network, ...signal });
+      if (r.exitCode !== 0 || r.killed) {
+        outcome.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${r.output.trim().split("\n").slice(-4).join(" ⏎ ").slice(-400)}`;
         return;
       }
-      outcome.notes.push(`npm locked ${c.update.name} ${c.locked} where ${c.update.newVersion} was proposed (the newest the range allows that is old enough)`);
-      c.update.newVersion = c.locked;
     }
+    for (const c of await part.ecosystem.check(files, part.updates, part.lockFile)) {
+      if (c.value !== c.update.newValue) {
+        outcome.error = `${c.update.manifest} does not hold ${c.update.name}@${c.update.newValue} after the update`;
+        return;
+      }
+      if (part.lockFile && c.locked !== c.update.newVersion) {
+        if (!c.locked || c.locked === c.update.currentVersion) {
+          outcome.error = `${c.update.name} stayed at ${c.locked ?? "(absent)"} in ${part.lockFile}; ${part.ecosystem.id} did not take ${c.update.newVersion}`;
+          return;
+        }
+        outcome.notes.push(`${part.ecosystem.id} locked ${c.update.name} ${c.locked} where ${c.update.newVersion} was proposed`);
+        c.update.newVersion = c.locked;
+      }
+    }
+    for (const path of [...edits.keys(), ...(part.lockFile ? [part.lockFile] : [])]) bumpFiles.set(path, await readFile(join(work.copy.worktree, path)));
   }
-  const bumpFiles = new Map<string, Buffer>();
-  for (const path of [...edits.keys(), ...(d.lockFile ? [d.lockFile] : [])]) bumpFiles.set(path, await readFile(join(work.copy.worktree, path)));
 
   // --- test, compared with the baseline ---
   let repairPatch = "";
@@ -220,7 +225,7 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
       say(`${d.label}: the agent repairs the code (no network)`);
       const notes: Array<{ name: string; source: string; text: string }> = [];
       for (const u of uniqueByName(updates)) {
-        const n = await d.ecosystem.releaseNotes(u, RELEASE_NOTES_CHARS).catch(() => undefined);
+        const n = await d.ecosystems.find((e) => e.id === u.ecosystem)?.releaseNotes(u, RELEASE_NOTES_CHARS).catch(() => undefined);
         if (n) notes.push({ name: u.name, ...n });
       }
       const built = buildUpgradePrompts(await loadPrompts(), {
@@ -248,7 +253,7 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
       const repaired = await runTests(work.env, d.plan, { timeoutMs: d.testTimeoutMs, ...signal });
       const again = compareWithBaseline(d.baseline, repaired);
       outcome.afterRepair = verdictText(again, repaired);
-      const intact = (await d.ecosystem.check(createDirFiles(work.copy.worktree), updates, d.lockFile)).every((c) => c.ok);
+      const intact = (await Promise.all(parts.map((p) => p.ecosystem.check(createDirFiles(work.copy.worktree), p.updates, p.lockFile)))).flat().every((c) => c.ok);
       if (!intact) {
         outcome.notes.push("the agent changed the upgraded versions, which a repair may not do, so its change was left out");
       } else {

@@ -6,9 +6,7 @@ import { parseRepoConfig, describeProblems } from "../config/repo-config.js";
 import { createDirFiles } from "../deps/dir-files.js";
 import { DAY_MS, findUpdates } from "../deps/find-updates.js";
 import { parseIgnoreRules } from "../deps/ignore.js";
-import { createNpmEcosystem } from "../deps/npm/npm-ecosystem.js";
 import { normalizeRegistry } from "../deps/npm/npmrc.js";
-import { createNpmRegistryClient } from "../deps/npm/registry.js";
 import type { ProposedUpdate } from "../deps/types.js";
 import { UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
@@ -17,6 +15,7 @@ import type { ModelClientInput } from "../agent/model/options.js";
 import { modelOptionsFrom } from "./model-config.js";
 import { createProgress } from "./progress.js";
 import { applyUpgrades } from "./upgrade-apply.js";
+import { cliEcosystems } from "./cli-ecosystems.js";
 
 /**
  * `iquest-bot upgrade --repo PATH --dry-run [--json]`: what the upgrade job would propose for a
@@ -142,10 +141,10 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
   if (loaded.problems.length) err(`iquest-bot upgrade: .github/iquest.yml has problems (defaults used for them):\n${describeProblems(loaded.problems)}\n`);
   const cfg = loaded.config.upgrade;
   // On the user's own machine the repository's registries are theirs to contact.
-  const client = createNpmRegistryClient({ isAllowed: (url) => /^https?:\/\//.test(url), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  const { ecosystems, requests } = cliEcosystems(ctx, registry);
   const result = await findUpdates({
     files: createDirFiles(repo),
-    ecosystems: [createNpmEcosystem({ defaultRegistry: registry, client })],
+    ecosystems,
     policy: { now: Date.now(), minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) },
     groups: cfg.groups,
   });
@@ -170,12 +169,12 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
         skipped: result.skipped,
         problems: result.problems,
         dependencies: result.dependencies,
-        registryRequests: client.stats.requests,
+        registryRequests: requests(),
         durationMs: result.durationMs,
       })}\n`,
     );
   } else {
-    if (result.findings.length === 0) out("No npm project (package.json) found.\n");
+    if (result.findings.length === 0) out("No supported project found (package.json, go.mod).\n");
     for (const g of result.groups) {
       out(`${g.branch} (${g.updates.length} update${g.updates.length === 1 ? "" : "s"})\n`);
       for (const u of g.updates) {
