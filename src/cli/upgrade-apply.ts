@@ -280,7 +280,8 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
 
 function describe(run: TestRun): string {
   const p = run.parsed;
-  return p ? `${p.passed} passed, ${p.failed} failed${p.skipped ? `, ${p.skipped} skipped` : ""}` : `exit code ${run.exitCode} (output not understood)`;
+  // `go test` without -v names failures but does not count passes.
+  return p ? `${p.passed !== undefined ? `${p.passed} passed, ` : ""}${p.failed} failed${p.skipped ? `, ${p.skipped} skipped` : ""}` : `exit code ${run.exitCode} (output not understood)`;
 }
 
 function verdictText(verdict: BaselineVerdict, run: TestRun): string {

@@ -29,7 +29,7 @@ export const EGRESS_MAVEN_SETTINGS = `<?xml version="1.0" encoding="UTF-8"?>
 export const EGRESS_FORWARDER_SOURCE = `"use strict";
 const net = require("node:net");
 const { spawn } = require("node:child_process");
-const [port, socketPath, ...command] = process.argv.slice(2);
+const [port, socketPath, loopbackCsv, ...command] = process.argv.slice(2);
 // Maven's proxy settings (see EGRESS_MAVEN_SETTINGS), unless the HOME has its own.
 try {
   const fs = require("node:fs");
@@ -44,6 +44,31 @@ const server = net.createServer((inside) => {
   inside.on("error", () => out.destroy());
   out.on("error", () => inside.destroy());
 });
+// Registries allowed on the host's loopback (a mirror beside the worker): some tools (Go) never
+// send a loopback address through a proxy, so the same port on the sandbox's own 127.0.0.1 is a
+// tunnel, by CONNECT through the egress proxy, to that port on the host's (which the proxy's
+// rules allow or refuse as for any other request).
+for (const p of (loopbackCsv === "-" ? [] : loopbackCsv.split(","))) {
+  net.createServer((inside) => {
+    const out = net.connect(socketPath);
+    let head = Buffer.alloc(0);
+    out.write("CONNECT 127.0.0.1:" + p + " HTTP/1.1\\r\\nHost: 127.0.0.1:" + p + "\\r\\n\\r\\n");
+    const onHead = (chunk) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\\r\\n\\r\\n");
+      if (end < 0) return;
+      out.off("data", onHead);
+      if (!/^HTTP\\/1\\.[01] 200/.test(head.toString("latin1"))) return inside.destroy();
+      if (head.length > end + 4) inside.write(head.subarray(end + 4));
+      inside.pipe(out);
+      out.pipe(inside);
+    };
+    out.on("data", onHead);
+    inside.on("error", () => out.destroy());
+    out.on("error", () => inside.destroy());
+    inside.on("close", () => out.destroy());
+  }).listen(Number(p), "127.0.0.1").on("error", () => {});
+}
 server.listen(Number(port), "127.0.0.1", () => {
   const child = spawn(command[0], command.slice(1), { stdio: "inherit" });
   child.on("error", (err) => {
@@ -89,7 +114,16 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The sandbox command line that runs `command` behind the forwarder, with `node` at `nodePath`. */
-export function behindEgress(command: string, nodePath: string, shell: string): string {
-  return `exec ${shellQuote(nodePath)} ${EGRESS_FORWARDER_INSIDE} ${EGRESS_PORT} ${EGRESS_SOCKET_INSIDE} ${shell} -c ${shellQuote(command)}`;
+/**
+ * The sandbox command line that runs `command` behind the forwarder, with `node` at `nodePath`;
+ * `loopbackPorts`: allowed registries on the host's loopback, tunnelled from the same ports.
+ */
+export function behindEgress(command: string, nodePath: string, shell: string, loopbackPorts: readonly number[] = []): string {
+  const ports = loopbackPorts.filter((p) => p !== EGRESS_PORT);
+  return `exec ${shellQuote(nodePath)} ${EGRESS_FORWARDER_INSIDE} ${EGRESS_PORT} ${EGRESS_SOCKET_INSIDE} ${ports.length ? ports.join(",") : "-"} ${shell} -c ${shellQuote(command)}`;
+}
+
+/** Allowed registries at the host's 127.0.0.1 (with a port): tunnelled from the sandbox's 127.0.0.1. */
+export function loopbackRegistryPorts(rules: readonly { host: string; port?: number }[]): number[] {
+  return [...new Set(rules.filter((r) => r.port !== undefined && r.host === "127.0.0.1").map((r) => r.port!))];
 }

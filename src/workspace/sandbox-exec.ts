@@ -3,7 +3,7 @@ import { isAbsolute, join, normalize, sep } from "node:path";
 import type { ExecOptions, ExecResult, KillReason } from "../agent/environment.js";
 import type { Redact } from "../shared/redact.js";
 import { SANDBOX_WORKDIR, bwrapArgs } from "./bwrap-args.js";
-import { behindEgress, egressEnv } from "./egress-forwarder.js";
+import { behindEgress, egressEnv, loopbackRegistryPorts } from "./egress-forwarder.js";
 import { PathEscapeError, SandboxPolicyError } from "./errors.js";
 import { OutputCapture } from "./output-capture.js";
 import { SYSTEM_PATH } from "./run-process.js";
@@ -66,7 +66,7 @@ export async function execInSandbox(policy: SandboxPolicy, runtime: SandboxRunti
           ...(network ? { egress: { socket: egress!.socketPath, forwarder: egress!.forwarder } } : {}),
           cwd: cwdRel ? `${SANDBOX_WORKDIR}/${cwdRel}` : SANDBOX_WORKDIR,
           env,
-          command: network ? behindEgress(command, runtime.nodeInside, policy.shell) : command,
+          command: network ? behindEgress(command, runtime.nodeInside, policy.shell, loopbackRegistryPorts(policy.egressRules ?? [])) : command,
           shell: policy.shell,
           infoFd: 3,
         }),

@@ -129,7 +129,7 @@ describe("iquest-bot upgrade (apply)", () => {
     expect(git(repo, "log", "--format=%s", "main..iquest/deps-greeter-2")).toBe("Update greeter to 2.0.0");
   }, 300_000);
 
-  test("bad input: not a git checkout → exit 2; no package.json → exit 2", async () => {
+  test("bad input: not a git checkout → exit 2; no package.json or go.mod → exit 2", async () => {
     const plain = mkdtempSync(join(tmpdir(), "cli-upgrade-plain-"));
     made.push(plain);
     const r = await upgrade(plain, []);
@@ -141,6 +141,6 @@ describe("iquest-bot upgrade (apply)", () => {
     git(plain, "commit", "-qm", "readme");
     const none = await upgrade(plain, []);
     expect(none.code).toBe(EXIT_CODES.usage);
-    expect(none.err).toContain("no npm project (package.json) at HEAD");
+    expect(none.err).toContain("no supported project (package.json, go.mod) at HEAD");
   }, 60_000);
 });

@@ -220,3 +220,15 @@ describe("the rules a worker runs with, and what the card says", () => {
     expect(text).toContain("EGRESS_ALLOW");
   });
 });
+
+describe("registries on the host's 127.0.0.1 are tunnelled from the sandbox's (for tools that never proxy loopback, such as go)", () => {
+  test("the ports of 127.0.0.1 rules with a port; names, other addresses and the forwarder's own port are not", async () => {
+    const { behindEgress, loopbackRegistryPorts, EGRESS_PORT } = await import("../../src/workspace/egress-forwarder.js");
+    const rules = egressRulesFor("127.0.0.1:4873,127.0.0.1:4873,127.0.0.2:9000,registry.npmjs.org,private:mirror.corp:8081", ["http://127.0.0.1:3000/"]);
+    expect(loopbackRegistryPorts(rules)).toEqual([4873, 3000]);
+    expect(behindEgress("go mod download", "/usr/bin/node", "/bin/bash", [4873, EGRESS_PORT])).toBe(
+      "exec '/usr/bin/node' /run/iquest/egress-forwarder.cjs 18080 /run/iquest/egress.sock 4873 /bin/bash -c 'go mod download'",
+    );
+    expect(behindEgress("npm ci", "/usr/bin/node", "/bin/bash")).toContain(" /run/iquest/egress.sock - /bin/bash -c 'npm ci'");
+  });
+});
