@@ -162,6 +162,11 @@ export const envSchema = z.object({
    */
   PIP_INDEX_URL: optionalString.pipe(z.string().url().optional()),
   GOPROXY: optionalString,
+  /** Go modules fetched from their repositories, not the proxy (Go's syntax): upgrades leave them alone; passed to the sandbox. */
+  GOPRIVATE: optionalString,
+  /** Go's checksum database settings, for a private proxy (Go's syntax); passed to the sandbox. */
+  GOSUMDB: optionalString,
+  GONOSUMDB: optionalString,
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

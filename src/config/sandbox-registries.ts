@@ -5,7 +5,7 @@ import type { Env } from "./env.js";
  * PIP_INDEX_URL, GOPROXY), as the two things the sandbox needs: the URLs its egress proxy lets
  * setup reach, and the environment that points each package manager at them.
  */
-type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY">>;
+type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY" | "GOPRIVATE" | "GOSUMDB" | "GONOSUMDB">>;
 
 /** GOPROXY's URLs: a list separated by `,` or `|`, where `direct` and `off` are not hosts. */
 export const goproxyUrls = (value: string | undefined) =>
@@ -29,5 +29,8 @@ export function sandboxRegistryEnv(env: RegistrySettings): Record<string, string
     COREPACK_NPM_REGISTRY: env.NPM_REGISTRY.replace(/\/+$/, ""),
     ...(env.PIP_INDEX_URL ? { PIP_INDEX_URL: env.PIP_INDEX_URL } : {}),
     ...(env.GOPROXY ? { GOPROXY: env.GOPROXY } : {}),
+    ...(env.GOPRIVATE ? { GOPRIVATE: env.GOPRIVATE } : {}),
+    ...(env.GOSUMDB ? { GOSUMDB: env.GOSUMDB } : {}),
+    ...(env.GONOSUMDB ? { GONOSUMDB: env.GONOSUMDB } : {}),
   };
 }

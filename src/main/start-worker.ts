@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { ProbotOctokit } from "probot";
 import { createModelGates, gateConfigFromEnv, type ModelGates } from "../capacity/model-gates.js";
 import type { Env } from "../config/env.js";
-import { operatorRegistries, sandboxRegistryEnv } from "../config/sandbox-registries.js";
+import { goproxyUrls, operatorRegistries, sandboxRegistryEnv } from "../config/sandbox-registries.js";
 import { createGitHubApp, type GitHubApp } from "../github/app-client.js";
 import { resolveBotIdentity, type BotIdentity } from "../github/bot-identity.js";
 import { withRequestMetrics } from "../github/request-metrics.js";
@@ -109,6 +109,8 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
     upgrade: {
       npmRegistry: env.NPM_REGISTRY.endsWith("/") ? env.NPM_REGISTRY : `${env.NPM_REGISTRY}/`,
       allowedRegistries: (env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
+      ...(goproxyUrls(env.GOPROXY)[0] ? { goProxy: goproxyUrls(env.GOPROXY)[0]! } : {}),
+      ...(env.GOPRIVATE ? { goPrivate: env.GOPRIVATE } : {}),
       metadataDir: resolve(env.DATA_DIR, "registry-cache"),
     },
   };

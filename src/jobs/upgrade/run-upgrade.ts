@@ -4,6 +4,8 @@ import { DAY_MS, findUpdates, type FindUpdatesResult } from "../../deps/find-upd
 import { parseIgnoreRules } from "../../deps/ignore.js";
 import { createDiskMetadataStore } from "../../deps/metadata-store.js";
 import { createNpmEcosystem } from "../../deps/npm/npm-ecosystem.js";
+import { createGoEcosystem } from "../../deps/go/go-ecosystem.js";
+import { createGoProxyClient } from "../../deps/go/proxy.js";
 import { createNpmRegistryClient } from "../../deps/npm/registry.js";
 import { STEP_PERMISSIONS } from "../../github/app-client.js";
 import type { UpgradePayload } from "../../queue/payloads.js";
@@ -20,7 +22,7 @@ import { listOpenUpgradePulls, noteHandsOffOnce, readBranchPulls, upsertDashboar
 import { planGroups, type BranchFacts, type GroupDecision } from "./plan.js";
 import { cardOutcome, dashboardBody, DASHBOARD_TITLE, type RunReport } from "./report.js";
 import type { GroupResult } from "./results.js";
-import { DEFAULT_NPM_REGISTRY, registryAllowList } from "./settings.js";
+import { DEFAULT_GOPROXY, DEFAULT_NPM_REGISTRY, registryAllowList } from "./settings.js";
 import { workOnGroup, type GroupRunContext } from "./work-on-group.js";
 
 /**
@@ -77,7 +79,11 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       signal: ctx.signal,
       now: () => (settings.now ?? Date.now)(),
     });
-    const ecosystems: Ecosystem[] = [createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client })];
+    const goClient = createGoProxyClient({ isAllowed: registryAllowList(settings), signal: ctx.signal });
+    const ecosystems: Ecosystem[] = [
+      createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client }),
+      createGoEcosystem({ proxy: settings.goProxy ?? DEFAULT_GOPROXY, client: goClient, ...(settings.goPrivate ? { privatePatterns: settings.goPrivate } : {}) }),
+    ];
     const policy: FindPolicy = { now, minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
     const found: FindUpdatesResult = await findUpdates({ files: createDirFiles(prepared.checkout.worktree), ecosystems, policy, groups: cfg.groups });
     report.dependencies = found.dependencies;
@@ -88,8 +94,8 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       await card.update((s) => addWarning(s, `Some of the project could not be checked:\n${found.problems.map((x) => `- ${x.message}`).join("\n")}`));
     }
     if (found.findings.length === 0) {
-      report.note = "No supported project was found (iquest-bot upgrades npm projects: `package.json` with `package-lock.json`).";
-      await card.update((s) => markPhase(s, "find updates", "done", "no package.json"));
+      report.note = "No supported project was found (iquest-bot upgrades npm projects, `package.json` with `package-lock.json`, and Go modules, `go.mod`).";
+      await card.update((s) => markPhase(s, "find updates", "done", "no package.json or go.mod"));
       return await finish(ctx, report, cfg.dashboard, identity.login);
     }
 
@@ -153,8 +159,8 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       commit,
       baseBranch,
       identity,
-      ecosystem: ecosystems[0]!,
-      lockFile: lockFiles.get("npm"),
+      ecosystems,
+      lockFiles,
       policy,
       plan,
       ...(baseline ? { baseline } : {}),

@@ -8,6 +8,9 @@ export interface UpgradeSettings {
   npmRegistry: string;
   /** Registry URL prefixes the worker may contact besides `npmRegistry` (UPGRADE_REGISTRIES). */
   allowedRegistries: readonly string[];
+  /** The Go module proxy (the first URL of the worker's GOPROXY; default https://proxy.golang.org), and GOPRIVATE/GONOPROXY. */
+  goProxy?: string;
+  goPrivate?: string;
   /** Registry metadata kept between runs (a directory); absent: memo per run only. */
   metadataDir?: string;
   /**
@@ -32,8 +35,10 @@ export interface UpgradeSettings {
 export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
 
 /** URL → may the worker fetch it? Prefix match on normalized registry URLs (scheme, host, port, path). */
-export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries">): (url: string) => boolean {
-  const prefixes = [settings.npmRegistry, ...settings.allowedRegistries]
+export const DEFAULT_GOPROXY = "https://proxy.golang.org";
+
+export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy">): (url: string) => boolean {
+  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, ...settings.allowedRegistries]
     .map((r) => {
       try {
         const u = new URL(r);

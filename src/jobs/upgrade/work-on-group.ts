@@ -44,8 +44,9 @@ export interface GroupRunContext {
   commit: string;
   baseBranch: string;
   identity: BotIdentity;
-  ecosystem: Ecosystem;
-  lockFile: string | undefined;
+  ecosystems: readonly Ecosystem[];
+  /** Per ecosystem id: the lock file its updates change. */
+  lockFiles: ReadonlyMap<string, string | undefined>;
   policy: FindPolicy;
   plan: TestPlan | null;
   baseline?: TestRun;
@@ -70,44 +71,48 @@ export async function workOnGroup(run: GroupRunContext, decision: Extract<GroupD
 
   const work = await openWorkspace(run);
   try {
-    // --- 1. apply ---
+    // --- 1. apply, per ecosystem in the group ---
     await tick("apply and test", "updating the package files");
     const files = createDirFiles(work.checkout.worktree);
-    let edits: Map<string, string>;
-    try {
-      edits = await run.ecosystem.editManifests(files, group.updates);
-    } catch (err) {
-      if (!(err instanceof ManifestChangedError)) throw err;
-      result.error = `\`${err.manifest}\` changed while the run read it; the next run will start from the new content`;
-      return result;
-    }
-    for (const [path, text] of edits) await work.env.writeFile(path, text);
-    for (const step of run.ecosystem.lockSteps(group.updates, run.policy, run.lockFile)) {
-      const r = await work.env.exec(step.command, { timeoutMs: services.sandbox.setupTimeoutMs, network: step.network, signal: ctx.signal });
-      if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
-      if (r.exitCode !== 0 || r.killed) {
-        const tail = r.output.trim().split("\n").slice(-6).join(" ⏎ ").slice(-600);
-        result.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${tail}`;
+    const parts = ecosystemParts(run, group.updates);
+    const bumpFiles: string[] = [];
+    for (const part of parts) {
+      let edits: Map<string, string>;
+      try {
+        edits = await part.ecosystem.editManifests(files, part.updates);
+      } catch (err) {
+        if (!(err instanceof ManifestChangedError)) throw err;
+        result.error = `\`${err.manifest}\` changed while the run read it; the next run will start from the new content`;
         return result;
       }
-    }
-    const checks = await run.ecosystem.check(files, group.updates, run.lockFile);
-    for (const c of checks) {
-      const u = c.update;
-      if (c.value !== u.newValue) {
-        result.error = `\`${u.manifest}\` does not hold \`${u.name}@${u.newValue}\` after the update`;
-        return result;
-      }
-      if (run.lockFile && c.locked !== u.newVersion) {
-        if (!c.locked || c.locked === u.currentVersion) {
-          result.error = `${u.name} stayed at ${c.locked ?? "(absent)"} in \`${run.lockFile}\`; npm did not take ${u.newVersion}`;
+      for (const [path, text] of edits) await work.env.writeFile(path, text);
+      for (const step of part.ecosystem.lockSteps(part.updates, run.policy, part.lockFile)) {
+        const r = await work.env.exec(step.command, { timeoutMs: services.sandbox.setupTimeoutMs, network: step.network, signal: ctx.signal });
+        if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
+        if (r.exitCode !== 0 || r.killed) {
+          const tail = r.output.trim().split("\n").slice(-6).join(" ⏎ ").slice(-600);
+          result.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${tail}`;
           return result;
         }
-        result.notes.push(`npm locked \`${u.name}\` ${c.locked} where ${u.newVersion} was proposed (the newest version the range allows that is old enough).`);
-        u.newVersion = c.locked;
       }
+      const checks = await part.ecosystem.check(files, part.updates, part.lockFile);
+      for (const c of checks) {
+        const u = c.update;
+        if (c.value !== u.newValue) {
+          result.error = `\`${u.manifest}\` does not hold \`${u.name}@${u.newValue}\` after the update`;
+          return result;
+        }
+        if (part.lockFile && c.locked !== u.newVersion) {
+          if (!c.locked || c.locked === u.currentVersion) {
+            result.error = `${u.name} stayed at ${c.locked ?? "(absent)"} in \`${part.lockFile}\`; ${part.ecosystem.id} did not take ${u.newVersion}`;
+            return result;
+          }
+          result.notes.push(`${part.ecosystem.id} locked \`${u.name}\` ${c.locked} where ${u.newVersion} was proposed (the newest version the range allows that is old enough).`);
+          u.newVersion = c.locked;
+        }
+      }
+      bumpFiles.push(...edits.keys(), ...(part.lockFile ? [part.lockFile] : []));
     }
-    const bumpFiles = [...edits.keys(), ...(run.lockFile ? [run.lockFile] : [])];
     const snapshot = new Map<string, Buffer>();
     for (const path of bumpFiles) snapshot.set(path, await work.env.readFile(path));
 
@@ -218,7 +223,7 @@ async function repair(run: GroupRunContext, work: Workspace, result: GroupResult
   const notes: Array<{ name: string; source: string; text: string }> = [];
   for (const u of uniqueByName(result.group.updates)) {
     try {
-      const n = await run.ecosystem.releaseNotes(u, RELEASE_NOTES_CHARS);
+      const n = await run.ecosystems.find((e) => e.id === u.ecosystem)?.releaseNotes(u, RELEASE_NOTES_CHARS);
       if (n) notes.push({ name: u.name, ...n });
     } catch (err) {
       ctx.log.info({ name: u.name, err: errorMessage(err) }, "upgrade: no release notes");
@@ -278,7 +283,9 @@ async function repair(run: GroupRunContext, work: Workspace, result: GroupResult
 
   result.afterRepair = await runTests(work.env, run.plan!, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
   result.repairVerdict = compareWithBaseline(run.baseline!, result.afterRepair);
-  const intact = (await run.ecosystem.check(createDirFiles(work.checkout.worktree), result.group.updates, run.lockFile)).every((c) => c.ok);
+  const intact = (await Promise.all(ecosystemParts(run, result.group.updates).map((p) => p.ecosystem.check(createDirFiles(work.checkout.worktree), p.updates, p.lockFile))))
+    .flat()
+    .every((c) => c.ok);
   if (!intact) {
     result.agent.kept = false;
     result.notes.push("The agent changed the upgraded versions in the manifest or the lock file, which a repair may not do, so its change was left out.");
@@ -380,4 +387,11 @@ export function bumpMessage(updates: readonly ProposedUpdate[]): string {
 /** The repair commit's message (shared with `iquest-bot upgrade`). */
 export function repairMessage(group: string, summary: string): string {
   return `Repair the code for the ${group} upgrade\n\n${summary.trim().slice(0, 4000) || "(no summary)"}\n\nIQuest-Upgrade-Repair: ${group}`;
+}
+
+/** A group's updates split by ecosystem (a group may hold npm and Go updates: one branch, each tool for its files). */
+function ecosystemParts(run: Pick<GroupRunContext, "ecosystems" | "lockFiles">, updates: readonly ProposedUpdate[]) {
+  return run.ecosystems
+    .map((ecosystem) => ({ ecosystem, updates: updates.filter((u) => u.ecosystem === ecosystem.id), lockFile: run.lockFiles.get(ecosystem.id) }))
+    .filter((p) => p.updates.length > 0);
 }
