@@ -2,7 +2,7 @@ import type { IgnoreRule } from "./ignore.js";
 import type { Dependency, ProposedUpdate, RepoFiles, ScanProblem, SkippedUpdate } from "./types.js";
 
 /**
- * What an ecosystem (npm now; Python, Cargo… later) provides to the upgrade. Grouping, ignore
+ * What an ecosystem (npm and Go now; Python, Cargo… later) provides to the upgrade. Grouping, ignore
  * rules, the CLI, the job and its PRs are ecosystem-neutral and work on these shapes only, so a
  * second ecosystem is a new module implementing this interface, registered beside npm's.
  */

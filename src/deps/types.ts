@@ -1,5 +1,5 @@
 /**
- * The vocabulary of dependency upgrades, shared by every ecosystem (npm now; others are new
+ * The vocabulary of dependency upgrades, shared by every ecosystem (npm and Go now; others are new
  * modules that produce the same shapes). Nothing here knows GitHub, the queue or the sandbox:
  * an ecosystem reads files through `RepoFiles` and a registry over HTTP, and proposes updates.
  */
