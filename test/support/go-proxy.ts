@@ -19,6 +19,8 @@ export interface GoModuleSpec {
   files: Record<string, string>;
   /** Default: 30 days ago. */
   time?: Date;
+  /** Serve no zip (lookups only: benchmarks publish thousands of versions). */
+  noZip?: boolean;
 }
 
 export interface GoProxy {
@@ -76,7 +78,7 @@ export async function startGoProxy(): Promise<GoProxy> {
     publish(spec) {
       const goMod = spec.files["go.mod"] ?? `module ${spec.module}\n\ngo 1.19\n`;
       const versions = modules.get(spec.module) ?? new Map();
-      versions.set(spec.version, { mod: goMod, zip: moduleZip(spec, goMod), time: spec.time ?? new Date(Date.now() - 30 * 24 * 3600_000) });
+      versions.set(spec.version, { mod: goMod, zip: spec.noZip ? Buffer.alloc(0) : moduleZip(spec, goMod), time: spec.time ?? new Date(Date.now() - 30 * 24 * 3600_000) });
       modules.set(spec.module, versions);
     },
     failModule(module, status) {
