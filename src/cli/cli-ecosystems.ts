@@ -4,14 +4,17 @@ import { createGoEcosystem } from "../deps/go/go-ecosystem.js";
 import { createGoProxyClient } from "../deps/go/proxy.js";
 import { createNpmEcosystem } from "../deps/npm/npm-ecosystem.js";
 import { createNpmRegistryClient } from "../deps/npm/registry.js";
+import { createPyIndexClient } from "../deps/python/index-client.js";
+import { createPythonEcosystem } from "../deps/python/python-ecosystem.js";
 import type { CliContext } from "./fix-command.js";
 
 export const DEFAULT_GOPROXY = "https://proxy.golang.org";
+export const DEFAULT_PYPI_INDEX = "https://pypi.org/simple/";
 
 /**
  * The ecosystems `iquest-bot upgrade` reads, with the registries as the user's own tools would:
  * npm's from `.npmrc` (and --registry/NPM_REGISTRY), Go's from GOPROXY (its first URL) and
- * GOPRIVATE/GONOPROXY. On the user's own machine every registry the repository names may be
+ * GOPRIVATE/GONOPROXY, Python's from the requirements file's --index-url, else PIP_INDEX_URL. On the user's own machine every registry the repository names may be
  * contacted (the worker, unlike the CLI, reads only the ones its operator allows).
  */
 export function cliEcosystems(ctx: CliContext, npmRegistry: string): { ecosystems: Ecosystem[]; requests(): number } {
@@ -19,10 +22,15 @@ export function cliEcosystems(ctx: CliContext, npmRegistry: string): { ecosystem
   const signal = ctx.signal ? { signal: ctx.signal } : {};
   const npm = createNpmRegistryClient({ isAllowed, ...signal });
   const go = createGoProxyClient({ isAllowed, ...signal });
+  const py = createPyIndexClient({ isAllowed, ...signal });
   const proxy = goproxyUrls(ctx.goEnv?.GOPROXY)[0] ?? DEFAULT_GOPROXY;
   const privatePatterns = [ctx.goEnv?.GOPRIVATE, ctx.goEnv?.GONOPROXY].filter(Boolean).join(",");
   return {
-    ecosystems: [createNpmEcosystem({ defaultRegistry: npmRegistry, client: npm }), createGoEcosystem({ proxy, client: go, ...(privatePatterns ? { privatePatterns } : {}) })],
-    requests: () => npm.stats.requests + go.stats.requests,
+    ecosystems: [
+      createNpmEcosystem({ defaultRegistry: npmRegistry, client: npm }),
+      createGoEcosystem({ proxy, client: go, ...(privatePatterns ? { privatePatterns } : {}) }),
+      createPythonEcosystem({ index: ctx.goEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
+    ],
+    requests: () => npm.stats.requests + go.stats.requests + py.stats.requests,
   };
 }

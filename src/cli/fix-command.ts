@@ -45,7 +45,7 @@ export interface CliContext {
   tmpDir?: string;
   /** stderr is a terminal: progress is one live line. */
   stderrIsTTY?: boolean;
-  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB: how `upgrade` reads Go modules, as `go` would. */
+  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB (how `upgrade` reads Go modules, as `go` would) and PIP_INDEX_URL. */
   goEnv?: Readonly<Record<string, string | undefined>>;
 }
 

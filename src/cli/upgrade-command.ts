@@ -174,7 +174,7 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
       })}\n`,
     );
   } else {
-    if (result.findings.length === 0) out("No supported project found (package.json, go.mod).\n");
+    if (result.findings.length === 0) out("No supported project found (package.json, go.mod, requirements.txt).\n");
     for (const g of result.groups) {
       out(`${g.branch} (${g.updates.length} update${g.updates.length === 1 ? "" : "s"})\n`);
       for (const u of g.updates) {

@@ -111,6 +111,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       allowedRegistries: (env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
       ...(goproxyUrls(env.GOPROXY)[0] ? { goProxy: goproxyUrls(env.GOPROXY)[0]! } : {}),
       ...(env.GOPRIVATE ? { goPrivate: env.GOPRIVATE } : {}),
+      ...(env.PIP_INDEX_URL ? { pipIndex: env.PIP_INDEX_URL } : {}),
       metadataDir: resolve(env.DATA_DIR, "registry-cache"),
     },
   };

@@ -21,7 +21,8 @@ export interface PypiIndex {
   simple: string;
   /** The server's origin, for the egress rule. */
   url: string;
-  add(file: string): void;
+  /** `uploadedAt`: the upload time the JSON API gives (default: 30 days ago). */
+  add(file: string, uploadedAt?: Date): void;
   requests: { path: string; status: number }[];
   close(): Promise<void>;
 }
@@ -33,7 +34,7 @@ export const normalizeName = (name: string) => name.toLowerCase().replace(/[-_.]
 const projectOf = (file: string) => normalizeName(basename(file).split("-")[0]!);
 
 export async function startPypiIndex(): Promise<PypiIndex> {
-  const files = new Map<string, { path: string; sha256: string }[]>();
+  const files = new Map<string, { path: string; sha256: string; uploadedAt: Date }[]>();
   const byName = new Map<string, string>();
   const requests: PypiIndex["requests"] = [];
   const server = createServer((req, res) => {
@@ -50,6 +51,11 @@ export async function startPypiIndex(): Promise<PypiIndex> {
     if (project) {
       const list = files.get(normalizeName(project[1]!));
       if (!list) return answer(404, "not found\n", "text/plain");
+      // PEP 691: the JSON form when asked for it, with PEP 700's upload-time.
+      if (/application\/vnd\.pypi\.simple\.v1\+json/.test(String(req.headers.accept ?? ""))) {
+        const json = { meta: { "api-version": "1.1" }, name: normalizeName(project[1]!), files: list.map((f) => ({ filename: basename(f.path), url: `/files/${basename(f.path)}`, hashes: { sha256: f.sha256 }, "upload-time": f.uploadedAt.toISOString() })) };
+        return answer(200, JSON.stringify(json), "application/vnd.pypi.simple.v1+json");
+      }
       const links = list.map((f) => `<a href="/files/${basename(f.path)}#sha256=${f.sha256}">${basename(f.path)}</a>`);
       return answer(200, `<!DOCTYPE html><html><body>\n${links.join("<br>\n")}\n</body></html>\n`);
     }
@@ -64,10 +70,10 @@ export async function startPypiIndex(): Promise<PypiIndex> {
     url,
     simple: `${url}/simple/`,
     requests,
-    add(file) {
+    add(file, uploadedAt = new Date(Date.now() - 30 * 24 * 3600_000)) {
       const name = projectOf(file);
       const sha256 = createHash("sha256").update(readFileSync(file)).digest("hex");
-      files.set(name, [...(files.get(name) ?? []), { path: file, sha256 }]);
+      files.set(name, [...(files.get(name) ?? []), { path: file, sha256, uploadedAt }]);
       byName.set(basename(file), file);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -6,6 +6,8 @@ import { createDiskMetadataStore } from "../../deps/metadata-store.js";
 import { createNpmEcosystem } from "../../deps/npm/npm-ecosystem.js";
 import { createGoEcosystem } from "../../deps/go/go-ecosystem.js";
 import { createGoProxyClient } from "../../deps/go/proxy.js";
+import { createPyIndexClient } from "../../deps/python/index-client.js";
+import { createPythonEcosystem } from "../../deps/python/python-ecosystem.js";
 import { createNpmRegistryClient } from "../../deps/npm/registry.js";
 import { STEP_PERMISSIONS } from "../../github/app-client.js";
 import type { UpgradePayload } from "../../queue/payloads.js";
@@ -22,7 +24,7 @@ import { listOpenUpgradePulls, noteHandsOffOnce, readBranchPulls, upsertDashboar
 import { planGroups, type BranchFacts, type GroupDecision } from "./plan.js";
 import { cardOutcome, dashboardBody, DASHBOARD_TITLE, type RunReport } from "./report.js";
 import type { GroupResult } from "./results.js";
-import { DEFAULT_GOPROXY, DEFAULT_NPM_REGISTRY, registryAllowList } from "./settings.js";
+import { DEFAULT_GOPROXY, DEFAULT_NPM_REGISTRY, DEFAULT_PIP_INDEX, registryAllowList } from "./settings.js";
 import { workOnGroup, type GroupRunContext } from "./work-on-group.js";
 
 /**
@@ -83,6 +85,7 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
     const ecosystems: Ecosystem[] = [
       createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client }),
       createGoEcosystem({ proxy: settings.goProxy ?? DEFAULT_GOPROXY, client: goClient, ...(settings.goPrivate ? { privatePatterns: settings.goPrivate } : {}) }),
+      createPythonEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: createPyIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
     ];
     const policy: FindPolicy = { now, minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
     const found: FindUpdatesResult = await findUpdates({ files: createDirFiles(prepared.checkout.worktree), ecosystems, policy, groups: cfg.groups });
@@ -94,8 +97,8 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       await card.update((s) => addWarning(s, `Some of the project could not be checked:\n${found.problems.map((x) => `- ${x.message}`).join("\n")}`));
     }
     if (found.findings.length === 0) {
-      report.note = "No supported project was found (iquest-bot upgrades npm projects, `package.json` with `package-lock.json`, and Go modules, `go.mod`).";
-      await card.update((s) => markPhase(s, "find updates", "done", "no package.json or go.mod"));
+      report.note = "No supported project was found (iquest-bot upgrades npm projects, `package.json` with `package-lock.json`; Go modules, `go.mod`; and Python pins in `requirements*.txt`).";
+      await card.update((s) => markPhase(s, "find updates", "done", "no package.json, go.mod or requirements.txt"));
       return await finish(ctx, report, cfg.dashboard, identity.login);
     }
 

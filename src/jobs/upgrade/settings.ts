@@ -11,6 +11,8 @@ export interface UpgradeSettings {
   /** The Go module proxy (the first URL of the worker's GOPROXY; default https://proxy.golang.org), and GOPRIVATE/GONOPROXY. */
   goProxy?: string;
   goPrivate?: string;
+  /** The Python index for requirements pins that name none (PIP_INDEX_URL; default PyPI's simple API). */
+  pipIndex?: string;
   /** Registry metadata kept between runs (a directory); absent: memo per run only. */
   metadataDir?: string;
   /**
@@ -36,9 +38,10 @@ export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
 
 /** URL → may the worker fetch it? Prefix match on normalized registry URLs (scheme, host, port, path). */
 export const DEFAULT_GOPROXY = "https://proxy.golang.org";
+export const DEFAULT_PIP_INDEX = "https://pypi.org/simple/";
 
-export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy">): (url: string) => boolean {
-  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, ...settings.allowedRegistries]
+export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy" | "pipIndex">): (url: string) => boolean {
+  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, settings.pipIndex ?? DEFAULT_PIP_INDEX, ...settings.allowedRegistries]
     .map((r) => {
       try {
         const u = new URL(r);

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EXIT_CODES } from "../../src/cli/exit-codes.js";
+import type { CliContext } from "../../src/cli/fix-command.js";
+import { runCli } from "../../src/cli/run-cli.js";
+import { createRedactor } from "../../src/shared/redact.js";
+import { testBaseEnv } from "../support/agent-fixtures.js";
+import { bash, replace, startFakeVllm, submit, type ScriptStep } from "../support/fake-vllm/index.js";
+import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+
+/**
+ * Python requirements pins through the upgrade: versions and upload times from a PEP 691 index
+ * the test serves on 127.0.0.1 (wheels built at run time by this machine's pip), proposals by
+ * `iquest-bot upgrade --dry-run`, and the upgrade applied in the sandbox (the pin rewritten, pip
+ * installing it through the egress proxy), tested against the baseline with pytest, repaired by
+ * the agent when the major breaks the tests.
+ */
+let index: PypiIndex;
+const made: string[] = [];
+const DAY = 24 * 3600_000;
+
+beforeAll(async () => {
+  index = await startPypiIndex();
+  const wheels = mkdtempSync(join(tmpdir(), "py-wheels-"));
+  made.push(wheels);
+  const greeter = (version: string, body: string, age: number) =>
+    buildWheel(wheels, { name: "greeter", version, files: { "greeter/__init__.py": body } }).then((w) => index.add(w, new Date(Date.now() - age * DAY)));
+  await greeter("1.0.0", "def greet(name):\n    return 'Hello, ' + name + '!'\n", 90);
+  await greeter("1.1.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 40);
+  await greeter("1.2.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 1);
+  await greeter("2.0.0", "def hello(name):\n    return 'Hello, ' + name.strip() + '!'\n", 20);
+  // A dependency pinned by a range: pip's to resolve, not the upgrade's.
+  index.add(await buildWheel(wheels, { name: "colors", version: "1.0.0", files: { "colors/__init__.py": "RED = 'red'\n" } }));
+}, 120_000);
+
+afterAll(async () => {
+  await index?.close();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+class Capture {
+  text = "";
+  write(s: string) {
+    this.text += s;
+    return true;
+  }
+}
+
+const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
+
+function pyApp(): string {
+  const dir = mkdtempSync(join(tmpdir(), "py-app-"));
+  made.push(dir);
+  writeFileSync(join(dir, "requirements.txt"), `--index-url ${index.simple}\ngreeter==1.0.0  # the greeting\ncolors>=1\n`);
+  writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+  writeFileSync(join(dir, "app.py"), "from greeter import greet\n\ndef welcome(name):\n    return greet(name)\n");
+  writeFileSync(join(dir, "test_app.py"), "from app import welcome\n\ndef test_welcome():\n    assert welcome('Py') == 'Hello, Py!'\n");
+  git(dir, "init", "-q", "-b", "main");
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "app");
+  return dir;
+}
+
+async function cli(repo: string, argv: string[], script: ScriptStep[] = []) {
+  const vllm = await startFakeVllm({ script });
+  const temps = mkdtempSync(join(tmpdir(), "deps-py-temps-"));
+  made.push(temps);
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const ctx: CliContext = {
+    stdout, stderr, cwd: repo, modelEnv: { MODEL_BASE_URL: vllm.url }, commandEnv: testBaseEnv(repo), redact: createRedactor([]), tmpDir: temps,
+    // The test's index is on this machine's loopback: allowed by its address; nothing else.
+    egressAllow: new URL(index.url).host,
+  };
+  try {
+    return { code: await runCli(["upgrade", "--repo", repo, ...argv], ctx), out: stdout.text, err: stderr.text, vllm, leftovers: readdirSync(temps) };
+  } finally {
+    await vllm.close();
+  }
+}
+
+describe("Python requirements pins", () => {
+  test("--dry-run --json: the newest old-enough release of the same major, and the major on its own; the young one waits; a range is left to pip", async () => {
+    const r = await cli(pyApp(), ["--dry-run", "--json"]);
+    expect(r.code).toBe(EXIT_CODES.submitted);
+    const report = JSON.parse(r.out);
+    expect(report.groups.map((g: { name: string; updates: Array<{ name: string; newVersion: string; updateType: string }> }) => [g.name, g.updates.map((u) => [u.name, u.newVersion, u.updateType])])).toEqual([
+      ["non-major", [["greeter", "1.1.0", "minor"]]],
+      ["greeter-2", [["greeter", "2.0.0", "major"]]],
+    ]);
+    expect(report.skipped).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: "greeter", reason: "too-young", version: "1.2.0", detail: "1.2.0 was uploaded 1 day ago; it waits until it is 3 days old" }),
+        expect.objectContaining({ name: "colors", reason: "range", detail: "not an exact pin (`name==version`): the range is left to pip" }),
+      ]),
+    );
+    // One JSON lookup for the project, with PEP 691's Accept header.
+    expect(index.requests.filter((q) => q.path === "/simple/greeter/").length).toBeGreaterThan(0);
+  }, 120_000);
+
+  test("apply: the minor passes on its branch; the major breaks the test and the agent repairs it; the pin rewritten in place, comments kept", async () => {
+    const repo = pyApp();
+    const repair: ScriptStep[] = [bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2 renamed greet to hello.")];
+    const r = await cli(repo, ["--json"], repair);
+    const report = JSON.parse(r.out);
+    expect(report.baseline).toBe("1 passed, 0 failed");
+    expect(report.groups.map((g: { branch: string; status: string }) => [g.branch, g.status])).toEqual([
+      ["iquest/deps-non-major", "pass"],
+      ["iquest/deps-greeter-2", "repaired"],
+    ]);
+    expect(r.code).toBe(EXIT_CODES.submitted);
+    expect(git(repo, "show", "iquest/deps-non-major:requirements.txt")).toBe(`--index-url ${index.simple}\ngreeter==1.1.0  # the greeting\ncolors>=1`);
+    expect(git(repo, "log", "--format=%s", "main..iquest/deps-greeter-2").split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
+    expect(git(repo, "show", "--name-only", "--format=", "iquest/deps-greeter-2")).toBe("app.py");
+    expect(r.leftovers).toEqual([]);
+  }, 300_000);
+});
