@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { bash, replace, submit } from "../support/fake-vllm/index.js";
+import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-harness.js";
+
+/**
+ * The upgrade job on a Python project's requirements pins, on the GitHub simulator: versions from
+ * the operator's index (PIP_INDEX_URL, served by the test with wheels built at run time), the pin
+ * rewritten, setup's pip installing it in the worker's sandbox through the egress proxy, pytest
+ * against the default branch's baseline, the agent's repair of the major, one PR per group.
+ */
+const execFileAsync = promisify(execFile);
+let index: PypiIndex;
+let h: UpgradeHarness;
+const made: string[] = [];
+const DAY = 24 * 3600_000;
+
+beforeAll(async () => {
+  index = await startPypiIndex();
+  const wheels = mkdtempSync(join(tmpdir(), "py-job-wheels-"));
+  made.push(wheels);
+  const greeter = async (version: string, body: string, age: number) => index.add(await buildWheel(wheels, { name: "greeter", version, files: { "greeter/__init__.py": body } }), new Date(Date.now() - age * DAY));
+  await greeter("1.0.0", "def greet(name):\n    return 'Hello, ' + name + '!'\n", 90);
+  await greeter("1.1.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 40);
+  await greeter("2.0.0", "def hello(name):\n    return 'Hello, ' + name.strip() + '!'\n", 20);
+  h = await startUpgradeHarness({ PIP_INDEX_URL: index.simple });
+}, 120_000);
+
+afterAll(async () => {
+  await h?.stop();
+  await index?.close();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the upgrade job on Python requirements pins", () => {
+  test("the minor passes (a ready PR), the major breaks pytest and is repaired (a draft PR: bump, then repair)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "py-job-app-"));
+    made.push(dir);
+    writeFileSync(join(dir, "requirements.txt"), "greeter==1.0.0\n");
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    writeFileSync(join(dir, "app.py"), "from greeter import greet\n\ndef welcome(name):\n    return greet(name)\n");
+    writeFileSync(join(dir, "test_app.py"), "from app import welcome\n\ndef test_welcome():\n    assert welcome('Py') == 'Hello, Py!'\n");
+    const repo = await h.sim.createRepo({ owner: "acme", name: "py-app", fromDir: dir });
+    h.sim.installApp({ installationId: 702, repos: ["acme/py-app"] });
+    h.sim.addCollaborator(repo, "alice", "write");
+    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
+    h.vllm.push(bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2 renamed greet to hello; app.py imports hello."));
+    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: 702, trigger: "comment", issueNumber: issue.number });
+    if (r.error) throw r.error;
+    expect(r.outcome!.tone).toBe("success");
+    const pulls = h.sim.pullsOf(repo.fullName);
+    expect(pulls.map((p) => [p.head.ref, p.draft])).toEqual([
+      ["iquest/deps-non-major", false],
+      ["iquest/deps-greeter-2", true],
+    ]);
+    expect(h.sim.issue(repo.fullName, pulls[1]!.number)!.body).toContain("After the repair: **No new failures**");
+    const clone = mkdtempSync(join(tmpdir(), "py-job-clone-"));
+    made.push(clone);
+    const token = h.sim.mintToken({ installationId: 702, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
+    // Asynchronously: the simulator serves git from this very process.
+    await execFileAsync("git", ["clone", "-q", "-b", "iquest/deps-greeter-2", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, clone]);
+    const git = async (...args: string[]) => (await execFileAsync("git", args, { cwd: clone })).stdout.trim();
+    expect((await git("log", "--format=%s", "origin/main..HEAD")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
+    expect(await git("show", "HEAD~1:requirements.txt")).toBe("greeter==2.0.0");
+    expect(await git("show", "--name-only", "--format=", "HEAD")).toBe("app.py");
+    expect(h.sim.errors).toEqual([]);
+  }, 300_000);
+});
