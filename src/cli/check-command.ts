@@ -128,6 +128,7 @@ export async function runCheckCommand(argv: readonly string[], ctx: CliContext):
       repo,
       setup: args.tests,
       ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
       npmRegistry: ctx.npmRegistry ?? "https://registry.npmjs.org/",
       setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

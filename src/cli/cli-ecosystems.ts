@@ -23,13 +23,13 @@ export function cliEcosystems(ctx: CliContext, npmRegistry: string): { ecosystem
   const npm = createNpmRegistryClient({ isAllowed, ...signal });
   const go = createGoProxyClient({ isAllowed, ...signal });
   const py = createPyIndexClient({ isAllowed, ...signal });
-  const proxy = goproxyUrls(ctx.goEnv?.GOPROXY)[0] ?? DEFAULT_GOPROXY;
-  const privatePatterns = [ctx.goEnv?.GOPRIVATE, ctx.goEnv?.GONOPROXY].filter(Boolean).join(",");
+  const proxy = goproxyUrls(ctx.registryEnv?.GOPROXY)[0] ?? DEFAULT_GOPROXY;
+  const privatePatterns = [ctx.registryEnv?.GOPRIVATE, ctx.registryEnv?.GONOPROXY].filter(Boolean).join(",");
   return {
     ecosystems: [
       createNpmEcosystem({ defaultRegistry: npmRegistry, client: npm }),
       createGoEcosystem({ proxy, client: go, ...(privatePatterns ? { privatePatterns } : {}) }),
-      createPythonEcosystem({ index: ctx.goEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
+      createPythonEcosystem({ index: ctx.registryEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
     ],
     requests: () => npm.stats.requests + go.stats.requests + py.stats.requests,
   };

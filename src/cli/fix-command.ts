@@ -45,8 +45,8 @@ export interface CliContext {
   tmpDir?: string;
   /** stderr is a terminal: progress is one live line. */
   stderrIsTTY?: boolean;
-  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB (how `upgrade` reads Go modules, as `go` would) and PIP_INDEX_URL. */
-  goEnv?: Readonly<Record<string, string | undefined>>;
+  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB, PIP_INDEX_URL: where the user's own tools get packages (upgrade's lookups, and setup in the sandbox). */
+  registryEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 const DEFAULT_MAX_STEPS = 50;
@@ -100,6 +100,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       setup: args.setup,
       commandEnv: ctx.commandEnv,
       ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
       npmRegistry: ctx.npmRegistry ?? DEFAULT_NPM_REGISTRY,
       setupTimeoutMs: ctx.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

@@ -28,6 +28,8 @@ export interface FixWorkspaceOptions {
   commandEnv: Readonly<Record<string, string>>;
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
+  /** The user's GOPROXY, PIP_INDEX_URL, … (CliContext.registryEnv). */
+  registryEnv?: Readonly<Record<string, string | undefined>>;
   npmRegistry: string;
   setupTimeoutMs: number;
   bwrapPath?: string;

@@ -185,6 +185,7 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
         repo: top,
         setup: cfg.runTests && args.setup,
         ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
         npmRegistry: ctx.npmRegistry ?? "https://registry.npmjs.org/",
         setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
         ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

@@ -26,8 +26,8 @@ export interface SandboxedCopyOptions {
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
   npmRegistry: string;
-  /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB: passed to go in the sandbox; GOPROXY's hosts allowed. */
-  goEnv?: Readonly<Record<string, string | undefined>>;
+  /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB, PIP_INDEX_URL: passed to the sandbox; GOPROXY's and PIP_INDEX_URL's hosts allowed. */
+  registryEnv?: Readonly<Record<string, string | undefined>>;
   setupTimeoutMs: number;
   bwrapPath?: string;
   /** Where the copy is made (default: the system's temporary directory). */
@@ -55,8 +55,8 @@ export interface SandboxedCopy {
   close(): Promise<void>;
 }
 
-/** Go's settings that change where modules come from: the user's, as `go` on their machine would use them. */
-const GO_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB"] as const;
+/** The user's settings that change where packages come from, as their own tools would use them. */
+const REGISTRY_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "PIP_INDEX_URL"] as const;
 
 export function bubblewrapHelp(reason: string): string {
   return (
@@ -75,8 +75,8 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
     const facts = await checkoutFacts(git, options.repo, options.notCheckoutHint);
     await options.before?.(facts, git);
     copy = await makeLocalCopy(git, facts, { ...(options.tmpRoot ? { tmpRoot: options.tmpRoot } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-    const goEnv = Object.fromEntries(GO_ENV_NAMES.flatMap((k) => (options.goEnv?.[k] ? [[k, options.goEnv[k]!]] : [])));
-    const rules = egressRulesFor(options.egressAllow, [options.npmRegistry, ...goproxyUrls(goEnv.GOPROXY)]);
+    const registryEnv = Object.fromEntries(REGISTRY_ENV_NAMES.flatMap((k) => (options.registryEnv?.[k] ? [[k, options.registryEnv[k]!]] : [])));
+    const rules = egressRulesFor(options.egressAllow, [options.npmRegistry, ...goproxyUrls(registryEnv.GOPROXY), ...(registryEnv.PIP_INDEX_URL ? [registryEnv.PIP_INDEX_URL] : [])]);
     // The repository's own settings for its tests, as the worker reads them (from the commit).
     const config = parseRepoConfig(await readFile(join(copy.worktree, CONFIG_PATH), "utf8").catch(() => undefined));
     const tests = config.config.tests;
@@ -87,7 +87,7 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
       home: copy.home,
       allowNetwork: network,
       egress: { rules },
-      baseEnv: { ...sandboxRegistryEnv({ NPM_REGISTRY: options.npmRegistry }), ...goEnv },
+      baseEnv: { ...sandboxRegistryEnv({ NPM_REGISTRY: options.npmRegistry }), ...registryEnv },
       ...(options.bwrapPath ? { bwrapPath: options.bwrapPath } : {}),
     }).catch((err: unknown) => {
       if (err instanceof SandboxUnavailableError) throw new UsageError(bubblewrapHelp(err.message.replace(/^the bubblewrap sandbox is unavailable: /, "").replace(/\. Jobs are refused.*$/s, "")));

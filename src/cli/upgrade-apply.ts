@@ -60,7 +60,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
   const say = (line: string) => progress.line(line);
   const copyOptions = {
     repo: options.repo,
-    ...(ctx.goEnv ? { goEnv: ctx.goEnv } : {}),
+    ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
     ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
     npmRegistry: options.registry,
     setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,

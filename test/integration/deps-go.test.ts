@@ -52,7 +52,7 @@ class Capture {
 
 const execFileAsync = promisify(execFile);
 const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
-const goEnv = () => ({ GOPROXY: proxy.url, GOSUMDB: "off" });
+const registryEnv = () => ({ GOPROXY: proxy.url, GOSUMDB: "off" });
 
 /**
  * A module requiring greet v1.0.0 and words v0.1.0, go.sum made by the real go from the test's
@@ -66,7 +66,7 @@ async function goApp(): Promise<string> {
   writeFileSync(join(dir, "app_test.go"), 'package app\n\nimport "testing"\n\nfunc TestWelcome(t *testing.T) {\n\tif got := Welcome("Go"); got != "Hello, Go!!" {\n\t\tt.Fatalf("got %q", got)\n\t}\n}\n');
   const home = mkdtempSync(join(tmpdir(), "go-home-"));
   made.push(home);
-  await execFileAsync("/usr/bin/go", ["mod", "tidy"], { cwd: dir, env: { PATH: "/usr/bin:/bin", HOME: home, GOPATH: join(home, "go"), GOCACHE: join(home, "cache"), GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local", ...goEnv() } });
+  await execFileAsync("/usr/bin/go", ["mod", "tidy"], { cwd: dir, env: { PATH: "/usr/bin:/bin", HOME: home, GOPATH: join(home, "go"), GOCACHE: join(home, "cache"), GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local", ...registryEnv() } });
   execFileSync("chmod", ["-R", "u+w", home]);
   git(dir, "init", "-q", "-b", "main");
   git(dir, "add", "-A");
@@ -84,7 +84,7 @@ async function cli(repo: string, argv: string[], script: ScriptStep[] = []) {
     stdout, stderr, cwd: repo, modelEnv: { MODEL_BASE_URL: vllm.url }, commandEnv: testBaseEnv(repo), redact: createRedactor([]), tmpDir: temps,
     // The test's proxy is on this machine's loopback: allowed by its address; nothing else.
     egressAllow: new URL(proxy.url).host,
-    goEnv: goEnv(),
+    registryEnv: registryEnv(),
   };
   try {
     return { code: await runCli(["upgrade", "--repo", repo, ...argv], ctx), out: stdout.text, err: stderr.text, vllm, leftovers: readdirSync(temps) };
