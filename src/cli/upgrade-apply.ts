@@ -12,6 +12,8 @@ import { parseIgnoreRules } from "../deps/ignore.js";
 import type { Ecosystem } from "../deps/ecosystem.js";
 import type { UpdateGroup } from "../deps/group.js";
 import type { ProposedUpdate } from "../deps/types.js";
+import { describeTestRun } from "../jobs/test-summary.js";
+import { applyUpdates, ecosystemParts, versionsIntact } from "../jobs/upgrade/apply-updates.js";
 import { bumpMessage, repairMessage, uniqueByName } from "../jobs/upgrade/work-on-group.js";
 import { compareWithBaseline, runBaseline, runSetup, runTests, type BaselineVerdict, type TestPlan, type TestRun } from "../workspace/test-runner.js";
 import { UsageError } from "./args.js";
@@ -102,7 +104,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
       plan = b.plan;
       baseline = b.run;
       if (b.note) say(`baseline: ${b.note}`);
-      say(`baseline: ${describe(baseline)}`);
+      say(`baseline: ${describeTestRun(baseline)}`);
     } else {
       say("baseline: no test command found; the upgrades are not tested (set `tests.command` in .github/iquest.yml)");
     }
@@ -149,7 +151,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
     await dispose();
   }
   const bad = outcomes.some((o) => o.status === "failing" || o.status === "error");
-  return { code: bad ? EXIT_CODES.error : EXIT_CODES.submitted, groups: outcomes, upToDate: false, ...(baseline ? { baseline: describe(baseline) } : {}) };
+  return { code: bad ? EXIT_CODES.error : EXIT_CODES.submitted, groups: outcomes, upToDate: false, ...(baseline ? { baseline: describeTestRun(baseline) } : {}) };
 }
 
 interface GroupDeps {
@@ -171,37 +173,16 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
   const signal = ctx.signal ? { signal: ctx.signal } : {};
   const updates = group.updates.map((u) => ({ ...u }));
 
-  // --- apply, per ecosystem in the group: manifests host-side, the lock file by its package
-  // manager in the sandbox ---
-  const files = createDirFiles(work.copy.worktree);
-  const bumpFiles = new Map<string, Buffer>();
-  const parts = d.ecosystems.map((e) => ({ ecosystem: e, updates: updates.filter((u) => u.ecosystem === e.id), lockFile: d.lockFiles.get(e.id) })).filter((p) => p.updates.length > 0);
-  for (const part of parts) {
-    const edits = await part.ecosystem.editManifests(files, part.updates);
-    for (const [path, text] of edits) await work.env.writeFile(path, text);
-    for (const step of part.ecosystem.lockSteps(part.updates, d.policy, part.lockFile)) {
-      const r = await work.env.exec(step.command, { timeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000, network: step.network, ...signal });
-      if (r.exitCode !== 0 || r.killed) {
-        outcome.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${r.output.trim().split("\n").slice(-4).join(" ⏎ ").slice(-400)}`;
-        return;
-      }
-    }
-    for (const c of await part.ecosystem.check(files, part.updates, part.lockFile)) {
-      if (c.value !== c.update.newValue) {
-        outcome.error = `${c.update.manifest} does not hold ${c.update.name}@${c.update.newValue} after the update`;
-        return;
-      }
-      if (part.lockFile && c.locked !== c.update.newVersion) {
-        if (!c.locked || c.locked === c.update.currentVersion) {
-          outcome.error = `${c.update.name} stayed at ${c.locked ?? "(absent)"} in ${part.lockFile}; ${part.ecosystem.id} did not take ${c.update.newVersion}`;
-          return;
-        }
-        outcome.notes.push(`${part.ecosystem.id} locked ${c.update.name} ${c.locked} where ${c.update.newVersion} was proposed`);
-        c.update.newVersion = c.locked;
-      }
-    }
-    for (const path of [...edits.keys(), ...(part.lockFile ? [part.lockFile] : [])]) bumpFiles.set(path, await readFile(join(work.copy.worktree, path)));
+  // --- apply: the job's own step (jobs/upgrade/apply-updates.ts) ---
+  const parts = ecosystemParts(d.ecosystems, d.lockFiles, updates);
+  const applied = await applyUpdates(work.env, parts, { policy: d.policy, timeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000, ...signal });
+  outcome.notes.push(...applied.notes);
+  if (!applied.ok) {
+    outcome.error = applied.error;
+    return;
   }
+  const bumpFiles = new Map<string, Buffer>();
+  for (const path of applied.bumpFiles) bumpFiles.set(path, await readFile(join(work.copy.worktree, path)));
 
   // --- test, compared with the baseline ---
   let repairPatch = "";
@@ -253,7 +234,7 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
       const repaired = await runTests(work.env, d.plan, { timeoutMs: d.testTimeoutMs, ...signal });
       const again = compareWithBaseline(d.baseline, repaired);
       outcome.afterRepair = verdictText(again, repaired);
-      const intact = (await Promise.all(parts.map((p) => p.ecosystem.check(createDirFiles(work.copy.worktree), p.updates, p.lockFile)))).flat().every((c) => c.ok);
+      const intact = await versionsIntact(work.copy.worktree, parts);
       if (!intact) {
         outcome.notes.push("the agent changed the upgraded versions, which a repair may not do, so its change was left out");
       } else {
@@ -278,12 +259,6 @@ async function workOnGroup(work: SandboxedCopy, group: UpdateGroup, outcome: Gro
   outcome.updates = updates.map((u) => ({ name: u.name, currentVersion: u.currentVersion, newVersion: u.newVersion, currentValue: u.currentValue, newValue: u.newValue, updateType: u.updateType, manifest: u.manifest }));
 }
 
-function describe(run: TestRun): string {
-  const p = run.parsed;
-  // `go test` without -v names failures but does not count passes.
-  return p ? `${p.passed !== undefined ? `${p.passed} passed, ` : ""}${p.failed} failed${p.skipped ? `, ${p.skipped} skipped` : ""}` : `exit code ${run.exitCode} (output not understood)`;
-}
-
 function verdictText(verdict: BaselineVerdict, run: TestRun): string {
-  return `${describe(run)}: ${verdict.note}`;
+  return `${describeTestRun(run)}: ${verdict.note}`;
 }

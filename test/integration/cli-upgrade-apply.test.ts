@@ -87,14 +87,14 @@ describe("iquest-bot upgrade (apply)", () => {
     expect(r.err).toContain("upgrade: 2 group(s): non-major, greeter-2");
     expect(r.code).toBe(EXIT_CODES.submitted);
     const report = JSON.parse(r.out);
-    expect(report.baseline).toBe("1 passed, 0 failed");
+    expect(report.baseline).toMatch(/^`npm test`: 1 passed, 0 failed \(\d+\.\d s\)$/);
     expect(report.groups.map((g: { branch: string; status: string }) => [g.branch, g.status])).toEqual([
       ["iquest/deps-non-major", "pass"],
       ["iquest/deps-greeter-2", "repaired"],
     ]);
     const major = report.groups[1];
-    expect(major.afterUpgrade).toMatch(/^0 passed, 1 failed: /);
-    expect(major.afterRepair).toMatch(/^1 passed, 0 failed: /);
+    expect(major.afterUpgrade).toMatch(/^`npm test`: 0 passed, 1 failed \(\d+\.\d s\): /);
+    expect(major.afterRepair).toMatch(/^`npm test`: 1 passed, 0 failed \(\d+\.\d s\): /);
     expect(major.updates).toEqual([expect.objectContaining({ name: "greeter", currentVersion: "1.0.0", newVersion: "2.0.0", updateType: "major" })]);
 
     // The branches, as the upgrade job pushes them: the bump (manifest and lock only), then the repair.
@@ -125,7 +125,7 @@ describe("iquest-bot upgrade (apply)", () => {
     const r = await upgrade(repo, [bash("npm test"), submit("I could not fix it.")]);
     expect(r.code).toBe(EXIT_CODES.error);
     expect(r.out).toMatch(/iquest\/deps-greeter-2: failing\n/);
-    expect(r.out).toMatch(/tests after the repair: 0 passed, 1 failed/);
+    expect(r.out).toMatch(/tests after the repair: `npm test`: 0 passed, 1 failed/);
     expect(git(repo, "log", "--format=%s", "main..iquest/deps-greeter-2")).toBe("Update greeter to 2.0.0");
   }, 300_000);
 

@@ -1,8 +1,7 @@
 import { loadPrompts } from "../../agent/prompts.js";
 import { readRepoInstructions } from "../../agent/task-prompt.js";
 import { buildUpgradePrompts } from "../../agent/upgrade-prompt.js";
-import { ManifestChangedError, type Ecosystem, type FindPolicy } from "../../deps/ecosystem.js";
-import { createDirFiles } from "../../deps/dir-files.js";
+import type { Ecosystem, FindPolicy } from "../../deps/ecosystem.js";
 import { slug } from "../../deps/group.js";
 import type { ProposedUpdate } from "../../deps/types.js";
 import { STEP_PERMISSIONS } from "../../github/app-client.js";
@@ -23,6 +22,7 @@ import type { JobServices } from "../services.js";
 import type { GroupDecision } from "./plan.js";
 import { upgradePrBody, upgradePrTitle } from "./pr-body.js";
 import type { GroupResult } from "./results.js";
+import { applyUpdates, ecosystemParts, versionsIntact } from "./apply-updates.js";
 import { markPhase } from "./card-phase.js";
 
 /**
@@ -73,46 +73,14 @@ export async function workOnGroup(run: GroupRunContext, decision: Extract<GroupD
   try {
     // --- 1. apply, per ecosystem in the group ---
     await tick("apply and test", "updating the package files");
-    const files = createDirFiles(work.checkout.worktree);
-    const parts = ecosystemParts(run, group.updates);
-    const bumpFiles: string[] = [];
-    for (const part of parts) {
-      let edits: Map<string, string>;
-      try {
-        edits = await part.ecosystem.editManifests(files, part.updates);
-      } catch (err) {
-        if (!(err instanceof ManifestChangedError)) throw err;
-        result.error = `\`${err.manifest}\` changed while the run read it; the next run will start from the new content`;
-        return result;
-      }
-      for (const [path, text] of edits) await work.env.writeFile(path, text);
-      for (const step of part.ecosystem.lockSteps(part.updates, run.policy, part.lockFile)) {
-        const r = await work.env.exec(step.command, { timeoutMs: services.sandbox.setupTimeoutMs, network: step.network, signal: ctx.signal });
-        if (ctx.signal.aborted) throw cancelledFromSignal(ctx.signal);
-        if (r.exitCode !== 0 || r.killed) {
-          const tail = r.output.trim().split("\n").slice(-6).join(" ⏎ ").slice(-600);
-          result.error = `\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${tail}`;
-          return result;
-        }
-      }
-      const checks = await part.ecosystem.check(files, part.updates, part.lockFile);
-      for (const c of checks) {
-        const u = c.update;
-        if (c.value !== u.newValue) {
-          result.error = `\`${u.manifest}\` does not hold \`${u.name}@${u.newValue}\` after the update`;
-          return result;
-        }
-        if (part.lockFile && c.locked !== u.newVersion) {
-          if (!c.locked || c.locked === u.currentVersion) {
-            result.error = `${u.name} stayed at ${c.locked ?? "(absent)"} in \`${part.lockFile}\`; ${part.ecosystem.id} did not take ${u.newVersion}`;
-            return result;
-          }
-          result.notes.push(`${part.ecosystem.id} locked \`${u.name}\` ${c.locked} where ${u.newVersion} was proposed (the newest version the range allows that is old enough).`);
-          u.newVersion = c.locked;
-        }
-      }
-      bumpFiles.push(...edits.keys(), ...(part.lockFile ? [part.lockFile] : []));
+    const parts = ecosystemParts(run.ecosystems, run.lockFiles, group.updates);
+    const applied = await applyUpdates(work.env, parts, { policy: run.policy, timeoutMs: services.sandbox.setupTimeoutMs, signal: ctx.signal });
+    result.notes.push(...applied.notes);
+    if (!applied.ok) {
+      result.error = applied.error;
+      return result;
     }
+    const bumpFiles = applied.bumpFiles;
     const snapshot = new Map<string, Buffer>();
     for (const path of bumpFiles) snapshot.set(path, await work.env.readFile(path));
 
@@ -283,9 +251,7 @@ async function repair(run: GroupRunContext, work: Workspace, result: GroupResult
 
   result.afterRepair = await runTests(work.env, run.plan!, { timeoutMs: services.sandbox.testTimeoutMs, signal: ctx.signal });
   result.repairVerdict = compareWithBaseline(run.baseline!, result.afterRepair);
-  const intact = (await Promise.all(ecosystemParts(run, result.group.updates).map((p) => p.ecosystem.check(createDirFiles(work.checkout.worktree), p.updates, p.lockFile))))
-    .flat()
-    .every((c) => c.ok);
+  const intact = await versionsIntact(work.checkout.worktree, ecosystemParts(run.ecosystems, run.lockFiles, result.group.updates));
   if (!intact) {
     result.agent.kept = false;
     result.notes.push("The agent changed the upgraded versions in the manifest or the lock file, which a repair may not do, so its change was left out.");
@@ -387,11 +353,4 @@ export function bumpMessage(updates: readonly ProposedUpdate[]): string {
 /** The repair commit's message (shared with `iquest-bot upgrade`). */
 export function repairMessage(group: string, summary: string): string {
   return `Repair the code for the ${group} upgrade\n\n${summary.trim().slice(0, 4000) || "(no summary)"}\n\nIQuest-Upgrade-Repair: ${group}`;
-}
-
-/** A group's updates split by ecosystem (a group may hold npm and Go updates: one branch, each tool for its files). */
-function ecosystemParts(run: Pick<GroupRunContext, "ecosystems" | "lockFiles">, updates: readonly ProposedUpdate[]) {
-  return run.ecosystems
-    .map((ecosystem) => ({ ecosystem, updates: updates.filter((u) => u.ecosystem === ecosystem.id), lockFile: run.lockFiles.get(ecosystem.id) }))
-    .filter((p) => p.updates.length > 0);
 }
