@@ -161,3 +161,41 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
     setup: !a["no-setup"],
   };
 }
+
+/** The model flags `check`, `review` and `upgrade` share with `fix`. */
+export const MODEL_FLAG_OPTIONS = {
+  "model-url": { type: "string" },
+  model: { type: "string" },
+  profile: { type: "string" },
+  protocol: { type: "string" },
+} as const;
+
+export type ModelFlags = Pick<FixArgs, "modelUrls" | "model" | "profile" | "protocol">;
+
+type FlagOptions = Record<string, { type: "string" | "boolean" }>;
+
+/** node's parseArgs, strict, no positionals; its errors become UsageErrors (exit 2). */
+export function parseFlags(argv: readonly string[], options: FlagOptions): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+}
+
+/** The model flags from parsed values, checked as `fix` checks them. */
+export function modelFlags(values: Record<string, string | boolean | undefined>): ModelFlags {
+  const raw = values["model-url"];
+  const urls = typeof raw === "string" ? parseBaseUrls(raw) : undefined;
+  if (urls && (urls.length === 0 || urls.some((u) => !/^https?:\/\/\S+$/.test(u)))) throw new UsageError("--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1");
+  const protocol = values.protocol;
+  if (protocol !== undefined && protocol !== "native" && protocol !== "text") throw new UsageError("--protocol is native or text");
+  if (values.profile !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(String(values.profile))) throw new UsageError("--profile takes a profile name such as thinking or instruct");
+  return {
+    ...(urls ? { modelUrls: urls } : {}),
+    ...(typeof values.model === "string" && values.model ? { model: values.model } : {}),
+    ...(typeof values.profile === "string" ? { profile: values.profile } : {}),
+    ...(protocol ? { protocol } : {}),
+  };
+}
+

@@ -1,10 +1,9 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { CONFIG_PATH, parseRepoConfig, type ConfigProblem } from "../config/repo-config.js";
 import { setupFailureLine } from "../workspace/setup-failure.js";
 import { runBaseline, toolchainVersions, type TestRun } from "../workspace/test-runner.js";
-import { UsageError, type FixArgs } from "./args.js";
+import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags, type ModelFlags } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import type { CliContext } from "./fix-command.js";
 import { modelOptionsFrom } from "./model-config.js";
@@ -36,45 +35,13 @@ interface CheckArgs {
   repo: string;
   tests: boolean;
   json: boolean;
-  model: Pick<FixArgs, "modelUrls" | "model" | "profile" | "protocol">;
+  model: ModelFlags;
 }
 
 function parseCheckArgs(argv: readonly string[]): CheckArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        repo: { type: "string" },
-        "model-url": { type: "string" },
-        model: { type: "string" },
-        profile: { type: "string" },
-        protocol: { type: "string" },
-        "no-tests": { type: "boolean" },
-        json: { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-  }
+  const values = parseFlags(argv, { repo: { type: "string" }, "no-tests": { type: "boolean" }, json: { type: "boolean" }, ...MODEL_FLAG_OPTIONS });
   if (typeof values.repo !== "string" || values.repo === "") throw new UsageError("--repo PATH is required");
-  const urls = typeof values["model-url"] === "string" ? values["model-url"].split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean) : undefined;
-  if (urls && (urls.length === 0 || urls.some((u) => !/^https?:\/\/\S+$/.test(u)))) throw new UsageError("--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1");
-  const protocol = values.protocol;
-  if (protocol !== undefined && protocol !== "native" && protocol !== "text") throw new UsageError("--protocol is native or text");
-  return {
-    repo: values.repo,
-    tests: values["no-tests"] !== true,
-    json: values.json === true,
-    model: {
-      ...(urls ? { modelUrls: urls } : {}),
-      ...(typeof values.model === "string" ? { model: values.model } : {}),
-      ...(typeof values.profile === "string" ? { profile: values.profile } : {}),
-      ...(protocol ? { protocol } : {}),
-    },
-  };
+  return { repo: values.repo, tests: values["no-tests"] !== true, json: values.json === true, model: modelFlags(values) };
 }
 
 export interface CheckReport {

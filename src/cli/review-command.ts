@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { runAgent, type AgentOutcome } from "../agent/loop.js";
 import { createVllmClient } from "../agent/model/vllm-client.js";
 import { readRepoInstructions } from "../agent/task-prompt.js";
@@ -14,7 +13,7 @@ import { diffBudgetChars, planReview } from "../jobs/review/plan.js";
 import { buildReviewPrompts, loadReviewPrompts } from "../jobs/review/prompt.js";
 import { renderSummary, type AgentEnd, type SummaryInput } from "../jobs/review/summary.js";
 import { createReviewTools } from "../jobs/review/tools.js";
-import { UsageError } from "./args.js";
+import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags, type ModelFlags } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { exitCodeFor, progressLine, type CliContext } from "./fix-command.js";
 import { checkoutFacts, cliGit } from "./local-copy.js";
@@ -60,40 +59,23 @@ interface ReviewArgs {
   failOn?: ReviewSeverity;
   setup: boolean;
   trajectory?: string;
-  model: { modelUrls?: string[]; model?: string; profile?: string; protocol?: "native" | "text" };
+  model: ModelFlags;
 }
 
 function parseReviewArgs(argv: readonly string[]): ReviewArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        repo: { type: "string" },
-        base: { type: "string" },
-        json: { type: "boolean" },
-        "fail-on": { type: "string" },
-        "no-setup": { type: "boolean" },
-        trajectory: { type: "string" },
-        "model-url": { type: "string" },
-        model: { type: "string" },
-        profile: { type: "string" },
-        protocol: { type: "string" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-  }
+  const values = parseFlags(argv, {
+    repo: { type: "string" },
+    base: { type: "string" },
+    json: { type: "boolean" },
+    "fail-on": { type: "string" },
+    "no-setup": { type: "boolean" },
+    trajectory: { type: "string" },
+    ...MODEL_FLAG_OPTIONS,
+  });
   if (typeof values.repo !== "string" || values.repo === "") throw new UsageError("--repo PATH is required");
   const failOn = values["fail-on"];
   if (failOn !== undefined && !(REVIEW_SEVERITIES as readonly unknown[]).includes(failOn)) throw new UsageError(`--fail-on takes one of ${REVIEW_SEVERITIES.join(", ")}`);
   if (values.base === "") throw new UsageError("--base takes a branch, tag or commit");
-  const urls = typeof values["model-url"] === "string" ? values["model-url"].split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean) : undefined;
-  if (urls && (urls.length === 0 || urls.some((u) => !/^https?:\/\/\S+$/.test(u)))) throw new UsageError("--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1");
-  const protocol = values.protocol;
-  if (protocol !== undefined && protocol !== "native" && protocol !== "text") throw new UsageError("--protocol is native or text");
   return {
     repo: values.repo,
     ...(typeof values.base === "string" ? { base: values.base } : {}),
@@ -101,12 +83,7 @@ function parseReviewArgs(argv: readonly string[]): ReviewArgs {
     ...(failOn ? { failOn: failOn as ReviewSeverity } : {}),
     setup: values["no-setup"] !== true,
     ...(typeof values.trajectory === "string" ? { trajectory: values.trajectory } : {}),
-    model: {
-      ...(urls ? { modelUrls: urls } : {}),
-      ...(typeof values.model === "string" ? { model: values.model } : {}),
-      ...(typeof values.profile === "string" ? { profile: values.profile } : {}),
-      ...(protocol ? { protocol } : {}),
-    },
+    model: modelFlags(values),
   };
 }
 

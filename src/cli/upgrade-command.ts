@@ -1,6 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { parseRepoConfig, describeProblems } from "../config/repo-config.js";
 import { createDirFiles } from "../deps/dir-files.js";
@@ -8,7 +7,7 @@ import { DAY_MS, findUpdates } from "../deps/find-updates.js";
 import { parseIgnoreRules } from "../deps/ignore.js";
 import { normalizeRegistry } from "../deps/npm/npmrc.js";
 import type { ProposedUpdate } from "../deps/types.js";
-import { UsageError } from "./args.js";
+import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import type { CliContext } from "./fix-command.js";
 import type { ModelClientInput } from "../agent/model/options.js";
@@ -65,10 +64,6 @@ const argsSchema = z.object({
   "dry-run": z.boolean().default(false),
   json: z.boolean().default(false),
   registry: z.string().optional(),
-  "model-url": z.string().optional(),
-  model: z.string().min(1).optional(),
-  profile: z.string().min(1).optional(),
-  protocol: z.enum(["native", "text"], { error: "--protocol is native or text" }).optional(),
 });
 
 export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -84,27 +79,8 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
   let dryRun: boolean;
   let model: ModelClientInput | undefined;
   try {
-    let values: Record<string, unknown>;
-    try {
-      ({ values } = parseArgs({
-        args: [...argv],
-        strict: true,
-        allowPositionals: false,
-        options: {
-          repo: { type: "string" },
-          "dry-run": { type: "boolean" },
-          json: { type: "boolean" },
-          registry: { type: "string" },
-          "model-url": { type: "string" },
-          model: { type: "string" },
-          profile: { type: "string" },
-          protocol: { type: "string" },
-        },
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-    }
-    const parsed = argsSchema.safeParse(values);
+    const values = parseFlags(argv, { repo: { type: "string" }, "dry-run": { type: "boolean" }, json: { type: "boolean" }, registry: { type: "string" }, ...MODEL_FLAG_OPTIONS });
+    const parsed = argsSchema.safeParse({ repo: values.repo, "dry-run": values["dry-run"], json: values.json, registry: values.registry });
     if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join("; "));
     repo = resolve(ctx.cwd, parsed.data.repo);
     json = parsed.data.json;
@@ -114,20 +90,7 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
     registry = normalized;
     if (!(await stat(repo).catch(() => undefined))?.isDirectory()) throw new UsageError(`--repo ${parsed.data.repo}: not a directory`);
     dryRun = parsed.data["dry-run"];
-    if (!dryRun) {
-      const urls = parsed.data["model-url"]?.split(",").map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean);
-      if (urls && (urls.length === 0 || urls.some((u) => !/^https?:\/\/\S+$/.test(u)))) throw new UsageError("--model-url takes http(s) URLs such as http://127.0.0.1:8000/v1");
-      model = modelOptionsFrom(
-        ctx.modelEnv,
-        {
-          ...(urls ? { modelUrls: urls } : {}),
-          ...(parsed.data.model ? { model: parsed.data.model } : {}),
-          ...(parsed.data.profile ? { profile: parsed.data.profile } : {}),
-          ...(parsed.data.protocol ? { protocol: parsed.data.protocol } : {}),
-        },
-        "upgrade",
-      ).input;
-    }
+    if (!dryRun) model = modelOptionsFrom(ctx.modelEnv, modelFlags(values), "upgrade").input;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`iquest-bot upgrade: ${e.message}\n\n${UPGRADE_USAGE}`);
