@@ -40,6 +40,10 @@ export async function localRange(git: Git, top: string, baseRef: string): Promis
   const status = (await git(["diff", ...flags, "--name-status", "-z", mergeBase, head], { cwd: top })).stdout.split("\0");
   const numstat = (await git(["diff", ...flags, "--numstat", "-z", mergeBase, head], { cwd: top })).stdout;
   const counts = parseNumstat(numstat);
+  // One diff for the whole range, cut at its `diff --git` headers: git writes the files in the
+  // same order as --name-status with the same options, so the pieces pair up with the statuses.
+  const whole = (await git(["diff", ...flags, "--unified=3", mergeBase, head], { cwd: top })).stdout;
+  const pieces = whole.split(/^(?=diff --git )/m).filter((p) => p.startsWith("diff --git "));
   const files: DiffFileInput[] = [];
   for (let i = 0; i < status.length; ) {
     const code = status[i++];
@@ -49,9 +53,9 @@ export async function localRange(git: Git, top: string, baseRef: string): Promis
     const to = kind === "R" || kind === "C" ? status[i++]! : from;
     const c = counts.get(to) ?? { additions: 0, deletions: 0, binary: false };
     // From the first hunk on, as GitHub gives it; none for a binary file or a pure rename.
-    const text = c.binary ? "" : (await git(["diff", ...flags, "--unified=3", mergeBase, head, "--", ...(from !== to ? [from] : []), to], { cwd: top })).stdout;
-    const hunks = text.search(/^@@ /m);
-    const patch = hunks >= 0 ? text.slice(hunks) : undefined;
+    const piece = pieces[files.length] ?? "";
+    const hunks = c.binary ? -1 : piece.search(/^@@ /m);
+    const patch = hunks >= 0 ? piece.slice(hunks) : undefined;
     files.push({
       filename: to,
       ...(from !== to ? { previous_filename: from } : {}),
