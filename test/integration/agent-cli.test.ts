@@ -11,19 +11,13 @@ import { readTrajectory } from "../../src/agent/trajectory.js";
 import { createRedactor } from "../../src/shared/redact.js";
 import { createBuggyRepo, fixScript, testBaseEnv } from "../support/agent-fixtures.js";
 import { bash, create, fault, startFakeVllm, submit, type FakeVllm, type FakeVllmOptions } from "../support/fake-vllm/index.js";
+import { Capture } from "../support/cli-run.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 async function setup(script: FakeVllmOptions["script"], fakeOptions: Omit<FakeVllmOptions, "script"> = {}) {
   const repo = createBuggyRepo();

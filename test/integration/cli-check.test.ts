@@ -10,6 +10,7 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { createRedactor } from "../../src/shared/redact.js";
 import { createBuggyRepo, testBaseEnv } from "../support/agent-fixtures.js";
 import { say, startFakeVllm, submit, type FakeVllmOptions } from "../support/fake-vllm/index.js";
+import { Capture } from "../support/cli-run.js";
 
 /**
  * `iquest-bot check`: the report a team reads before installing, from a real checkout (setup
@@ -21,13 +22,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 async function check(argv: string[], options: { vllm?: FakeVllmOptions; files?: Record<string, string>; ctx?: Partial<CliContext>; commit?: boolean } = {}) {
   const repo = createBuggyRepo();

@@ -10,6 +10,7 @@ import { createRedactor } from "../../src/shared/redact.js";
 import { testBaseEnv } from "../support/agent-fixtures.js";
 import { fault, startFakeVllm, submit, type FakeVllmOptions } from "../support/fake-vllm/index.js";
 import { CART_PUSH1, LOOP_LINE, reviewPush1, shopFiles } from "../support/review-fixtures.js";
+import { Capture } from "../support/cli-run.js";
 
 /**
  * `iquest-bot review`: the commits of HEAD since the merge base, reviewed as the review job
@@ -21,13 +22,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
 

@@ -9,6 +9,7 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { createRedactor } from "../../src/shared/redact.js";
 import { createBuggyRepo, fixScript, testBaseEnv } from "../support/agent-fixtures.js";
 import { startFakeVllm } from "../support/fake-vllm/index.js";
+import { Capture } from "../support/cli-run.js";
 
 /**
  * `iquest-bot runs view FILE`: the run viewer on 127.0.0.1 for a trajectory that `iquest-bot fix
@@ -20,13 +21,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 function context(cwd: string, extra: Partial<CliContext> = {}) {
   const stdout = new Capture();

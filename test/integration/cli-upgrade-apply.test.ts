@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT_CODES } from "../../src/cli/exit-codes.js";
-import type { CliContext } from "../../src/cli/fix-command.js";
-import { runCli } from "../../src/cli/run-cli.js";
-import { createRedactor } from "../../src/shared/redact.js";
-import { testBaseEnv } from "../support/agent-fixtures.js";
-import { bash, replace, startFakeVllm, submit, type ScriptStep } from "../support/fake-vllm/index.js";
+import { runCliWithModel } from "../support/cli-run.js";
+import { bash, replace, submit, type ScriptStep } from "../support/fake-vllm/index.js";
 import { startNpmRegistry, type NpmRegistry } from "../support/npm-registry/index.js";
 import { createGreetApp, GREETER_FIX_SUMMARY, makeDir, publishGreeter } from "../support/upgrade-fixtures.js";
 
@@ -33,13 +30,6 @@ afterAll(async () => {
   for (const d of [...made, cache]) rmSync(d, { recursive: true, force: true });
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
 
@@ -52,31 +42,9 @@ async function greetRepo(): Promise<string> {
   return dir;
 }
 
-async function upgrade(repo: string, script: ScriptStep[], argv: string[] = []) {
-  const vllm = await startFakeVllm({ script });
-  const temps = mkdtempSync(join(tmpdir(), "cli-upgrade-temps-"));
-  made.push(temps);
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    cwd: repo,
-    modelEnv: { MODEL_BASE_URL: vllm.url },
-    commandEnv: testBaseEnv(repo),
-    redact: createRedactor([]),
-    tmpDir: temps,
-    // The test's registry, on this machine's loopback: allowed by its address.
-    egressAllow: new URL(registry.url).host,
-    npmRegistry: registry.url,
-  };
-  try {
-    const code = await runCli(["upgrade", "--repo", repo, ...argv], ctx);
-    return { code, out: stdout.text, err: stderr.text, vllm, leftovers: readdirSync(temps) };
-  } finally {
-    await vllm.close();
-  }
-}
+// The test's registry, on this machine's loopback: allowed by its address.
+const upgrade = (repo: string, script: ScriptStep[], argv: string[] = []) =>
+  runCliWithModel(repo, ["upgrade", "--repo", repo, ...argv], script, { egressAllow: new URL(registry.url).host, npmRegistry: registry.url });
 
 describe("iquest-bot upgrade (apply)", () => {
   test("a passing minor on its branch (one bump commit), a major that broke a test repaired by the agent (bump, then repair); nothing pushed, the checkout untouched; a second run skips the existing branches", async () => {

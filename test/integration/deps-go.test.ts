@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT_CODES } from "../../src/cli/exit-codes.js";
-import type { CliContext } from "../../src/cli/fix-command.js";
-import { runCli } from "../../src/cli/run-cli.js";
-import { createRedactor } from "../../src/shared/redact.js";
-import { testBaseEnv } from "../support/agent-fixtures.js";
-import { bash, replace, startFakeVllm, submit, type ScriptStep } from "../support/fake-vllm/index.js";
+import { runCliWithModel } from "../support/cli-run.js";
+import { bash, replace, submit, type ScriptStep } from "../support/fake-vllm/index.js";
 import { startGoProxy, type GoProxy } from "../support/go-proxy.js";
 
 /**
@@ -42,13 +39,6 @@ afterAll(async () => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-class Capture {
-  text = "";
-  write(s: string) {
-    this.text += s;
-    return true;
-  }
-}
 
 const execFileAsync = promisify(execFile);
 const git = (dir: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: dir, encoding: "utf8" }).trim();
@@ -74,24 +64,9 @@ async function goApp(): Promise<string> {
   return dir;
 }
 
-async function cli(repo: string, argv: string[], script: ScriptStep[] = []) {
-  const vllm = await startFakeVllm({ script });
-  const temps = mkdtempSync(join(tmpdir(), "deps-go-temps-"));
-  made.push(temps);
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const ctx: CliContext = {
-    stdout, stderr, cwd: repo, modelEnv: { MODEL_BASE_URL: vllm.url }, commandEnv: testBaseEnv(repo), redact: createRedactor([]), tmpDir: temps,
-    // The test's proxy is on this machine's loopback: allowed by its address; nothing else.
-    egressAllow: new URL(proxy.url).host,
-    registryEnv: registryEnv(),
-  };
-  try {
-    return { code: await runCli(["upgrade", "--repo", repo, ...argv], ctx), out: stdout.text, err: stderr.text, vllm, leftovers: readdirSync(temps) };
-  } finally {
-    await vllm.close();
-  }
-}
+// The test's proxy is on this machine's loopback: allowed by its address; nothing else.
+const cli = (repo: string, argv: string[], script: ScriptStep[] = []) =>
+  runCliWithModel(repo, ["upgrade", "--repo", repo, ...argv], script, { egressAllow: new URL(proxy.url).host, registryEnv: registryEnv() });
 
 describe("Go modules", () => {
   test("--dry-run --json: the newest old-enough release within each module path; the young one waits; a new major path is reported, not proposed", async () => {
