@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "@jest/globals";
-import { npmRegistryRules } from "../support/registry-rules.js";
+import { npmEgressAllow, npmRegistryRules } from "../support/registry-rules.js";
+import { runCliWithModel } from "../support/cli-run.js";
+import { submit as submitCall } from "../support/fake-vllm/index.js";
 import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sandbox.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 import { describeSetupFailure } from "../../src/jobs/prepare-workspace.js";
@@ -97,6 +99,42 @@ describe("real repositories: Go", () => {
     expect(base.run.outputTail).toMatch(/^ok\s+github\.com\/google\/uuid\s/m);
     expect(egress.refused).toEqual([]);
   }, 300_000);
+});
+
+describe("real repositories through the command line (the sandboxed copy of HEAD)", () => {
+  test("iquest-bot check on chalk: npm install through the egress proxy, the `xo && c8 ava && tsd` chain, ava's own counts; the checkout untouched", async () => {
+    const { dir } = await unpack("chalk+chalk");
+    const egressAllow = await npmEgressAllow();
+    const r = await runCliWithModel(dir, ["check", "--repo", dir, "--json"], [submitCall("ok")], egressAllow ? { egressAllow } : {});
+    const report = JSON.parse(r.out);
+    expect(report.plan).toMatchObject({ ecosystem: "node", test: "npm test", setup: "npm install --no-audit --no-fund" });
+    expect(report.setup).toMatchObject({ ok: true, refused: [] });
+    // Whether xo passes depends on what a lock-less install resolves today; either way the
+    // runner's own results are what is reported.
+    expect(report.tests).toMatchObject({ passed: 32, failed: 0 });
+    expect(report.model).toMatchObject({ reachable: true, toolCall: "ok" });
+    expect(r.leftovers).toEqual([]);
+    expect((await execFileAsync("git", ["status", "--porcelain"], { cwd: dir })).stdout).toBe("");
+  }, 600_000);
+
+  test("iquest-bot upgrade --dry-run on google/uuid: its real go.mod read, nothing required, so nothing to ask the proxy", async () => {
+    const { dir } = await unpack("google+uuid");
+    const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], []);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ groups: [], problems: [], dependencies: 0, registryRequests: 0 });
+  }, 60_000);
+});
+
+describe("real repositories: Python upgrades", () => {
+  test("iquest-bot upgrade --dry-run on markupsafe (pyproject.toml + uv.lock): said plainly that such projects are not upgraded yet, nothing asked of an index", async () => {
+    const { dir } = await unpack("pallets+markupsafe");
+    const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], []);
+    const report = JSON.parse(r.out);
+    expect(r.code).toBe(1);
+    expect(report.problems.map((p: { manifest: string }) => p.manifest)).toEqual(["pyproject.toml", "uv.lock"]);
+    expect(report.problems[1].message).toBe("`uv.lock` found: only requirements*.txt pins are upgraded yet; its dependencies were not checked");
+    expect(report.registryRequests).toBe(0);
+  }, 60_000);
 });
 
 describe("real repositories: Python", () => {

@@ -9,7 +9,11 @@ import { egressRulesFor, isPublicAddress, type EgressRule } from "../../src/work
  * writes); where it resolves publicly, nothing is added.
  */
 export async function npmRegistryRules(registryUrls: readonly string[] = []): Promise<EgressRule[]> {
+  return egressRulesFor(await npmEgressAllow(), registryUrls);
+}
+
+/** The same as an `EGRESS_ALLOW` value (for the CLI): undefined (the defaults) where the registry resolves publicly. */
+export async function npmEgressAllow(): Promise<string | undefined> {
   const addresses = (await lookup("registry.npmjs.org", { all: true })).map((a) => a.address);
-  const mirror = addresses.some((a) => !isPublicAddress(a));
-  return egressRulesFor(mirror ? "private:registry.npmjs.org" : undefined, registryUrls);
+  return addresses.some((a) => !isPublicAddress(a)) ? "private:registry.npmjs.org" : undefined;
 }

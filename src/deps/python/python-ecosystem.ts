@@ -30,11 +30,13 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
 
     async find(files, policy): Promise<Findings | undefined> {
       const reqs = await read(files);
-      if (reqs.length === 0) return undefined;
       const findings: Findings = { ecosystem: "python", dependencies: [], updates: [], skipped: [], problems: [] };
-      for (const lock of ["poetry.lock", "uv.lock", "Pipfile.lock"]) {
-        if ((await files.read(lock)) !== undefined) findings.problems.push({ kind: "unsupported", manifest: lock, message: `\`${lock}\` found: only requirements*.txt pins are upgraded yet; its dependencies were not checked` });
+      for (const other of ["pyproject.toml", "poetry.lock", "uv.lock", "Pipfile.lock"]) {
+        // pyproject.toml beside requirements files is often just tool settings: said only when it is the project.
+        if (other === "pyproject.toml" && reqs.length > 0) continue;
+        if ((await files.read(other)) !== undefined) findings.problems.push({ kind: "unsupported", manifest: other, message: `\`${other}\` found: only requirements*.txt pins are upgraded yet; its dependencies were not checked` });
       }
+      if (reqs.length === 0) return findings.problems.length ? findings : undefined;
       const failures: Array<{ error: RegistryError; name: string }> = [];
       await Promise.all(
         reqs.flatMap(({ path, text }) => {
