@@ -1,5 +1,5 @@
 import { goproxyUrls } from "../config/sandbox-registries.js";
-import type { Ecosystem } from "../deps/ecosystem.js";
+import { enabledEcosystems, type Ecosystem } from "../deps/ecosystem.js";
 import { createGoEcosystem } from "../deps/go/go-ecosystem.js";
 import { createGoProxyClient } from "../deps/go/proxy.js";
 import { createNpmEcosystem } from "../deps/npm/npm-ecosystem.js";
@@ -17,7 +17,7 @@ export const DEFAULT_PYPI_INDEX = "https://pypi.org/simple/";
  * GOPRIVATE/GONOPROXY, Python's from the requirements file's --index-url, else PIP_INDEX_URL. On the user's own machine every registry the repository names may be
  * contacted (the worker, unlike the CLI, reads only the ones its operator allows).
  */
-export function cliEcosystems(ctx: CliContext, npmRegistry: string): { ecosystems: Ecosystem[]; requests(): number } {
+export function cliEcosystems(ctx: CliContext, npmRegistry: string, switches: Readonly<Record<string, boolean>> = {}): { ecosystems: Ecosystem[]; requests(): number } {
   const isAllowed = (url: string) => /^https?:\/\//.test(url);
   const signal = ctx.signal ? { signal: ctx.signal } : {};
   const npm = createNpmRegistryClient({ isAllowed, ...signal });
@@ -26,11 +26,11 @@ export function cliEcosystems(ctx: CliContext, npmRegistry: string): { ecosystem
   const proxy = goproxyUrls(ctx.registryEnv?.GOPROXY)[0] ?? DEFAULT_GOPROXY;
   const privatePatterns = [ctx.registryEnv?.GOPRIVATE, ctx.registryEnv?.GONOPROXY].filter(Boolean).join(",");
   return {
-    ecosystems: [
+    ecosystems: enabledEcosystems([
       createNpmEcosystem({ defaultRegistry: npmRegistry, client: npm }),
       createGoEcosystem({ proxy, client: go, ...(privatePatterns ? { privatePatterns } : {}) }),
       createPythonEcosystem({ index: ctx.registryEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
-    ],
+    ], switches),
     requests: () => npm.stats.requests + go.stats.requests + py.stats.requests,
   };
 }

@@ -26,7 +26,7 @@ export interface SandboxedCopyOptions {
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
   npmRegistry: string;
-  /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB, PIP_INDEX_URL: passed to the sandbox; GOPROXY's and PIP_INDEX_URL's hosts allowed. */
+  /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB, PIP_INDEX_URL, COREPACK_INTEGRITY_KEYS: passed to the sandbox; GOPROXY's and PIP_INDEX_URL's hosts allowed. */
   registryEnv?: Readonly<Record<string, string | undefined>>;
   setupTimeoutMs: number;
   bwrapPath?: string;
@@ -56,7 +56,8 @@ export interface SandboxedCopy {
 }
 
 /** The user's settings that change where packages come from, as their own tools would use them. */
-const REGISTRY_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "PIP_INDEX_URL"] as const;
+// COREPACK_INTEGRITY_KEYS: a mirror that serves no npm signatures needs corepack's check off ("0"), as on the user's machine.
+const REGISTRY_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "PIP_INDEX_URL", "COREPACK_INTEGRITY_KEYS"] as const;
 
 export function bubblewrapHelp(reason: string): string {
   return (

@@ -83,7 +83,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
     },
   });
   const cfg = base.config.config.upgrade;
-  const { ecosystems } = cliEcosystems(ctx, options.registry);
+  const { ecosystems } = cliEcosystems(ctx, options.registry, cfg.ecosystems);
   const policy = { now: Date.now(), minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
   let plan: TestPlan | null;
   let baseline: TestRun | undefined;

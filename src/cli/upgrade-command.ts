@@ -104,7 +104,7 @@ export async function runUpgradeCommand(argv: readonly string[], ctx: CliContext
   if (loaded.problems.length) err(`iquest-bot upgrade: .github/iquest.yml has problems (defaults used for them):\n${describeProblems(loaded.problems)}\n`);
   const cfg = loaded.config.upgrade;
   // On the user's own machine the repository's registries are theirs to contact.
-  const { ecosystems, requests } = cliEcosystems(ctx, registry);
+  const { ecosystems, requests } = cliEcosystems(ctx, registry, cfg.ecosystems);
   const result = await findUpdates({
     files: createDirFiles(repo),
     ecosystems,

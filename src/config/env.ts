@@ -167,6 +167,11 @@ export const envSchema = z.object({
   /** Go's checksum database settings, for a private proxy (Go's syntax); passed to the sandbox. */
   GOSUMDB: optionalString,
   GONOSUMDB: optionalString,
+  /**
+   * corepack's signature check of the yarn and pnpm it fetches (pinned by `packageManager`): "0"
+   * turns it off, for an npm mirror that serves no signatures; passed to the sandbox.
+   */
+  COREPACK_INTEGRITY_KEYS: optionalString,
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -112,6 +112,14 @@ export const repoConfigSchema = z
           )
           .max(20)
           .default([]),
+        /**
+         * Which ecosystems are upgraded (each on unless turned off): `npm` covers npm, pnpm and yarn
+         * (one registry, one set of manifests); `go` Go modules; `python` requirements files.
+         */
+        ecosystems: z
+          .object({ npm: z.boolean().default(true), go: z.boolean().default(true), python: z.boolean().default(true) })
+          .strict()
+          .prefault({}),
         /** Open upgrade PRs at most, counting those from earlier runs. */
         maxOpenPRs: z.number().int().min(0).max(100).default(5),
         /** New upgrade PRs one run may open (updating an open one does not count). */

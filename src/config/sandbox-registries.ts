@@ -5,7 +5,7 @@ import type { Env } from "./env.js";
  * PIP_INDEX_URL, GOPROXY), as the two things the sandbox needs: the URLs its egress proxy lets
  * setup reach, and the environment that points each package manager at them.
  */
-type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY" | "GOPRIVATE" | "GOSUMDB" | "GONOSUMDB">>;
+type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY" | "GOPRIVATE" | "GOSUMDB" | "GONOSUMDB" | "COREPACK_INTEGRITY_KEYS">>;
 
 /** GOPROXY's URLs: a list separated by `,` or `|`, where `direct` and `off` are not hosts. */
 export const goproxyUrls = (value: string | undefined) =>
@@ -32,5 +32,6 @@ export function sandboxRegistryEnv(env: RegistrySettings): Record<string, string
     ...(env.GOPRIVATE ? { GOPRIVATE: env.GOPRIVATE } : {}),
     ...(env.GOSUMDB ? { GOSUMDB: env.GOSUMDB } : {}),
     ...(env.GONOSUMDB ? { GONOSUMDB: env.GONOSUMDB } : {}),
+    ...(env.COREPACK_INTEGRITY_KEYS ? { COREPACK_INTEGRITY_KEYS: env.COREPACK_INTEGRITY_KEYS } : {}),
   };
 }

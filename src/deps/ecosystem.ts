@@ -2,7 +2,7 @@ import type { IgnoreRule } from "./ignore.js";
 import type { Dependency, ProposedUpdate, RepoFiles, ScanProblem, SkippedUpdate } from "./types.js";
 
 /**
- * What an ecosystem (npm and Go now; Python, Cargo… later) provides to the upgrade. Grouping, ignore
+ * What an ecosystem (npm with pnpm and yarn, Go, Python) provides to the upgrade. Grouping, ignore
  * rules, the CLI, the job and its PRs are ecosystem-neutral and work on these shapes only, so a
  * second ecosystem is a new module implementing this interface, registered beside npm's.
  */
@@ -29,6 +29,11 @@ export interface LockStep {
   /** Needs the registry (run with network; the install phase is the only one that gets it). */
   network: boolean;
   why: string;
+  /**
+   * Files to write (host-side) just before the command, computed from the workspace as the earlier
+   * steps left it (pnpm's and yarn's "pin, then release": npm/js-managers.ts).
+   */
+  prepare?: (files: RepoFiles) => Promise<ReadonlyMap<string, string>>;
 }
 
 /** After the lock step: what the manifests and the lock file now hold for an update. */
@@ -48,7 +53,7 @@ export interface Ecosystem {
   /** The new text of each manifest the updates change (path → text). Throws ManifestChangedError. */
   editManifests(files: RepoFiles, updates: readonly ProposedUpdate[]): Promise<Map<string, string>>;
   /** Commands that update the lock file after the manifests were written. */
-  lockSteps(updates: readonly ProposedUpdate[], policy: Pick<FindPolicy, "now" | "minimumAgeMs">, lockFile: string | undefined): LockStep[];
+  lockSteps(updates: readonly ProposedUpdate[], policy: Pick<FindPolicy, "now" | "minimumAgeMs">, lockFile: string | undefined, files: RepoFiles): Promise<LockStep[]>;
   /** Read back what the manifests and lock file hold, to check the package manager did as asked. */
   check(files: RepoFiles, updates: readonly ProposedUpdate[], lockFile: string | undefined): Promise<AppliedCheck[]>;
   /** The changelog excerpt for an update, bounded; undefined when the package ships none. */
@@ -64,4 +69,9 @@ export class ManifestChangedError extends Error {
     super(`${manifest}: the entry for ${packageName} is not what the scan read`);
     this.name = "ManifestChangedError";
   }
+}
+
+/** The ecosystems `.github/iquest.yml` leaves on (`upgrade.ecosystems`; an id it does not name stays on). */
+export function enabledEcosystems<T extends { readonly id: string }>(all: readonly T[], switches: Readonly<Record<string, boolean>>): T[] {
+  return all.filter((e) => switches[e.id] !== false);
 }

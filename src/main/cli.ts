@@ -54,7 +54,7 @@ const code = await runCli(process.argv.slice(2), {
   redact: createRedactor([env.MODEL_API_KEY]),
   ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
   ...(env.EGRESS_ALLOW ? { egressAllow: env.EGRESS_ALLOW } : {}),
-  registryEnv: { GOPROXY: env.GOPROXY, GOPRIVATE: env.GOPRIVATE, GONOPROXY: env.GONOPROXY, GOSUMDB: env.GOSUMDB, PIP_INDEX_URL: env.PIP_INDEX_URL },
+  registryEnv: { GOPROXY: env.GOPROXY, GOPRIVATE: env.GOPRIVATE, GONOPROXY: env.GONOPROXY, GOSUMDB: env.GOSUMDB, PIP_INDEX_URL: env.PIP_INDEX_URL, COREPACK_INTEGRITY_KEYS: process.env.COREPACK_INTEGRITY_KEYS },
   signal: controller.signal,
 });
 process.exitCode = code;

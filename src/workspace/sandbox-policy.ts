@@ -159,6 +159,8 @@ export function sandboxPolicy(options: SandboxOptions, host: HostFacts): Sandbox
     PIP_DISABLE_PIP_VERSION_CHECK: "1",
     // corepack (pinned yarn and pnpm): never ask, keep what it fetched in HOME.
     COREPACK_ENABLE_DOWNLOAD_PROMPT: "0",
+    // …and never add a `packageManager` line to the repository's package.json (corepack ≥ 0.31 does on first use).
+    COREPACK_ENABLE_AUTO_PIN: "0",
     COREPACK_HOME: `${homeInside}/.cache/node/corepack`,
     // node's own fetch (corepack) trusts only its bundled roots; the host's store (bound in
     // read-only with /etc/ssl) may hold the organisation's CA, as npm and pip already use it.

@@ -11,7 +11,8 @@
 const ROOT_CAUSES: RegExp[] = [
   /No matching distribution found for|Could not find a version that satisfies/i, // pip
   /\b(?:E404|E403|E401|ETARGET|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ERESOLVE|EINTEGRITY)\b/, // npm, yarn, pnpm
-  /\b(?:ERR_PNPM_\w+|YN\d{4})\b/, // pnpm, yarn berry
+  // yarn berry prints every line with a code; these are progress and warnings, not causes.
+  /\b(?:ERR_PNPM_\w+|YN(?!0000|0002|0007|0013|0060|0073|0086)\d{4})\b/, // pnpm, yarn berry
   /\b(?:403 Forbidden|404 Not Found|407 Proxy|Proxy Authentication|proxyconnect|tunnel connection failed|CONNECT tunnel failed)\b/i,
   /\bcommand not found\b|: not found$|No such file or directory/i,
   /\b(?:failed to (?:download|fetch|resolve|get)|could not (?:resolve|download|fetch|connect)|unable to (?:resolve|connect|access))\b/i, // cargo, go, maven, git

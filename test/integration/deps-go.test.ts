@@ -117,6 +117,19 @@ describe("Go modules", () => {
     expect(r.leftovers).toEqual([]);
   }, 300_000);
 
+  test("`upgrade.ecosystems.go: false` in .github/iquest.yml: Go modules are not read at all", async () => {
+    const repo = await goApp();
+    execFileSync("mkdir", ["-p", join(repo, ".github")]);
+    writeFileSync(join(repo, ".github/iquest.yml"), "upgrade:\n  ecosystems:\n    go: false\n");
+    const requestsBefore = proxy.requests.length;
+    const r = await cli(repo, ["--dry-run", "--json"]);
+    const report = JSON.parse(r.out);
+    expect(report.groups).toEqual([]);
+    expect(report.dependencies ?? []).toEqual([]);
+    expect(proxy.requests.length).toBe(requestsBefore);
+    expect(r.err).not.toContain("has problems");
+  }, 120_000);
+
   test("a module the proxy fails for: a problem line naming it; the other module is still proposed", async () => {
     const repo = await goApp();
     proxy.failModule("example.com/words", 502);

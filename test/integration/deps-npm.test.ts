@@ -146,7 +146,7 @@ describe("npm proposals against a real registry", () => {
     // One line per updated dependency changed, nothing else.
     const changed = readFileSync(join(work, "package.json"), "utf8").split("\n").filter((l, i) => l !== before.split("\n")[i]);
     expect(changed.map((l) => l.trim())).toEqual(['"left-pad": "^1.2.0",', '"tilde-dep": "~1.3.0",', '"exact-dep": "1.0.1",', '"beta-dep": "^2.0.0-beta.2",']);
-    const steps = eco.lockSteps(group.updates, p, result.findings[0]!.lockFile);
+    const steps = await eco.lockSteps(group.updates, p, result.findings[0]!.lockFile, files);
     expect(steps.map((s) => s.command.split(" ").slice(0, 2).join(" "))).toEqual(["npm install", "npm update"]);
     expect(steps.every((s) => s.network && / --before=\d{4}-/.test(s.command))).toBe(true);
     for (const step of steps) await sh("bash", ["-c", step.command], { cwd: work, env: npmEnv(cache) });
@@ -232,14 +232,29 @@ describe("bad input: each a clear problem, never a throw", () => {
     expect(result.groups.flatMap((g) => g.updates.map((u) => `${u.name}@${u.newVersion}`))).toEqual(["left-pad@1.2.0", "left-pad@2.0.0"]);
   });
 
-  test("an invalid root package.json, and a yarn project: said, nothing proposed", async () => {
+  test("an invalid root package.json, and a bun project: said, nothing proposed", async () => {
     const { eco } = ecosystem();
     const broken = await findUpdates({ files: createDirFiles(project({ "package.json": "{ nope" })), ecosystems: [eco], policy: policy(), groups: [] });
     expect(broken.groups).toEqual([]);
     expect(broken.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^`package.json` is not valid JSON/)]);
-    const yarn = await findUpdates({ files: createDirFiles(project({ "package.json": JSON.stringify({ dependencies: { "left-pad": "^1.0.0" } }), "yarn.lock": "" })), ecosystems: [eco], policy: policy(), groups: [] });
-    expect(yarn.groups).toEqual([]);
-    expect(yarn.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^`yarn.lock` found: yarn projects are not upgraded yet/)]);
+    const bun = await findUpdates({ files: createDirFiles(project({ "package.json": JSON.stringify({ dependencies: { "left-pad": "^1.0.0" } }), "bun.lock": "{}" })), ecosystems: [eco], policy: policy(), groups: [] });
+    expect(bun.groups).toEqual([]);
+    expect(bun.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^`bun.lock` found: bun projects are not upgraded yet/)]);
+  });
+
+  test("pnpm and yarn: a broken lock file is said and versions fall back to the ranges' floors; `packageManager` naming another manager than the lock file stops the scan with the reason", async () => {
+    const { eco } = ecosystem();
+    const base = { ".npmrc": `registry=${registry.url}\n` };
+    const broken = await findUpdates({ files: createDirFiles(project({ ...base, "package.json": JSON.stringify({ dependencies: { "left-pad": "^1.0.0" } }), "pnpm-lock.yaml": "importers: [\n" })), ecosystems: [eco], policy: policy(), groups: [] });
+    expect(broken.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^`pnpm-lock.yaml` is not valid YAML \(.*\); versions were compared with the ranges' floors and pnpm will rewrite it$/)]);
+    expect(broken.groups.flatMap((g) => g.updates).map((u) => `${u.name} ${u.currentVersion}→${u.newVersion}`)).toEqual(["left-pad null→1.2.0", "left-pad null→2.0.0"]);
+    const conflict = await findUpdates({ files: createDirFiles(project({ ...base, "package.json": JSON.stringify({ packageManager: "pnpm@9.15.0", dependencies: { "left-pad": "^1.0.0" } }), "yarn.lock": "# yarn lockfile v1\n" })), ecosystems: [eco], policy: policy(), groups: [] });
+    expect(conflict.groups).toEqual([]);
+    expect(conflict.problems.map((p) => p.message)).toEqual(["`packageManager` names pnpm but the lock file is `yarn.lock` (yarn (classic)); corepack would refuse to run either, so nothing was proposed"]);
+    // yarn berry reads its registry from .yarnrc.yml only (an .npmrc would be ignored, as berry ignores it).
+    const noLock = await findUpdates({ files: createDirFiles(project({ ".yarnrc.yml": `npmRegistryServer: "${registry.url}"\n`, "package.json": JSON.stringify({ packageManager: "yarn@4.5.3", dependencies: { "left-pad": "^1.0.0" } }) })), ecosystems: [eco], policy: policy(), groups: [] });
+    expect(noLock.problems.map((p) => p.message)).toEqual([expect.stringMatching(/^No `yarn.lock`: versions were compared with the ranges' floors/)]);
+    expect(noLock.groups.flatMap((g) => g.updates).map((u) => `${u.name}@${u.newVersion} from ${u.registry}`)).toEqual([`left-pad@1.2.0 from ${registry.url}`, `left-pad@2.0.0 from ${registry.url}`]);
   });
 
   test("a manifest symlinked out of the repository is not read", async () => {

@@ -42,8 +42,8 @@ export interface UpgradeHarness {
 
 const APP_ID = 5151;
 
-/** `extraEnv`: more worker settings (a Go module proxy, say). */
-export async function startUpgradeHarness(extraEnv: Record<string, string> = {}): Promise<UpgradeHarness> {
+/** `extraEnv`: more worker settings (a Go module proxy, say), or a function of the harness's npm registry URL. */
+export async function startUpgradeHarness(extraEnv: Record<string, string> | ((registryUrl: string) => Record<string, string>) = {}): Promise<UpgradeHarness> {
   const sim = await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: "upgrade-harness" } });
   const registry = await startNpmRegistry();
   const vllm = await startFakeVllm({ script: [] });
@@ -59,7 +59,7 @@ export async function startUpgradeHarness(extraEnv: Record<string, string> = {})
     UPGRADE_REGISTRIES: `${registry.url},${downRegistryUrl}`,
     SETUP_TIMEOUT_MS: "120000",
     TEST_TIMEOUT_MS: "60000",
-    ...extraEnv,
+    ...(typeof extraEnv === "function" ? extraEnv(registry.url) : extraEnv),
   });
   const redact = createRedactor([env.privateKey, env.WEBHOOK_SECRET]);
   const log = createLogger({ level: "silent", redact });

@@ -133,7 +133,7 @@ export function createGoEcosystem(options: GoEcosystemOptions): Ecosystem {
       return new Map(text === undefined ? [] : [["go.mod", text]]);
     },
 
-    lockSteps(updates): LockStep[] {
+    async lockSteps(updates): Promise<LockStep[]> {
       // go.mod already names the new versions: `go get` makes the build list consistent (what the
       // new versions require), `go mod tidy` writes go.sum and the indirect requirements.
       const targets = updates.map((u) => `'${u.name}@${u.newVersion}'`).join(" ");

@@ -9,9 +9,10 @@ export interface NpmLock {
   dependencies?: Record<string, { version?: string }>;
 }
 
-export const LOCK_FILES = ["package-lock.json", "npm-shrinkwrap.json"] as const;
-/** Lock files of other package managers, which this module does not update. */
-export const FOREIGN_LOCKS = { "yarn.lock": "yarn", "pnpm-lock.yaml": "pnpm", "bun.lockb": "bun", "bun.lock": "bun" } as const;
+/** The lock files read (js-locks.ts), in the order that decides when a repository has several. */
+export const LOCK_FILES = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock"] as const;
+/** Lock files of package managers whose upgrades are not supported. */
+export const FOREIGN_LOCKS = { "bun.lockb": "bun", "bun.lock": "bun" } as const;
 
 export function parseLock(text: string): { lock: NpmLock } | { error: string } {
   try {

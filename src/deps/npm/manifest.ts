@@ -1,9 +1,10 @@
+import { parse as parseYaml } from "yaml";
 import type { RepoFiles, ScanProblem, SkippedUpdate } from "../types.js";
 import { classifySpec, describeNonRegistry, isPackageName } from "./spec.js";
 
 /**
- * package.json files: the root and its workspaces (npm's `workspaces`, as an array of globs or
- * `{ packages: [...] }`). A manifest that does not parse is a problem for the report, not an
+ * package.json files: the root and its workspaces (npm's and yarn's `workspaces`, as an array of
+ * globs or `{ packages: [...] }`; pnpm's `packages` in pnpm-workspace.yaml). A manifest that does not parse is a problem for the report, not an
  * exception: the others are still upgraded.
  */
 export interface NpmManifest {
@@ -36,7 +37,7 @@ export async function readManifests(files: RepoFiles): Promise<{ manifests: NpmM
   if (root === undefined) return undefined;
   if (root === null) return { manifests: [], problems };
   const manifests: NpmManifest[] = [root];
-  const patterns = workspacePatterns(root.json);
+  const patterns = [...workspacePatterns(root.json), ...pnpmWorkspacePatterns((await files.read("pnpm-workspace.yaml")) ?? "", problems)];
   if (patterns.length) {
     const dirs = await expandWorkspaces(files, patterns);
     for (const dir of dirs) {
@@ -75,6 +76,20 @@ export function workspacePatterns(json: Record<string, unknown>): string[] {
   const ws = json.workspaces;
   const list = Array.isArray(ws) ? ws : ws && typeof ws === "object" && Array.isArray((ws as { packages?: unknown }).packages) ? (ws as { packages: unknown[] }).packages : [];
   return list.filter((p): p is string => typeof p === "string" && p.trim() !== "").map((p) => p.trim().replace(/^\.\//, "").replace(/\/+$/, ""));
+}
+
+/** pnpm's workspaces: `packages:` in pnpm-workspace.yaml. */
+export function pnpmWorkspacePatterns(text: string, problems: ScanProblem[]): string[] {
+  if (!text.trim()) return [];
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    problems.push({ kind: "manifest", manifest: "pnpm-workspace.yaml", message: `\`pnpm-workspace.yaml\` is not valid YAML (${(err as Error).message.split("\n")[0]}), so only the root package.json was checked` });
+    return [];
+  }
+  const list = doc && typeof doc === "object" ? (doc as { packages?: unknown }).packages : undefined;
+  return workspacePatterns({ workspaces: Array.isArray(list) ? list : [] });
 }
 
 const MAX_DEPTH = 6;

@@ -3,18 +3,23 @@ import { ignoredRanges, isIgnored } from "../ignore.js";
 import { RegistryError } from "../registry-error.js";
 import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles, ScanProblem } from "../types.js";
 import { setDependencyValue } from "./edit-manifest.js";
-import { FOREIGN_LOCKS, LOCK_FILES, lockedVersion, parseLock, type NpmLock } from "./lockfile.js";
+import { readJsLock, type JsLock, type JsManager } from "./js-locks.js";
+import { managerLabel, pinThenReleaseSteps } from "./js-managers.js";
+import { FOREIGN_LOCKS, LOCK_FILES } from "./lockfile.js";
 import { dependenciesOf, localNames, readManifests } from "./manifest.js";
-import { parseNpmrc, registryFor } from "./npmrc.js";
+import { mergeRegistries, parseNpmrc, parseYarnrc, parseYarnrcYml, registryFor } from "./npmrc.js";
 import { proposeUpdates } from "./propose.js";
 import type { NpmRegistryClient } from "./registry.js";
 import { npmReleaseNotes } from "./release-notes.js";
 import { classifySpec, respec } from "./spec.js";
 
 /**
- * npm: package.json files (the root and its workspaces), package-lock.json (or
- * npm-shrinkwrap.json), the project's `.npmrc` for registries, and the real `npm` in the sandbox
- * for the lock file. Yarn and pnpm lock files are recognised and reported as not supported yet.
+ * The npm registry's packages, for the three managers that use it: package.json files (the root
+ * and its workspaces, npm's/yarn's `workspaces` or pnpm-workspace.yaml), the lock file
+ * (package-lock.json or npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock classic or berry: js-locks.ts),
+ * the registries as that manager reads them (`.npmrc`, `.yarnrc`, `.yarnrc.yml`), and the real
+ * manager in the sandbox for the lock file (npm directly; pnpm and yarn through corepack:
+ * js-managers.ts). bun's lock files are recognised and reported as not supported.
  */
 export interface NpmEcosystemOptions {
   /** Registry for packages the project's `.npmrc` does not place elsewhere. */
@@ -27,17 +32,33 @@ export const NPM_LOCK_FLAGS = "--package-lock-only --ignore-scripts --no-audit -
 export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
   const { client } = options;
 
-  async function readLock(files: RepoFiles): Promise<{ file?: string; lock?: NpmLock; problem?: ScanProblem }> {
+  /**
+   * The lock file and the package manager that writes it. The first lock file found decides
+   * (npm's, then pnpm's, then yarn's); without one, `packageManager` does. A `packageManager` that
+   * names another manager than the lock file is a conflict corepack would refuse: said, nothing proposed.
+   */
+  async function readLock(files: RepoFiles, packageManager: unknown): Promise<{ manager: JsManager; file?: string; lock?: JsLock; problem?: ScanProblem; conflict?: ScanProblem; foreign?: ScanProblem }> {
+    const pinned = typeof packageManager === "string" ? /^(npm|pnpm|yarn)@(\d+)/.exec(packageManager.trim()) : null;
     for (const file of LOCK_FILES) {
       const text = await files.read(file);
       if (text === undefined) continue;
-      const parsed = parseLock(text);
-      if ("error" in parsed) {
-        return { file, problem: { kind: "lockfile", manifest: file, message: `\`${file}\` is not valid JSON (${parsed.error}); versions were compared with the ranges' floors and npm will rewrite it` } };
+      const read = readJsLock(file, text);
+      const manager = "lock" in read ? read.lock.manager : read.manager;
+      if (pinned && pinned[1] !== manager.replace("-berry", "")) {
+        return { manager, file, conflict: { kind: "config", manifest: "package.json", message: `\`packageManager\` names ${pinned[1]} but the lock file is \`${file}\` (${managerLabel(manager)}); corepack would refuse to run either, so nothing was proposed` } };
       }
-      return { file, lock: parsed.lock };
+      if ("error" in read) {
+        return { manager, file, problem: { kind: "lockfile", manifest: file, message: `\`${file}\` is ${read.error}; versions were compared with the ranges' floors and ${managerLabel(manager)} will rewrite it` } };
+      }
+      return { manager, file, lock: read.lock };
     }
-    return {};
+    for (const [foreign, manager] of Object.entries(FOREIGN_LOCKS)) {
+      if ((await files.read(foreign)) !== undefined) {
+        return { manager: "npm", foreign: { kind: "unsupported", manifest: foreign, message: `\`${foreign}\` found: ${manager} projects are not upgraded yet (npm, pnpm and yarn are), so nothing was proposed` } };
+      }
+    }
+    const manager: JsManager = !pinned ? "npm" : pinned[1] === "yarn" ? (Number(pinned[2]) >= 2 ? "yarn-berry" : "yarn") : (pinned[1] as JsManager);
+    return { manager };
   }
 
   return {
@@ -49,29 +70,28 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
       const findings: Findings = { ecosystem: "npm", dependencies: [], updates: [], skipped: [], problems: [...read.problems] };
       if (read.manifests.length === 0) return findings;
 
-      const { file: lockFile, lock, problem: lockProblem } = await readLock(files);
+      const { manager, file: lockFile, lock, problem: lockProblem, conflict, foreign } = await readLock(files, read.manifests[0]!.json.packageManager);
+      if (conflict || foreign) {
+        findings.problems.push((conflict ?? foreign)!);
+        return findings;
+      }
       if (lockProblem) findings.problems.push(lockProblem);
       if (!lockFile) {
-        for (const [foreign, manager] of Object.entries(FOREIGN_LOCKS)) {
-          if ((await files.read(foreign)) !== undefined) {
-            findings.problems.push({
-              kind: "unsupported",
-              manifest: foreign,
-              message: `\`${foreign}\` found: ${manager} projects are not upgraded yet (only npm's package-lock.json), so nothing was proposed`,
-            });
-            return findings;
-          }
-        }
         findings.problems.push({
           kind: "lockfile",
-          message: "No `package-lock.json`: versions were compared with the ranges' floors, and only `package.json` changes (no lock file is created)",
+          message: `No \`${manager === "npm" ? "package-lock.json" : manager === "pnpm" ? "pnpm-lock.yaml" : "yarn.lock"}\`: versions were compared with the ranges' floors, and only \`package.json\` changes (no lock file is created)`,
         });
       } else {
         findings.lockFile = lockFile;
       }
 
-      const rc = parseNpmrc((await files.read(".npmrc")) ?? "");
-      for (const message of rc.problems) findings.problems.push({ kind: "config", manifest: ".npmrc", message });
+      // Where packages come from, as the manager reads it: yarn berry only `.yarnrc.yml`; npm,
+      // pnpm and yarn classic `.npmrc` (classic also its `.yarnrc`).
+      const rc =
+        manager === "yarn-berry"
+          ? parseYarnrcYml((await files.read(".yarnrc.yml")) ?? "")
+          : mergeRegistries(parseNpmrc((await files.read(".npmrc")) ?? ""), manager === "yarn" ? parseYarnrc((await files.read(".yarnrc")) ?? "") : undefined);
+      for (const message of rc.problems) findings.problems.push({ kind: "config", manifest: manager === "yarn-berry" ? ".yarnrc.yml" : ".npmrc", message });
 
       const local = localNames(read.manifests);
       for (const manifest of read.manifests) {
@@ -79,7 +99,7 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
         findings.skipped.push(...skipped);
         findings.problems.push(...problems);
         for (const d of deps) {
-          const locked = lock ? lockedVersion(lock, manifest.dir, d.key) : undefined;
+          const locked = lock?.locked(manifest.dir, d.key, d.value);
           findings.dependencies.push({
             ecosystem: "npm",
             name: d.name,
@@ -144,8 +164,11 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
       return texts;
     },
 
-    lockSteps(updates, policy, lockFile): LockStep[] {
+    async lockSteps(updates, policy, lockFile, files): Promise<LockStep[]> {
       if (!lockFile) return [];
+      const text = await files.read(lockFile);
+      const manager: JsManager = lockFile === "pnpm-lock.yaml" ? "pnpm" : lockFile === "yarn.lock" ? (text !== undefined && /^__metadata:/m.test(text) ? "yarn-berry" : "yarn") : "npm";
+      if (manager !== "npm") return pinThenReleaseSteps(manager, updates, lockFile);
       // --before: npm itself then never picks a version younger than the minimum age, for the
       // updated packages and for whatever they newly pull in.
       const before = policy.minimumAgeMs > 0 ? ` --before=${new Date(policy.now - policy.minimumAgeMs).toISOString()}` : "";
@@ -163,8 +186,8 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
 
     async check(files, updates, lockFile): Promise<AppliedCheck[]> {
       const lockText = lockFile ? await files.read(lockFile) : undefined;
-      const parsed = lockText ? parseLock(lockText) : undefined;
-      const lock = parsed && "lock" in parsed ? parsed.lock : undefined;
+      const read = lockFile && lockText !== undefined ? readJsLock(lockFile, lockText) : undefined;
+      const lock = read && "lock" in read ? read.lock : undefined;
       const manifests = new Map<string, Record<string, Record<string, unknown> | undefined> | undefined>();
       const out: AppliedCheck[] = [];
       for (const u of updates) {
@@ -181,7 +204,7 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
         const spec = typeof raw === "string" ? classifySpec(raw) : undefined;
         const value = spec && (spec.kind === "range" || spec.kind === "alias") ? spec.range : undefined;
         const dir = u.manifest.includes("/") ? u.manifest.slice(0, u.manifest.lastIndexOf("/")) : "";
-        const locked = lock ? lockedVersion(lock, dir, key) : undefined;
+        const locked = lock && typeof raw === "string" ? lock.locked(dir, key, raw) : undefined;
         const ok = value === u.newValue && (lockFile ? locked === u.newVersion : true);
         out.push({ update: u, ...(value !== undefined ? { value } : {}), ...(locked ? { locked } : {}), ok });
       }

@@ -1,5 +1,7 @@
+import { parse as parseYaml } from "yaml";
+
 /**
- * The project's `.npmrc`, for where packages come from: `registry=` and `@scope:registry=`.
+ * The project's `.npmrc` (and yarn's `.yarnrc` and `.yarnrc.yml`), for where packages come from: `registry=` and `@scope:registry=`.
  * Credentials (`//host/:_authToken=…`) are never read: the bot has none to give, and the
  * sandbox's install sees the same file. Pure.
  */
@@ -56,4 +58,55 @@ export function registryFor(name: string, rc: NpmrcRegistries, fallback: string)
     if (scoped) return scoped;
   }
   return rc.registry ?? fallback;
+}
+
+/** yarn classic's `.yarnrc`: `registry "url"` and `"@scope:registry" "url"` (it also reads `.npmrc`). */
+export function parseYarnrc(text: string): NpmrcRegistries {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => /^\s*"?(registry|@[^:"\s]+:registry)"?\s+"?([^"\s]+)"?\s*$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]}=${m[2]}`);
+  const parsed = parseNpmrc(lines.join("\n"));
+  return { ...parsed, problems: parsed.problems.map((p) => p.replace("`.npmrc`", "`.yarnrc`")) };
+}
+
+/** Later files win, as yarn classic reads `.yarnrc` over `.npmrc`. */
+export function mergeRegistries(base: NpmrcRegistries, over: NpmrcRegistries | undefined): NpmrcRegistries {
+  if (!over) return base;
+  return { ...(over.registry ?? base.registry ? { registry: over.registry ?? base.registry } : {}), scopes: { ...base.scopes, ...over.scopes }, problems: [...base.problems, ...over.problems] };
+}
+
+/**
+ * yarn berry's `.yarnrc.yml`: `npmRegistryServer` and `npmScopes.<scope>.npmRegistryServer`
+ * (berry ignores `.npmrc`). A bare host is https, as berry reads it.
+ */
+export function parseYarnrcYml(text: string): NpmrcRegistries {
+  const out: NpmrcRegistries = { scopes: {}, problems: [] };
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    out.problems.push(`\`.yarnrc.yml\` is not valid YAML (${(err as Error).message.split("\n")[0]}); the default registry was used`);
+    return out;
+  }
+  if (!doc || typeof doc !== "object") return out;
+  const rc = doc as { npmRegistryServer?: unknown; npmScopes?: Record<string, { npmRegistryServer?: unknown } | null> };
+  const url = (key: string, value: unknown): string | undefined => {
+    if (typeof value !== "string") return undefined;
+    if (/\$\{[^}]*\}/.test(value)) {
+      out.problems.push(`\`.yarnrc.yml\`: \`${key}\` uses an environment variable, which iquest-bot cannot resolve; it was ignored`);
+      return undefined;
+    }
+    const normalized = normalizeRegistry(/^[a-z]+:\/\//i.test(value) ? value : `https://${value}`);
+    if (!normalized) out.problems.push(`\`.yarnrc.yml\`: \`${key}\` is not an http(s) URL; it was ignored`);
+    return normalized;
+  };
+  const registry = url("npmRegistryServer", rc.npmRegistryServer);
+  if (registry) out.registry = registry;
+  for (const [scope, entry] of Object.entries(rc.npmScopes && typeof rc.npmScopes === "object" ? rc.npmScopes : {})) {
+    const scoped = url(`npmScopes.${scope}.npmRegistryServer`, entry?.npmRegistryServer);
+    if (scoped) out.scopes[`@${scope.replace(/^@/, "").toLowerCase()}`] = scoped;
+  }
+  return out;
 }

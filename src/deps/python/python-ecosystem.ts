@@ -95,7 +95,7 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
       return texts;
     },
 
-    lockSteps() {
+    async lockSteps() {
       // The pins are the lock: setup's pip install (in the sandbox, through the egress proxy)
       // installs the new versions, and a pin that cannot be installed fails there, on the card.
       return [];

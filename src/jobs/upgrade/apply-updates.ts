@@ -3,6 +3,7 @@ import { createDirFiles } from "../../deps/dir-files.js";
 import { ManifestChangedError, type Ecosystem, type FindPolicy } from "../../deps/ecosystem.js";
 import type { ProposedUpdate } from "../../deps/types.js";
 import { cancelledFromSignal } from "../../shared/errors.js";
+import { setupFailureLine } from "../../workspace/setup-failure.js";
 
 /**
  * Apply one group's updates in a workspace, per ecosystem in the group: the manifests rewritten
@@ -46,12 +47,14 @@ export async function applyUpdates(
       return fail(`\`${err.manifest}\` changed while the run read it; the next run will start from the new content`);
     }
     for (const [path, text] of edits) await env.writeFile(path, text);
-    for (const step of part.ecosystem.lockSteps(part.updates, options.policy, part.lockFile)) {
+    for (const step of await part.ecosystem.lockSteps(part.updates, options.policy, part.lockFile, files)) {
+      if (step.prepare) for (const [path, text] of await step.prepare(files)) await env.writeFile(path, text);
       const r = await env.exec(step.command, { timeoutMs: options.timeoutMs, network: step.network, ...(options.signal ? { signal: options.signal } : {}) });
       if (options.signal?.aborted) throw cancelledFromSignal(options.signal);
       if (r.exitCode !== 0 || r.killed) {
-        const tail = r.output.trim().split("\n").slice(-6).join(" ⏎ ").slice(-600);
-        return fail(`\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${tail}`);
+        // The package manager's own reason (its error code line), else the output's last lines.
+        const reason = setupFailureLine(r.output, 400) ?? r.output.trim().split("\n").slice(-6).join(" ⏎ ").slice(-600);
+        return fail(`\`${step.command.split(" --")[0]}\` could not ${step.why} (exit ${r.exitCode ?? r.killed}): ${reason}`);
       }
     }
     for (const c of await part.ecosystem.check(files, part.updates, part.lockFile)) {

@@ -1,5 +1,5 @@
 import { createDirFiles } from "../../deps/dir-files.js";
-import type { Ecosystem, FindPolicy } from "../../deps/ecosystem.js";
+import { enabledEcosystems, type Ecosystem, type FindPolicy } from "../../deps/ecosystem.js";
 import { DAY_MS, findUpdates, type FindUpdatesResult } from "../../deps/find-updates.js";
 import { parseIgnoreRules } from "../../deps/ignore.js";
 import { createDiskMetadataStore } from "../../deps/metadata-store.js";
@@ -82,11 +82,11 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       now: () => (settings.now ?? Date.now)(),
     });
     const goClient = createGoProxyClient({ isAllowed: registryAllowList(settings), signal: ctx.signal });
-    const ecosystems: Ecosystem[] = [
+    const ecosystems: Ecosystem[] = enabledEcosystems([
       createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client }),
       createGoEcosystem({ proxy: settings.goProxy ?? DEFAULT_GOPROXY, client: goClient, ...(settings.goPrivate ? { privatePatterns: settings.goPrivate } : {}) }),
       createPythonEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: createPyIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
-    ];
+    ], cfg.ecosystems);
     const policy: FindPolicy = { now, minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
     const found: FindUpdatesResult = await findUpdates({ files: createDirFiles(prepared.checkout.worktree), ecosystems, policy, groups: cfg.groups });
     report.dependencies = found.dependencies;

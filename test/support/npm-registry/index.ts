@@ -27,6 +27,8 @@ export interface PublishSpec {
   /** Dist-tag to point at this version. Default: "latest" for a stable version newer than the current latest. */
   tag?: string;
   repository?: string;
+  /** A ready tarball (e.g. from `npm pack`), instead of one packed from `files`. */
+  tarball?: Buffer;
 }
 
 export interface RegistryRequest {
@@ -46,6 +48,8 @@ export interface FaultSpec {
   status: number;
   /** How many requests to fail; default: every one. */
   times?: number;
+  /** Let this many matching requests through first (a package that vanishes mid-run). */
+  after?: number;
 }
 
 export interface NpmRegistry {
@@ -84,7 +88,7 @@ const TOKEN = "test-registry-token";
 
 export async function startNpmRegistry(): Promise<NpmRegistry> {
   const packages = new Map<string, StoredPackage>();
-  const faults: Array<FaultSpec & { hits: number; cancelled: boolean }> = [];
+  const faults: Array<FaultSpec & { hits: number; passed: number; cancelled: boolean }> = [];
   const requests: RegistryRequest[] = [];
   let base = "";
 
@@ -138,7 +142,7 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
       ...spec.manifest,
     };
     const packageJson = JSON.stringify(Object.fromEntries(Object.entries(manifest).filter(([k]) => k !== "deprecated")), null, 2);
-    const tarball = packTarball({ "package.json": packageJson, ...(spec.files ?? { "index.js": "module.exports = {};\n" }) });
+    const tarball = spec.tarball ?? packTarball({ "package.json": packageJson, ...(spec.files ?? { "index.js": "module.exports = {};\n" }) });
     pkg.versions.set(spec.version, { manifest, tarball });
     pkg.time[spec.version] = new Date(spec.publishedAt ?? Date.now() - 30 * DAY_MS).toISOString();
     if (spec.repository) pkg.repository = spec.repository;
@@ -173,10 +177,13 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
     return 201;
   }
 
-  function parse(path: string): { kind: RegistryRequest["kind"]; name?: string; file?: string } {
+  function parse(path: string): { kind: RegistryRequest["kind"]; name?: string; file?: string; version?: string } {
     const decoded = decodeURIComponent(path.split("?")[0]!).replace(/^\//, "");
     if (decoded.startsWith("-/")) return { kind: "other" };
     const m = /^((?:@[^/]+\/)?[^/@][^/]*)(?:\/-\/(.+))?$/.exec(decoded);
+    // `GET /<name>/<version>`: one version's manifest (what corepack asks for).
+    const one = /^((?:@[^/]+\/)?[^/@][^/]*)\/(\d+\.\d+\.\d+[^/]*)$/.exec(decoded);
+    if (one) return { kind: "packument", name: one[1], version: one[2] };
     if (!m) return { kind: "other" };
     return m[2] ? { kind: "tarball", name: m[1], file: m[2] } : { kind: "packument", name: m[1] };
   }
@@ -203,7 +210,8 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
       const fault = faults.find(
         (f) => !f.cancelled && (f.times === undefined || f.hits < f.times) && (!f.name || f.name === target.name) && (!f.kind || f.kind === kind) && kind !== "publish",
       );
-      if (fault) {
+      if (fault && fault.passed < (fault.after ?? 0)) fault.passed++;
+      else if (fault) {
         fault.hits++;
         return reply(fault.status, { error: `injected ${fault.status}` });
       }
@@ -234,6 +242,10 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
         if (!version) return reply(404, { error: "Not found" });
         return reply(200, pkg.versions.get(version)!.tarball, { "content-type": "application/octet-stream" });
       }
+      if (target.version) {
+        const one = (doc(pkg).versions as Record<string, unknown>)[target.version];
+        return one ? reply(200, one) : reply(404, { error: "Not found" });
+      }
       const body = JSON.stringify(doc(pkg));
       const etag = `"${createHash("sha1").update(body).digest("hex")}"`;
       if (req.headers["if-none-match"] === etag) return reply(304, undefined, { etag });
@@ -263,7 +275,7 @@ export async function startNpmRegistry(): Promise<NpmRegistry> {
       packages.delete(name);
     },
     fail(spec) {
-      const fault = { ...spec, hits: 0, cancelled: false };
+      const fault = { ...spec, hits: 0, passed: 0, cancelled: false };
       faults.push(fault);
       return {
         get hits() {
