@@ -59,6 +59,16 @@ export interface SandboxedCopy {
 // COREPACK_INTEGRITY_KEYS: a mirror that serves no npm signatures needs corepack's check off ("0"), as on the user's machine.
 const REGISTRY_ENV_NAMES = ["GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "PIP_INDEX_URL", "COREPACK_INTEGRITY_KEYS"] as const;
 
+/**
+ * cargo's registry settings from the user's environment: alternative registries
+ * (CARGO_REGISTRIES_<NAME>_INDEX, …_PROTOCOL) and, for a cargo older than 1.68, the sparse
+ * protocol behind its unstable switch (CARGO_UNSTABLE_SPARSE_REGISTRY with RUSTC_BOOTSTRAP).
+ * Tokens (CARGO_REGISTRIES_<NAME>_TOKEN, CARGO_REGISTRY_TOKEN) never pass.
+ */
+export function isCargoRegistryEnv(name: string): boolean {
+  return /^CARGO_REGISTRIES_[A-Z0-9_]+_(INDEX|PROTOCOL)$/.test(name) || name === "CARGO_UNSTABLE_SPARSE_REGISTRY" || name === "RUSTC_BOOTSTRAP";
+}
+
 export function bubblewrapHelp(reason: string): string {
   return (
     `the sandbox cannot start here: ${reason}.\n` +
@@ -76,7 +86,7 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
     const facts = await checkoutFacts(git, options.repo, options.notCheckoutHint);
     await options.before?.(facts, git);
     copy = await makeLocalCopy(git, facts, { ...(options.tmpRoot ? { tmpRoot: options.tmpRoot } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-    const registryEnv = Object.fromEntries(REGISTRY_ENV_NAMES.flatMap((k) => (options.registryEnv?.[k] ? [[k, options.registryEnv[k]!]] : [])));
+    const registryEnv = Object.fromEntries(Object.entries(options.registryEnv ?? {}).filter((e): e is [string, string] => !!e[1] && ((REGISTRY_ENV_NAMES as readonly string[]).includes(e[0]) || isCargoRegistryEnv(e[0]))));
     const rules = egressRulesFor(options.egressAllow, [options.npmRegistry, ...goproxyUrls(registryEnv.GOPROXY), ...(registryEnv.PIP_INDEX_URL ? [registryEnv.PIP_INDEX_URL] : [])]);
     // The repository's own settings for its tests, as the worker reads them (from the commit).
     const config = parseRepoConfig(await readFile(join(copy.worktree, CONFIG_PATH), "utf8").catch(() => undefined));

@@ -91,7 +91,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
   let lockFiles: Map<string, string | undefined>;
   try {
     const found = await findUpdates({ files: createDirFiles(base.copy.worktree), ecosystems, policy, groups: cfg.groups });
-    if (found.findings.length === 0) throw new UsageError(`--repo ${options.repo}: no supported project (package.json, go.mod, requirements.txt) at HEAD`);
+    if (found.findings.length === 0) throw new UsageError(`--repo ${options.repo}: no supported project (package.json, go.mod, requirements.txt, Cargo.toml) at HEAD`);
     lockFiles = new Map(found.findings.map((f) => [f.ecosystem, f.lockFile]));
     for (const p of found.problems) say(`upgrade: ${p.message}`);
     groups = found.groups;

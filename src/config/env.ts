@@ -172,6 +172,8 @@ export const envSchema = z.object({
    * turns it off, for an npm mirror that serves no signatures; passed to the sandbox.
    */
   COREPACK_INTEGRITY_KEYS: optionalString,
+  /** A sparse index mirror of crates.io (`sparse+https://…/`) the worker reads Rust versions from; default index.crates.io. */
+  CARGO_INDEX_URL: optionalString.pipe(z.string().regex(/^(sparse\+)?https?:\/\//, "a sparse index URL (sparse+https://…/)").optional()),
 });
 
 export type RawEnv = z.infer<typeof envSchema>;

@@ -114,10 +114,11 @@ export const repoConfigSchema = z
           .default([]),
         /**
          * Which ecosystems are upgraded (each on unless turned off): `npm` covers npm, pnpm and yarn
-         * (one registry, one set of manifests); `go` Go modules; `python` requirements files.
+         * (one registry, one set of manifests); `go` Go modules; `python` requirements files;
+         * `cargo` Cargo.toml.
          */
         ecosystems: z
-          .object({ npm: z.boolean().default(true), go: z.boolean().default(true), python: z.boolean().default(true) })
+          .object({ npm: z.boolean().default(true), go: z.boolean().default(true), python: z.boolean().default(true), cargo: z.boolean().default(true) })
           .strict()
           .prefault({}),
         /** Open upgrade PRs at most, counting those from earlier runs. */

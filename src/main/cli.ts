@@ -1,3 +1,4 @@
+import { isCargoRegistryEnv } from "../cli/sandboxed-copy.js";
 import { runCli } from "../cli/run-cli.js";
 import { createRedactor } from "../shared/redact.js";
 
@@ -54,7 +55,16 @@ const code = await runCli(process.argv.slice(2), {
   redact: createRedactor([env.MODEL_API_KEY]),
   ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
   ...(env.EGRESS_ALLOW ? { egressAllow: env.EGRESS_ALLOW } : {}),
-  registryEnv: { GOPROXY: env.GOPROXY, GOPRIVATE: env.GOPRIVATE, GONOPROXY: env.GONOPROXY, GOSUMDB: env.GOSUMDB, PIP_INDEX_URL: env.PIP_INDEX_URL, COREPACK_INTEGRITY_KEYS: process.env.COREPACK_INTEGRITY_KEYS },
+  registryEnv: {
+    GOPROXY: env.GOPROXY,
+    GOPRIVATE: env.GOPRIVATE,
+    GONOPROXY: env.GONOPROXY,
+    GOSUMDB: env.GOSUMDB,
+    PIP_INDEX_URL: env.PIP_INDEX_URL,
+    COREPACK_INTEGRITY_KEYS: process.env.COREPACK_INTEGRITY_KEYS,
+    // The user's cargo registry settings (alternative registries, sparse on cargo < 1.68).
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => isCargoRegistryEnv(k))),
+  },
   signal: controller.signal,
 });
 process.exitCode = code;

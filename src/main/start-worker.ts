@@ -112,6 +112,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       ...(goproxyUrls(env.GOPROXY)[0] ? { goProxy: goproxyUrls(env.GOPROXY)[0]! } : {}),
       ...(env.GOPRIVATE ? { goPrivate: env.GOPRIVATE } : {}),
       ...(env.PIP_INDEX_URL ? { pipIndex: env.PIP_INDEX_URL } : {}),
+      ...(env.CARGO_INDEX_URL ? { cargoIndex: env.CARGO_INDEX_URL.replace(/^sparse\+/, "").replace(/\/*$/, "/") } : {}),
       metadataDir: resolve(env.DATA_DIR, "registry-cache"),
     },
   };

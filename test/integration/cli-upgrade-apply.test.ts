@@ -109,6 +109,6 @@ describe("iquest-bot upgrade (apply)", () => {
     git(plain, "commit", "-qm", "readme");
     const none = await upgrade(plain, []);
     expect(none.code).toBe(EXIT_CODES.usage);
-    expect(none.err).toContain("no supported project (package.json, go.mod, requirements.txt) at HEAD");
+    expect(none.err).toContain("no supported project (package.json, go.mod, requirements.txt, Cargo.toml) at HEAD");
   }, 60_000);
 });

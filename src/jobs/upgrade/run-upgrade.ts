@@ -3,6 +3,8 @@ import { enabledEcosystems, type Ecosystem, type FindPolicy } from "../../deps/e
 import { DAY_MS, findUpdates, type FindUpdatesResult } from "../../deps/find-updates.js";
 import { parseIgnoreRules } from "../../deps/ignore.js";
 import { createDiskMetadataStore } from "../../deps/metadata-store.js";
+import { createCargoEcosystem } from "../../deps/cargo/cargo-ecosystem.js";
+import { createSparseIndexClient } from "../../deps/cargo/sparse-client.js";
 import { createNpmEcosystem } from "../../deps/npm/npm-ecosystem.js";
 import { createGoEcosystem } from "../../deps/go/go-ecosystem.js";
 import { createGoProxyClient } from "../../deps/go/proxy.js";
@@ -86,6 +88,7 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client }),
       createGoEcosystem({ proxy: settings.goProxy ?? DEFAULT_GOPROXY, client: goClient, ...(settings.goPrivate ? { privatePatterns: settings.goPrivate } : {}) }),
       createPythonEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: createPyIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
+      createCargoEcosystem({ ...(settings.cargoIndex ? { defaultIndex: settings.cargoIndex } : {}), client: createSparseIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
     ], cfg.ecosystems);
     const policy: FindPolicy = { now, minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
     const found: FindUpdatesResult = await findUpdates({ files: createDirFiles(prepared.checkout.worktree), ecosystems, policy, groups: cfg.groups });

@@ -1,3 +1,5 @@
+import { CRATES_IO_INDEX } from "../../deps/cargo/cargo-config.js";
+
 /**
  * The operator's settings for upgrade jobs (from the worker's environment, see docs/CONFIG.md).
  * A repository's `.npmrc` may name any registry; the worker contacts only the ones listed here,
@@ -13,6 +15,8 @@ export interface UpgradeSettings {
   goPrivate?: string;
   /** The Python index for requirements pins that name none (PIP_INDEX_URL; default PyPI's simple API). */
   pipIndex?: string;
+  /** The sparse index for crates.io dependencies a project does not place elsewhere (CARGO_INDEX_URL; default index.crates.io). */
+  cargoIndex?: string;
   /** Registry metadata kept between runs (a directory); absent: memo per run only. */
   metadataDir?: string;
   /**
@@ -40,8 +44,8 @@ export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
 export const DEFAULT_GOPROXY = "https://proxy.golang.org";
 export const DEFAULT_PIP_INDEX = "https://pypi.org/simple/";
 
-export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy" | "pipIndex">): (url: string) => boolean {
-  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, settings.pipIndex ?? DEFAULT_PIP_INDEX, ...settings.allowedRegistries]
+export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy" | "pipIndex" | "cargoIndex">): (url: string) => boolean {
+  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, settings.pipIndex ?? DEFAULT_PIP_INDEX, settings.cargoIndex ?? CRATES_IO_INDEX, ...settings.allowedRegistries]
     .map((r) => {
       try {
         const u = new URL(r);

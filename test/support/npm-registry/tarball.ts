@@ -2,14 +2,15 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 
 /**
- * Package tarballs as npm makes them: a gzipped ustar archive with every file under `package/`.
+ * Package tarballs as npm makes them: a gzipped ustar archive with every file under `package/`
+ * (or another top directory: a `.crate` is the same archive under `name-version/`).
  * Test-side only (the app reads tarballs, it never writes them).
  */
-export function packTarball(files: Record<string, string | Buffer>): Buffer {
+export function packTarball(files: Record<string, string | Buffer>, top = "package"): Buffer {
   const blocks: Buffer[] = [];
   for (const [path, content] of Object.entries(files)) {
     const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
-    blocks.push(header(`package/${path}`, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+    blocks.push(header(`${top}/${path}`, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
