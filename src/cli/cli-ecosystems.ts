@@ -7,6 +7,7 @@ import { createGoProxyClient } from "../deps/go/proxy.js";
 import { createNpmEcosystem } from "../deps/npm/npm-ecosystem.js";
 import { createNpmRegistryClient } from "../deps/npm/registry.js";
 import { createPyIndexClient } from "../deps/python/index-client.js";
+import { createPoetryEcosystem } from "../deps/python/poetry-ecosystem.js";
 import { createPythonEcosystem } from "../deps/python/python-ecosystem.js";
 import type { CliContext } from "./fix-command.js";
 
@@ -34,6 +35,7 @@ export function cliEcosystems(ctx: CliContext, npmRegistry: string, switches: Re
       createNpmEcosystem({ defaultRegistry: npmRegistry, client: npm }),
       createGoEcosystem({ proxy, client: go, ...(privatePatterns ? { privatePatterns } : {}) }),
       createPythonEcosystem({ index: ctx.registryEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
+      createPoetryEcosystem({ index: ctx.registryEnv?.PIP_INDEX_URL ?? DEFAULT_PYPI_INDEX, client: py }),
       createCargoEcosystem({ client: crates, env: ctx.registryEnv ?? {} }),
     ], switches),
     requests: () => npm.stats.requests + go.stats.requests + py.stats.requests + crates.stats.requests,

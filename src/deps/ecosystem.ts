@@ -71,7 +71,10 @@ export class ManifestChangedError extends Error {
   }
 }
 
-/** The ecosystems `.github/iquest.yml` leaves on (`upgrade.ecosystems`; an id it does not name stays on). */
+/**
+ * The ecosystems `.github/iquest.yml` leaves on (`upgrade.ecosystems`; an id it does not name stays
+ * on). A switch covers its family: `python` also turns off `python-poetry`.
+ */
 export function enabledEcosystems<T extends { readonly id: string }>(all: readonly T[], switches: Readonly<Record<string, boolean>>): T[] {
-  return all.filter((e) => switches[e.id] !== false);
+  return all.filter((e) => switches[e.id] !== false && switches[e.id.split("-")[0]!] !== false);
 }

@@ -166,6 +166,8 @@ export function sandboxPolicy(options: SandboxOptions, host: HostFacts): Sandbox
     // read-only with /etc/ssl) may hold the organisation's CA, as npm and pip already use it.
     ...(host.caBundle ? { NODE_EXTRA_CA_CERTS: SYSTEM_CA_BUNDLE } : {}),
     PYTHONDONTWRITEBYTECODE: "1",
+    // No keyring to ask (no D-Bus here): poetry (and pip) would otherwise fail "Failed to unlock the item!".
+    PYTHON_KEYRING_BACKEND: "keyring.backends.null.Keyring",
     ...options.baseEnv,
   };
   for (const name of Object.keys(env)) {

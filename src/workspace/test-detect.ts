@@ -185,19 +185,25 @@ async function detect(read: ReadRepoFile, runtime: RuntimeFacts): Promise<TestPl
     const installable = pyproject !== undefined && /^\s*\[(?:project|tool\.poetry)\]/m.test(pyproject) ? true : pyMarkers[0]!;
     const installs = [...reqFiles.map((f) => `-r ${f}`), ...(installable ? ["-e ."] : [])];
     const pin = pythonPin((await text(".python-version")) ?? "");
-    const setup = installs.length
-      ? `${pythonFor(pin)} -m venv --system-site-packages "$HOME/.venv" && "$HOME/.venv/bin/python" -m pip install -q ${installs.join(" ")}`
-      : undefined;
+    // A Poetry project installs what poetry.lock holds, with poetry, into the same venv (poetry
+    // uses the active one): `pip install -e .` would resolve the constraints afresh instead.
+    const poetry = (await exists("poetry.lock")) && pyproject !== undefined && /^\s*\[tool\.poetry\]/m.test(pyproject);
+    const venv = `${pythonFor(pin)} -m venv --system-site-packages "$HOME/.venv"`;
+    const setup = poetry
+      ? `${venv} && VIRTUAL_ENV="$HOME/.venv" poetry install --no-root --no-interaction`
+      : installs.length
+        ? `${venv} && "$HOME/.venv/bin/python" -m pip install -q ${installs.join(" ")}`
+        : undefined;
     return {
       ecosystem: "python",
       ...(pin ? { versionPin: pin } : {}),
       setup,
       test: "python3 -m pytest -rfE -p no:cacheprovider",
       runnerHint: "pytest",
-      lockFiles: [...reqFiles, ...(pyproject !== undefined ? ["pyproject.toml"] : []), ...(pyMarkers[0] ? ["setup.py"] : []), ...(pyMarkers[1] ? ["setup.cfg"] : [])],
+      lockFiles: [...reqFiles, ...(pyproject !== undefined ? ["pyproject.toml"] : []), ...(poetry ? ["poetry.lock"] : []), ...(pyMarkers[0] ? ["setup.py"] : []), ...(pyMarkers[1] ? ["setup.cfg"] : [])],
       cachePaths: setup ? [{ base: "home", path: ".venv" }] : [],
       source: "detected",
-      reason: `Python project (${[...reqFiles, pyproject !== undefined ? "pyproject.toml" : ""].filter(Boolean).join(", ") || "pytest config"}): pytest`,
+      reason: `Python project (${[...reqFiles, pyproject !== undefined ? "pyproject.toml" : "", poetry ? "poetry.lock" : ""].filter(Boolean).join(", ") || "pytest config"}): ${poetry ? "poetry install, " : ""}pytest`,
     };
   }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +77,34 @@ describe("Python requirements pins", () => {
     expect(index.requests.filter((q) => q.path === "/simple/greeter/").length).toBeGreaterThan(0);
   }, 120_000);
 
+  test("pyproject.toml (PEP 621) pins and a requirements file's `-r` include: proposed from PIP_INDEX_URL, the pin rewritten in its string; a Poetry 2 project is said, not guessed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "py-pep621-"));
+    made.push(dir);
+    writeFileSync(join(dir, "pyproject.toml"), '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = [\n    "greeter==1.0.0",  # the greeting\n    "colors>=1",\n]\n\n[project.optional-dependencies]\ndev = ["greeter==1.1.0; python_version >= \'3.8\'"]\n');
+    writeFileSync(join(dir, "requirements-dev.txt"), "-r requirements/extra.txt\n");
+    execFileSync("mkdir", ["-p", join(dir, "requirements")]);
+    writeFileSync(join(dir, "requirements/extra.txt"), "greeter==1.1.0\n-r ../../outside.txt\n");
+    git(dir, "init", "-q", "-b", "main");
+    git(dir, "add", "-A");
+    git(dir, "commit", "-qm", "app");
+    const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], [], { egressAllow: new URL(index.url).host, registryEnv: { PIP_INDEX_URL: index.simple } });
+    const report = JSON.parse(r.out);
+    expect(report.problems).toEqual([]);
+    const all = report.groups.flatMap((g: { updates: Array<{ manifest: string; depType: string; currentValue: string; newValue: string }> }) => g.updates.map((u) => `${u.manifest} ${u.depType} ${u.currentValue}→${u.newValue}`)).sort();
+    expect(all).toEqual([
+      "pyproject.toml project.dependencies 1.0.0→1.1.0",
+      "pyproject.toml project.dependencies 1.0.0→2.0.0",
+      "pyproject.toml project.optional-dependencies.dev 1.1.0→2.0.0",
+      "requirements/extra.txt requirements 1.1.0→2.0.0",
+    ]);
+    expect(report.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ name: "colors", manifest: "pyproject.toml", reason: "range" })]));
+
+    writeFileSync(join(dir, "poetry.lock"), "# poetry\n");
+    const poetry = JSON.parse((await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], [], { egressAllow: new URL(index.url).host, registryEnv: { PIP_INDEX_URL: index.simple } })).out);
+    expect(poetry.problems.map((p: { message: string }) => p.message)).toEqual(["`poetry.lock` with `[project]` dependencies (Poetry 2): not upgraded yet; only `[tool.poetry.dependencies]` tables are"]);
+    expect(poetry.groups.flatMap((g: { updates: Array<{ manifest: string }> }) => g.updates.map((u) => u.manifest))).not.toContain("pyproject.toml");
+  }, 120_000);
+
   test("apply: the minor passes on its branch; the major breaks the test and the agent repairs it; the pin rewritten in place, comments kept", async () => {
     const repo = pyApp();
     const repair: ScriptStep[] = [bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2 renamed greet to hello.")];
@@ -92,4 +121,59 @@ describe("Python requirements pins", () => {
     expect(git(repo, "show", "--name-only", "--format=", "iquest/deps-greeter-2")).toBe("app.py");
     expect(r.leftovers).toEqual([]);
   }, 300_000);
+});
+
+describe("Poetry", () => {
+  const run = promisify(execFile);
+  const manifest = (greeter: string) =>
+    `[tool.poetry]\nname = "app"\nversion = "0.1.0"\ndescription = ""\nauthors = ["t <t@example.com>"]\n\n[tool.poetry.dependencies]\npython = "^3.8"\n# the greeting\ngreeter = { version = "${greeter}" }\n\n[[tool.poetry.source]]\nname = "local"\nurl = "${index.simple}"\ndefault = true\n\n[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n`;
+
+  /** A Poetry project on greeter ^1.0, poetry.lock made by the real poetry at 1.0.0 (exact first, then the constraint: --no-update keeps it). */
+  async function poetryApp(): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), "py-poetry-"));
+    const home = mkdtempSync(join(tmpdir(), "py-poetry-home-"));
+    made.push(dir, home);
+    writeFileSync(join(dir, "app.py"), "from greeter import greet\n\ndef welcome(name):\n    return greet(name)\n");
+    writeFileSync(join(dir, "test_app.py"), "from app import welcome\n\ndef test_welcome():\n    assert welcome('Py') == 'Hello, Py!'\n");
+    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
+    // Asynchronously: the index answers from this very process.
+    const env = { PATH: "/usr/bin:/bin", HOME: home, PYTHON_KEYRING_BACKEND: "keyring.backends.null.Keyring" };
+    writeFileSync(join(dir, "pyproject.toml"), manifest("1.0.0"));
+    await run("poetry", ["lock", "--no-update"], { cwd: dir, env });
+    writeFileSync(join(dir, "pyproject.toml"), manifest("^1.0"));
+    await run("poetry", ["lock", "--no-update"], { cwd: dir, env });
+    git(dir, "init", "-q", "-b", "main");
+    git(dir, "add", "-A");
+    git(dir, "commit", "-qm", "app");
+    return dir;
+  }
+
+  test("--dry-run, then apply: the compatible update moves poetry.lock only; the major rewrites the constraint in place and is repaired by the agent; never the young 1.2.0", async () => {
+    const repo = await poetryApp();
+    expect(git(repo, "show", "HEAD:poetry.lock")).toMatch(/name = "greeter"\nversion = "1\.0\.0"/);
+    const dry = JSON.parse((await cli(repo, ["--dry-run", "--json"])).out);
+    expect(dry.problems).toEqual([]);
+    expect(dry.groups.map((g: { name: string; updates: Array<{ currentValue: string; newValue: string; currentVersion: string; newVersion: string; depType: string }> }) => [g.name, g.updates.map((u) => `${u.depType} "${u.currentValue}"→"${u.newValue}" ${u.currentVersion}→${u.newVersion}`)])).toEqual([
+      ["non-major", ['tool.poetry.dependencies "^1.0"→"^1.0" 1.0.0→1.1.0']],
+      ["greeter-2", ['tool.poetry.dependencies "^1.0"→"^2.0" 1.0.0→2.0.0']],
+    ]);
+    expect(dry.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ name: "greeter", reason: "too-young", version: "1.2.0" })]));
+
+    const repair: ScriptStep[] = [bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2.0.0 renamed greet() to hello(); app.py imports hello.")];
+    const r = await cli(repo, ["--json"], repair);
+    if (!r.out) throw new Error(r.err);
+    const report = JSON.parse(r.out);
+    expect(report.baseline).toMatch(/^`python3 -m pytest -rfE -p no:cacheprovider`: 1 passed, 0 failed/);
+    expect(report.groups.map((g: { branch: string; status: string }) => [g.branch, g.status])).toEqual([
+      ["iquest/deps-non-major", "pass"],
+      ["iquest/deps-greeter-2", "repaired"],
+    ]);
+    expect(git(repo, "show", "--name-only", "--format=", "iquest/deps-non-major")).toBe("poetry.lock");
+    expect(git(repo, "show", "iquest/deps-non-major:poetry.lock")).toMatch(/name = "greeter"\nversion = "1\.1\.0"/);
+    expect(git(repo, "show", "iquest/deps-greeter-2:pyproject.toml")).toContain('# the greeting\ngreeter = { version = "^2.0" }');
+    expect(git(repo, "show", "iquest/deps-greeter-2~1:poetry.lock")).toMatch(/name = "greeter"\nversion = "2\.0\.0"/);
+    expect(git(repo, "show", "iquest/deps-greeter-2:app.py")).toContain("from greeter import hello as greet");
+    expect(r.code).toBe(EXIT_CODES.submitted);
+    expect(git(repo, "status", "--porcelain")).toBe("");
+  }, 600_000);
 });

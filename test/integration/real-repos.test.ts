@@ -126,13 +126,13 @@ describe("real repositories through the command line (the sandboxed copy of HEAD
 });
 
 describe("real repositories: Python upgrades", () => {
-  test("iquest-bot upgrade --dry-run on markupsafe (pyproject.toml + uv.lock): said plainly that such projects are not upgraded yet, nothing asked of an index", async () => {
+  test("iquest-bot upgrade --dry-run on markupsafe (pyproject.toml + uv.lock): said plainly that uv's lock cannot be updated here, so its pyproject is left alone; nothing asked of an index", async () => {
     const { dir } = await unpack("pallets+markupsafe");
     const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], []);
     const report = JSON.parse(r.out);
     expect(r.code).toBe(1);
-    expect(report.problems.map((p: { manifest: string }) => p.manifest)).toEqual(["pyproject.toml", "uv.lock"]);
-    expect(report.problems[1].message).toBe("`uv.lock` found: only requirements*.txt pins are upgraded yet; its dependencies were not checked");
+    expect(report.problems.map((p: { manifest: string }) => p.manifest)).toEqual(["uv.lock"]);
+    expect(report.problems[0].message).toBe("`uv.lock` found: iquest-bot cannot run `uv` to update it (uv is not installed in the sandbox), so the pyproject.toml dependencies were left alone rather than break the lock");
     expect(report.registryRequests).toBe(0);
   }, 60_000);
 });

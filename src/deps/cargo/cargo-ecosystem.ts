@@ -36,7 +36,7 @@ interface ReadManifest {
   parsed: CargoManifest;
 }
 
-const DEP_TYPE_NOTE: Record<string, string> = { path: "a path dependency", git: "a git dependency", workspace: "inherited from [workspace.dependencies]", "no-version": "has no version requirement" };
+export const DEP_TYPE_NOTE: Record<string, string> = { path: "a path dependency", git: "a git dependency", url: "a URL dependency", workspace: "inherited from [workspace.dependencies]", "no-version": "has no version requirement" };
 
 export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem {
   const { client } = options;

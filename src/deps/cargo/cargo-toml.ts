@@ -7,7 +7,8 @@
  * `[target.'cfg(…)'.…]` forms, `[workspace.dependencies]`, and the one-dependency tables
  * `[dependencies.name]`. Entries: `name = "1.2"`, `name = { version = "1.2", … }` (one line, as
  * TOML requires of inline tables), `package = "real"` renames, `registry = "other"`. Path, git and
- * `workspace = true` entries are not registry dependencies (reported, not upgraded).
+ * `workspace = true` entries are not registry dependencies (reported, not upgraded). Poetry's
+ * dependency tables in pyproject.toml have the same shapes and are read with POETRY_DEP_TABLE.
  */
 export interface CargoDep {
   /** The key in the table (the name the code uses). */
@@ -27,7 +28,7 @@ export interface CargoDep {
 export interface CargoOther {
   key: string;
   table: string;
-  kind: "path" | "git" | "workspace" | "no-version";
+  kind: "path" | "git" | "url" | "workspace" | "no-version";
 }
 
 export interface CargoManifest {
@@ -42,6 +43,8 @@ export interface CargoManifest {
 }
 
 const DEP_TABLE = /^(?:target\.(?:'[^']*'|"[^"]*"|[^.\]]+)\.)?(?:dev-|build-)?dependencies$|^workspace\.dependencies$/;
+/** Poetry's tables (pyproject.toml), read the same way: `[tool.poetry.dependencies]`, dev and groups. */
+export const POETRY_DEP_TABLE = /^tool\.poetry\.(?:dev-)?dependencies$|^tool\.poetry\.group\.[^.]+\.dependencies$/;
 
 /** A TOML basic or literal string at the start of `s` (after `=`), unescaped enough for versions and names. */
 function stringValue(s: string): string | undefined {
@@ -72,7 +75,7 @@ function stringArray(s: string): string[] {
   return [...m[1]!.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((x) => (x[1] ?? x[2])!);
 }
 
-export function parseCargoToml(text: string): CargoManifest {
+export function parseCargoToml(text: string, depTable: RegExp = DEP_TABLE): CargoManifest {
   const out: CargoManifest = { deps: [], others: [], members: [], exclude: [], hasPackage: false, problems: [] };
   const lines = text.split("\n");
   let table = "";
@@ -86,8 +89,11 @@ export function parseCargoToml(text: string): CargoManifest {
     if (fields.path !== undefined) return void out.others.push({ key, table: tbl, kind: "path" });
     if (fields.git !== undefined) return void out.others.push({ key, table: tbl, kind: "git" });
     if (fields.workspace === true) return void out.others.push({ key, table: tbl, kind: "workspace" });
+    if (fields.url !== undefined) return void out.others.push({ key, table: tbl, kind: "url" });
     if (typeof fields.version !== "string" || line === undefined) return void out.others.push({ key, table: tbl, kind: "no-version" });
-    out.deps.push({ key, name: typeof fields.package === "string" ? fields.package : key, table: tbl, req: fields.version, ...(typeof fields.registry === "string" ? { registry: fields.registry } : {}), line });
+    // Cargo names another registry with `registry`, Poetry with `source`.
+    const registry = typeof fields.registry === "string" ? fields.registry : typeof fields.source === "string" ? fields.source : undefined;
+    out.deps.push({ key, name: typeof fields.package === "string" ? fields.package : key, table: tbl, req: fields.version, ...(registry ? { registry } : {}), line });
   };
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
@@ -99,7 +105,7 @@ export function parseCargoToml(text: string): CargoManifest {
       table = header[1]!.replace(/\s*\.\s*/g, ".");
       if (table === "package") out.hasPackage = true;
       const sub = /^(.*dependencies)\.("?)([A-Za-z0-9_-]+)\2$/.exec(table);
-      if (sub && DEP_TABLE.test(sub[1]!)) single = { key: sub[3]!, table: sub[1]!, fields: {} };
+      if (sub && depTable.test(sub[1]!)) single = { key: sub[3]!, table: sub[1]!, fields: {} };
       continue;
     }
     if (/^\[\[/.test(line)) {
@@ -120,7 +126,7 @@ export function parseCargoToml(text: string): CargoManifest {
     }
     if (table === "workspace" && key === "members") out.members = stringArray(value);
     if (table === "workspace" && key === "exclude") out.exclude = stringArray(value);
-    if (!DEP_TABLE.test(table)) continue;
+    if (!depTable.test(table)) continue;
     const str = stringValue(value);
     if (str !== undefined) {
       out.deps.push({ key, name: key, table, req: str, line: i });

@@ -4,24 +4,65 @@ import { formatAge } from "../npm/propose.js";
 import { RegistryError } from "../registry-error.js";
 import type { RepoFiles } from "../types.js";
 import type { PyIndexClient } from "./index-client.js";
-import { comparePyVersions, isPyPrerelease, parsePyVersion, parseRequirements, setPin, type PyVersion } from "./requirements.js";
+import { parsePyproject, setPyprojectPin } from "./pyproject.js";
+import { comparePyVersions, isPyPrerelease, parsePyVersion, parseRequirements, setPin, type Pin, type PyVersion } from "./requirements.js";
 
 /**
- * Python: requirements*.txt exact pins (`name==1.2.3`), versions from the index the file names
+ * Python: requirements*.txt exact pins (`name==1.2.3`), with the files they include (`-r`), versions from the index the file names
  * (`--index-url`), else the operator's (PIP_INDEX_URL, default PyPI), by PEP 691 JSON with upload
  * times. The pin is the lock: the update rewrites it, and setup's `pip install` in the sandbox
  * installs it (no separate lock step). Ranges, hash-pinned lines and URLs are reported and left
- * alone; pyproject.toml, Poetry and uv.lock are not upgraded yet (said).
+ * alone. pyproject.toml's PEP 621 pins likewise, unless the project has a lock file its own tool
+ * must rewrite: Poetry's (poetry-ecosystem.ts) or uv's (uv cannot be installed here: said, and
+ * left alone rather than break the lock).
  */
 export const REQUIREMENTS_FILES = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt", "requirements/base.txt", "requirements/dev.txt", "requirements/test.txt"];
 
+const MAX_FILES = 50;
+
+interface Source {
+  path: string;
+  index: string;
+  pins: Array<Pin & { depType: string }>;
+  skipped: Array<{ name: string; reason: string }>;
+}
+
+const pinsOf = (manifest: string, text: string): Pin[] => (manifest === "pyproject.toml" ? parsePyproject(text).pins : parseRequirements(text).pins);
+
+/** "requirements/../base.txt" → "base.txt"; undefined for a path that leaves the repository or is absolute. */
+function normalizePath(path: string): string | undefined {
+  if (path.startsWith("/")) return undefined;
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (!out.length) return undefined;
+      out.pop();
+    } else out.push(seg);
+  }
+  return out.join("/") || undefined;
+}
+
 export function createPythonEcosystem(options: { index: string; client: PyIndexClient }): Ecosystem {
   const { client } = options;
+  // The usual requirements files, and the files they include (`-r other.txt`, relative to the
+  // including file), each read once, at most MAX_FILES in all.
   const read = async (files: RepoFiles) => {
     const found: Array<{ path: string; text: string }> = [];
-    for (const path of REQUIREMENTS_FILES) {
+    const queue = [...REQUIREMENTS_FILES];
+    const seen = new Set<string>();
+    while (queue.length && found.length < MAX_FILES) {
+      const path = queue.shift()!;
+      if (seen.has(path)) continue;
+      seen.add(path);
       const text = await files.read(path);
-      if (text !== undefined) found.push({ path, text });
+      if (text === undefined) continue;
+      found.push({ path, text });
+      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
+      for (const include of parseRequirements(text).includes) {
+        const target = normalizePath(`${dir}${include}`);
+        if (target) queue.push(target);
+      }
     }
     return found;
   };
@@ -31,20 +72,34 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
     async find(files, policy): Promise<Findings | undefined> {
       const reqs = await read(files);
       const findings: Findings = { ecosystem: "python", dependencies: [], updates: [], skipped: [], problems: [] };
-      for (const other of ["pyproject.toml", "poetry.lock", "uv.lock", "Pipfile.lock"]) {
-        // pyproject.toml beside requirements files is often just tool settings: said only when it is the project.
-        if (other === "pyproject.toml" && reqs.length > 0) continue;
-        if ((await files.read(other)) !== undefined) findings.problems.push({ kind: "unsupported", manifest: other, message: `\`${other}\` found: only requirements*.txt pins are upgraded yet; its dependencies were not checked` });
+      const sources: Source[] = reqs.map(({ path, text }) => {
+        const parsed = parseRequirements(text);
+        return { path, index: parsed.indexUrl ?? options.index, pins: parsed.pins.map((p) => ({ ...p, depType: "requirements" })), skipped: parsed.skipped };
+      });
+      // pyproject.toml: PEP 621 pins, unless a lock file belongs to a tool that must rewrite it.
+      const pyprojectText = await files.read("pyproject.toml");
+      if (pyprojectText !== undefined) {
+        const pyproject = parsePyproject(pyprojectText);
+        const lock = (await files.read("uv.lock")) !== undefined ? "uv.lock" : (await files.read("poetry.lock")) !== undefined ? "poetry.lock" : undefined;
+        if (lock === "uv.lock") {
+          findings.problems.push({ kind: "unsupported", manifest: "uv.lock", message: "`uv.lock` found: iquest-bot cannot run `uv` to update it (uv is not installed in the sandbox), so the pyproject.toml dependencies were left alone rather than break the lock" });
+        } else if (lock === "poetry.lock" || pyproject.poetryDependencies) {
+          // Poetry's own tables are the Poetry ecosystem's (poetry-ecosystem.ts); Poetry 2's [project] pins would need it too.
+          if (!pyproject.poetryDependencies && pyproject.pins.length) findings.problems.push({ kind: "unsupported", manifest: "poetry.lock", message: "`poetry.lock` with `[project]` dependencies (Poetry 2): not upgraded yet; only `[tool.poetry.dependencies]` tables are" });
+        } else if (pyproject.pep621) {
+          sources.push({ path: "pyproject.toml", index: options.index, pins: pyproject.pins, skipped: pyproject.skipped });
+        }
       }
-      if (reqs.length === 0) return findings.problems.length ? findings : undefined;
+      for (const other of ["Pipfile.lock"]) {
+        if ((await files.read(other)) !== undefined) findings.problems.push({ kind: "unsupported", manifest: other, message: `\`${other}\` found: Pipenv projects are not upgraded yet; its dependencies were not checked` });
+      }
+      if (sources.length === 0) return findings.problems.length ? findings : undefined;
       const failures: Array<{ error: RegistryError; name: string }> = [];
       await Promise.all(
-        reqs.flatMap(({ path, text }) => {
-          const parsed = parseRequirements(text);
-          const index = parsed.indexUrl ?? options.index;
-          for (const s of parsed.skipped) findings.skipped.push({ name: s.name, manifest: path, reason: "range", detail: s.reason });
-          return parsed.pins.map(async (pin) => {
-            findings.dependencies.push({ ecosystem: "python", name: pin.normalized, depType: "requirements", manifest: path, currentValue: pin.version, currentVersion: pin.version, registry: index });
+        sources.flatMap(({ path, index, pins, skipped }) => {
+          for (const s of skipped) findings.skipped.push({ name: s.name, manifest: path, reason: "range", detail: s.reason });
+          return pins.map(async (pin) => {
+            findings.dependencies.push({ ecosystem: "python", name: pin.normalized, depType: pin.depType, manifest: path, currentValue: pin.version, currentVersion: pin.version, registry: index });
             if (isIgnored(pin.normalized, policy.ignore)) return void findings.skipped.push({ name: pin.normalized, manifest: path, reason: "ignored", detail: "ignored by `upgrade.ignore`" });
             const current = parsePyVersion(pin.version);
             if (!current) return void findings.skipped.push({ name: pin.normalized, manifest: path, reason: "range", detail: `${pin.version} is not a version iquest-bot can compare` });
@@ -72,7 +127,7 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
                   continue;
                 }
                 const type = v.release[0] !== current.release[0] ? "major" : (v.release[1] ?? 0) !== (current.release[1] ?? 0) ? "minor" : "patch";
-                findings.updates.push({ ecosystem: "python", name: pin.normalized, depType: "requirements", manifest: path, currentValue: pin.version, newValue: r.version, currentVersion: pin.version, newVersion: r.version, updateType: type, registry: index });
+                findings.updates.push({ ecosystem: "python", name: pin.normalized, depType: pin.depType, manifest: path, currentValue: pin.version, newValue: r.version, currentVersion: pin.version, newVersion: r.version, updateType: type, registry: index });
                 break;
               }
             }
@@ -87,8 +142,8 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
       const texts = new Map<string, string>();
       for (const u of updates) {
         const text = texts.get(u.manifest) ?? (await files.read(u.manifest));
-        const pin = text === undefined ? undefined : parseRequirements(text).pins.find((p) => p.normalized === u.name && p.version === u.currentValue);
-        const next = pin && text !== undefined ? setPin(text, pin, u.currentValue, u.newValue) : undefined;
+        const pin = text === undefined ? undefined : pinsOf(u.manifest, text).find((p) => p.normalized === u.name && p.version === u.currentValue);
+        const next = pin && text !== undefined ? (u.manifest === "pyproject.toml" ? setPyprojectPin(text, pin, u.currentValue, u.newValue) : setPin(text, pin, u.currentValue, u.newValue)) : undefined;
         if (next === undefined) throw new ManifestChangedError(u.manifest, u.name);
         texts.set(u.manifest, next);
       }
@@ -104,7 +159,7 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
     async check(files, updates): Promise<AppliedCheck[]> {
       const out: AppliedCheck[] = [];
       for (const u of updates) {
-        const pin = parseRequirements((await files.read(u.manifest)) ?? "").pins.find((p) => p.normalized === u.name);
+        const pin = pinsOf(u.manifest, (await files.read(u.manifest)) ?? "").find((p) => p.normalized === u.name);
         out.push({ update: u, ...(pin ? { value: pin.version, locked: pin.version } : {}), ok: pin?.version === u.newValue });
       }
       return out;

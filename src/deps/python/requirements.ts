@@ -40,12 +40,23 @@ export function parseRequirements(text: string): RequirementsFile {
     const name = NAME.exec(l)?.[1];
     if (!name) return;
     if (/--hash[=\s]/.test(l) || raw.trimEnd().endsWith("\\")) return void out.skipped.push({ name, reason: "hash-pinned (its hashes would need regenerating): not upgraded" });
-    if (/^[^;#]*@\s*\S+:\/\//.test(l)) return void out.skipped.push({ name, reason: "installed from a URL: not upgraded" });
-    const pin = PIN.exec(l);
-    if (!pin) return void out.skipped.push({ name, reason: "not an exact pin (`name==version`): the range is left to pip" });
-    out.pins.push({ name: pin[1]!, normalized: normalizePyName(pin[1]!), version: pin[3]!, line });
+    const parsed = parseRequirementLine(l);
+    if (!parsed) return;
+    if ("pin" in parsed) out.pins.push({ ...parsed.pin, line });
+    else out.skipped.push(parsed.skipped);
   });
   return out;
+}
+
+/** One PEP 508 requirement (a requirements line or a pyproject string): an exact pin, or why it is left alone. */
+export function parseRequirementLine(requirement: string): { pin: Omit<Pin, "line"> } | { skipped: { name: string; reason: string } } | undefined {
+  const l = requirement.trim();
+  const name = NAME.exec(l)?.[1];
+  if (!name) return undefined;
+  if (/^[^;#]*@\s*\S+:\/\//.test(l)) return { skipped: { name, reason: "installed from a URL: not upgraded" } };
+  const pin = PIN.exec(l);
+  if (!pin) return { skipped: { name, reason: "not an exact pin (`name==version`): the range is left to pip" } };
+  return { pin: { name: pin[1]!, normalized: normalizePyName(pin[1]!), version: pin[3]! } };
 }
 
 /** The file with one pin moved from `from` to `to`; undefined when the line is not what was read. */

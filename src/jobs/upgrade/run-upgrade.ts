@@ -9,6 +9,7 @@ import { createNpmEcosystem } from "../../deps/npm/npm-ecosystem.js";
 import { createGoEcosystem } from "../../deps/go/go-ecosystem.js";
 import { createGoProxyClient } from "../../deps/go/proxy.js";
 import { createPyIndexClient } from "../../deps/python/index-client.js";
+import { createPoetryEcosystem } from "../../deps/python/poetry-ecosystem.js";
 import { createPythonEcosystem } from "../../deps/python/python-ecosystem.js";
 import { createNpmRegistryClient } from "../../deps/npm/registry.js";
 import { STEP_PERMISSIONS } from "../../github/app-client.js";
@@ -84,10 +85,12 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
       now: () => (settings.now ?? Date.now)(),
     });
     const goClient = createGoProxyClient({ isAllowed: registryAllowList(settings), signal: ctx.signal });
+    const pyClient = createPyIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal });
     const ecosystems: Ecosystem[] = enabledEcosystems([
       createNpmEcosystem({ defaultRegistry: settings.npmRegistry, client }),
       createGoEcosystem({ proxy: settings.goProxy ?? DEFAULT_GOPROXY, client: goClient, ...(settings.goPrivate ? { privatePatterns: settings.goPrivate } : {}) }),
-      createPythonEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: createPyIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
+      createPythonEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: pyClient }),
+      createPoetryEcosystem({ index: settings.pipIndex ?? DEFAULT_PIP_INDEX, client: pyClient }),
       createCargoEcosystem({ ...(settings.cargoIndex ? { defaultIndex: settings.cargoIndex } : {}), client: createSparseIndexClient({ isAllowed: registryAllowList(settings), signal: ctx.signal }) }),
     ], cfg.ecosystems);
     const policy: FindPolicy = { now, minimumAgeMs: cfg.minimumAgeDays * DAY_MS, ignore: parseIgnoreRules(cfg.ignore) };
