@@ -121,13 +121,31 @@ describe("iquest-bot fix", () => {
     expect(JSON.parse(s.stdout.text).outcome).toMatchObject({ kind: "error", errorName: "ModelRequestError" });
   });
 
-  test("cancelled (Ctrl-C): exit 130", async () => {
+  test("cancelled (Ctrl-C) while the agent waits for the model: exit 130 and the outcome on stdout", async () => {
     const s = await setup(() => fault.hang());
     const controller = new AbortController();
-    setTimeout(() => controller.abort("stop"), 200);
+    // Abort once the agent is running (its first model request is in), not after a fixed delay:
+    // on a loaded machine 200 ms can still be inside setup, which is the next test's case.
+    const poll = setInterval(() => {
+      if (s.vllm.requests.length > 0) controller.abort("stop");
+    }, 20);
+    try {
+      const code = await runCli(["fix", "--repo", s.repo, "--issue-text", "x"], s.ctx({ signal: controller.signal }));
+      expect(code).toBe(EXIT_CODES.cancelled);
+      expect(s.stdout.text).toMatch(/^Outcome: cancelled \(stop\)/);
+    } finally {
+      clearInterval(poll);
+    }
+  });
+
+  test("cancelled (Ctrl-C) before the agent starts: exit 130, said on stderr, no model request", async () => {
+    const s = await setup(() => fault.hang());
+    const controller = new AbortController();
+    controller.abort("stop");
     const code = await runCli(["fix", "--repo", s.repo, "--issue-text", "x"], s.ctx({ signal: controller.signal }));
     expect(code).toBe(EXIT_CODES.cancelled);
-    expect(s.stdout.text).toMatch(/^Outcome: cancelled \(stop\)/);
+    expect(s.stderr.text).toContain("iquest-bot fix: interrupted before the agent started; your checkout is untouched");
+    expect(s.vllm.requests).toHaveLength(0);
   });
 
   test.each([

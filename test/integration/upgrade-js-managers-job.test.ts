@@ -10,7 +10,7 @@ import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-har
 import { GREETER_FIX_SUMMARY } from "../support/upgrade-fixtures.js";
 
 /**
- * The upgrade job on pnpm and yarn berry projects, on the GitHub simulator: the worker reads the
+ * The upgrade job on pnpm, yarn classic and yarn berry projects, on the GitHub simulator: the worker reads the
  * lock files, corepack in the worker's sandbox fetches the pinned manager from the operator's npm
  * registry (NPM_REGISTRY, here the test's), the manager locks the exact proposed versions, the
  * tests run against the default branch's baseline, the agent repairs the breaking major, and one
@@ -33,7 +33,7 @@ afterAll(async () => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-const cases = JS_MANAGERS.filter((m) => m.label !== "yarn classic").map((m, i) => ({ ...m, id: 801 + i, name: m.label.split(" ")[0]! + (m.berry ? "-berry" : "") }));
+const cases = JS_MANAGERS.map((m, i) => ({ ...m, id: 801 + i, name: m.label.split(" ")[0]! + (m.berry ? "-berry" : m.label.includes("classic") ? "-classic" : "") }));
 
 describe.each(cases)("the upgrade job on a $label project", (m) => {
   test("two PRs: the non-major group locked exactly (never the young left-pad 1.3.0), the major repaired by the agent", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { parsePoetryLock, poetrySources, poetryToRange } from "../../src/deps/python/poetry-ecosystem.js";
 import { parsePyproject, setPyprojectPin } from "../../src/deps/python/pyproject.js";
-import { versionOfFile } from "../../src/deps/python/index-client.js";
+import { pypiReleaseNotes, versionOfFile } from "../../src/deps/python/index-client.js";
 import { comparePyVersions, isPyPrerelease, parsePyVersion, parseRequirements, setPin } from "../../src/deps/python/requirements.js";
 
 const REQS = [
@@ -132,4 +132,9 @@ describe("Poetry", () => {
     ]);
     expect(Object.fromEntries(parsePoetryLock('[[package]]\nname = "Foo_Bar"\nversion = "1.2"\n\n[package.source]\ntype = "legacy"\n\n[[package]]\nname = "baz"\nversion = "2.0.0"\n'))).toEqual({ "foo-bar": "1.2", baz: "2.0.0" });
   });
+});
+
+test("release notes: PyPI's page for a release from pypi.org; nothing for another index", () => {
+  expect(pypiReleaseNotes("requests", "2.32.0", "https://pypi.org/simple/")).toEqual({ releaseNotesUrl: "https://pypi.org/project/requests/2.32.0/" });
+  expect(pypiReleaseNotes("requests", "2.32.0", "https://mirror.example/simple/")).toEqual({});
 });

@@ -85,3 +85,8 @@ export function createPyIndexClient(options: { isAllowed(url: string): boolean; 
     },
   };
 }
+
+/** Where a reviewer reads about a release: PyPI's page for it, when the package comes from pypi.org (a private index has no such page to link). */
+export function pypiReleaseNotes(name: string, version: string, index: string): { releaseNotesUrl?: string } {
+  return /^https:\/\/pypi\.org\/simple\/?$/.test(index) ? { releaseNotesUrl: `https://pypi.org/project/${name}/${version}/` } : {};
+}

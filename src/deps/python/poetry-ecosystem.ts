@@ -7,7 +7,7 @@ import { proposeUpdates } from "../npm/propose.js";
 import { bumpRange, rangeAllows } from "../npm/range.js";
 import { RegistryError } from "../registry-error.js";
 import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles } from "../types.js";
-import type { PyIndexClient } from "./index-client.js";
+import { pypiReleaseNotes, type PyIndexClient } from "./index-client.js";
 import { normalizePyName, parsePyVersion } from "./requirements.js";
 
 /**
@@ -183,7 +183,8 @@ export function createPoetryEcosystem(options: { index: string; client: PyIndexC
                 findings.skipped.push({ name, manifest: "pyproject.toml", reason: "range", detail: `the constraint "${d.req}" cannot be rewritten for ${u.newVersion}; change it by hand`, version: u.newVersion });
                 continue;
               }
-              findings.updates.push({ ...u, currentValue: d.req, newValue: bumped, currentVersion: locked ?? null, newVersion: original.get(u.newVersion) ?? u.newVersion });
+              const newVersion = original.get(u.newVersion) ?? u.newVersion;
+              findings.updates.push({ ...u, currentValue: d.req, newValue: bumped, currentVersion: locked ?? null, newVersion, ...pypiReleaseNotes(name, newVersion, index) });
             }
           }),
       );

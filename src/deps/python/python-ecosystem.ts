@@ -3,7 +3,7 @@ import { ignoredRanges, isIgnored } from "../ignore.js";
 import { formatAge } from "../npm/propose.js";
 import { RegistryError } from "../registry-error.js";
 import type { RepoFiles } from "../types.js";
-import type { PyIndexClient } from "./index-client.js";
+import { pypiReleaseNotes, type PyIndexClient } from "./index-client.js";
 import { parsePyproject, setPyprojectPin } from "./pyproject.js";
 import { comparePyVersions, isPyPrerelease, parsePyVersion, parseRequirements, setPin, type Pin, type PyVersion } from "./requirements.js";
 
@@ -127,7 +127,7 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
                   continue;
                 }
                 const type = v.release[0] !== current.release[0] ? "major" : (v.release[1] ?? 0) !== (current.release[1] ?? 0) ? "minor" : "patch";
-                findings.updates.push({ ecosystem: "python", name: pin.normalized, depType: pin.depType, manifest: path, currentValue: pin.version, newValue: r.version, currentVersion: pin.version, newVersion: r.version, updateType: type, registry: index });
+                findings.updates.push({ ecosystem: "python", name: pin.normalized, depType: pin.depType, manifest: path, currentValue: pin.version, newValue: r.version, currentVersion: pin.version, newVersion: r.version, updateType: type, registry: index, ...pypiReleaseNotes(pin.normalized, r.version, index) });
                 break;
               }
             }
