@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFile, execFileSync } from "node:child_process";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { EXIT_CODES } from "../../src/cli/exit-codes.js";
 import { runCliWithModel } from "../support/cli-run.js";
 import { bash, replace, submit, type ScriptStep } from "../support/fake-vllm/index.js";
 import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { publishGreeterWheels, PY_GREETER_REPAIR, writePoetryApp } from "../support/python-fixtures.js";
 
 /**
  * Python requirements pins through the upgrade: versions and upload times from a PEP 691 index
@@ -24,12 +24,7 @@ beforeAll(async () => {
   index = await startPypiIndex();
   const wheels = mkdtempSync(join(tmpdir(), "py-wheels-"));
   made.push(wheels);
-  const greeter = (version: string, body: string, age: number) =>
-    buildWheel(wheels, { name: "greeter", version, files: { "greeter/__init__.py": body } }).then((w) => index.add(w, new Date(Date.now() - age * DAY)));
-  await greeter("1.0.0", "def greet(name):\n    return 'Hello, ' + name + '!'\n", 90);
-  await greeter("1.1.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 40);
-  await greeter("1.2.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 1);
-  await greeter("2.0.0", "def hello(name):\n    return 'Hello, ' + name.strip() + '!'\n", 20);
+  await publishGreeterWheels(index, wheels);
   // A dependency pinned by a range: pip's to resolve, not the upgrade's.
   index.add(await buildWheel(wheels, { name: "colors", version: "1.0.0", files: { "colors/__init__.py": "RED = 'red'\n" } }));
 }, 120_000);
@@ -124,24 +119,10 @@ describe("Python requirements pins", () => {
 });
 
 describe("Poetry", () => {
-  const run = promisify(execFile);
-  const manifest = (greeter: string) =>
-    `[tool.poetry]\nname = "app"\nversion = "0.1.0"\ndescription = ""\nauthors = ["t <t@example.com>"]\n\n[tool.poetry.dependencies]\npython = "^3.8"\n# the greeting\ngreeter = { version = "${greeter}" }\n\n[[tool.poetry.source]]\nname = "local"\nurl = "${index.simple}"\ndefault = true\n\n[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n`;
-
-  /** A Poetry project on greeter ^1.0, poetry.lock made by the real poetry at 1.0.0 (exact first, then the constraint: --no-update keeps it). */
   async function poetryApp(): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), "py-poetry-"));
-    const home = mkdtempSync(join(tmpdir(), "py-poetry-home-"));
-    made.push(dir, home);
-    writeFileSync(join(dir, "app.py"), "from greeter import greet\n\ndef welcome(name):\n    return greet(name)\n");
-    writeFileSync(join(dir, "test_app.py"), "from app import welcome\n\ndef test_welcome():\n    assert welcome('Py') == 'Hello, Py!'\n");
-    writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
-    // Asynchronously: the index answers from this very process.
-    const env = { PATH: "/usr/bin:/bin", HOME: home, PYTHON_KEYRING_BACKEND: "keyring.backends.null.Keyring" };
-    writeFileSync(join(dir, "pyproject.toml"), manifest("1.0.0"));
-    await run("poetry", ["lock", "--no-update"], { cwd: dir, env });
-    writeFileSync(join(dir, "pyproject.toml"), manifest("^1.0"));
-    await run("poetry", ["lock", "--no-update"], { cwd: dir, env });
+    made.push(dir);
+    await writePoetryApp(dir, index);
     git(dir, "init", "-q", "-b", "main");
     git(dir, "add", "-A");
     git(dir, "commit", "-qm", "app");
@@ -159,7 +140,7 @@ describe("Poetry", () => {
     ]);
     expect(dry.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ name: "greeter", reason: "too-young", version: "1.2.0" })]));
 
-    const repair: ScriptStep[] = [bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2.0.0 renamed greet() to hello(); app.py imports hello.")];
+    const repair: ScriptStep[] = [bash("python3 -m pytest -q"), replace("app.py", PY_GREETER_REPAIR.from, PY_GREETER_REPAIR.to), bash("python3 -m pytest -q"), submit(PY_GREETER_REPAIR.summary)];
     const r = await cli(repo, ["--json"], repair);
     if (!r.out) throw new Error(r.err);
     const report = JSON.parse(r.out);

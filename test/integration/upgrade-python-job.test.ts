@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { bash, replace, submit } from "../support/fake-vllm/index.js";
-import { buildWheel, startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
+import { PY_GREETER_REPAIR, publishGreeterWheels, writePoetryApp } from "../support/python-fixtures.js";
 import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-harness.js";
 
 /**
@@ -18,16 +19,12 @@ const execFileAsync = promisify(execFile);
 let index: PypiIndex;
 let h: UpgradeHarness;
 const made: string[] = [];
-const DAY = 24 * 3600_000;
 
 beforeAll(async () => {
   index = await startPypiIndex();
   const wheels = mkdtempSync(join(tmpdir(), "py-job-wheels-"));
   made.push(wheels);
-  const greeter = async (version: string, body: string, age: number) => index.add(await buildWheel(wheels, { name: "greeter", version, files: { "greeter/__init__.py": body } }), new Date(Date.now() - age * DAY));
-  await greeter("1.0.0", "def greet(name):\n    return 'Hello, ' + name + '!'\n", 90);
-  await greeter("1.1.0", "def greet(name):\n    return 'Hello, ' + name.strip() + '!'\n", 40);
-  await greeter("2.0.0", "def hello(name):\n    return 'Hello, ' + name.strip() + '!'\n", 20);
+  await publishGreeterWheels(index, wheels);
   h = await startUpgradeHarness({ PIP_INDEX_URL: index.simple });
 }, 120_000);
 
@@ -68,6 +65,36 @@ describe("the upgrade job on Python requirements pins", () => {
     expect((await git("log", "--format=%s", "origin/main..HEAD")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
     expect(await git("show", "HEAD~1:requirements.txt")).toBe("greeter==2.0.0");
     expect(await git("show", "--name-only", "--format=", "HEAD")).toBe("app.py");
+    expect(h.sim.errors).toEqual([]);
+  }, 300_000);
+
+  test("a Poetry project: the compatible update moves poetry.lock alone (a ready PR); the major rewrites the constraint and is repaired (a draft); poetry ran in the worker's sandbox", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "py-job-poetry-"));
+    made.push(dir);
+    // The project's own source is the operator's index here (allowed); the worker reads versions from it.
+    await writePoetryApp(dir, index);
+    const repo = await h.sim.createRepo({ owner: "acme", name: "py-poetry", fromDir: dir });
+    h.sim.installApp({ installationId: 703, repos: ["acme/py-poetry"] });
+    h.sim.addCollaborator(repo, "alice", "write");
+    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
+    h.vllm.push(bash("python3 -m pytest -q"), replace("app.py", PY_GREETER_REPAIR.from, PY_GREETER_REPAIR.to), bash("python3 -m pytest -q"), submit(PY_GREETER_REPAIR.summary));
+    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: 703, trigger: "comment", issueNumber: issue.number });
+    if (r.error) throw r.error;
+    const pulls = h.sim.pullsOf(repo.fullName);
+    expect(pulls.map((p) => [p.head.ref, p.draft])).toEqual([
+      ["iquest/deps-non-major", false],
+      ["iquest/deps-greeter-2", true],
+    ]);
+    expect(r.outcome!.tone).toBe("success");
+    const clone = mkdtempSync(join(tmpdir(), "py-job-clone-"));
+    made.push(clone);
+    const token = h.sim.mintToken({ installationId: 703, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
+    await execFileAsync("git", ["clone", "-q", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, clone]);
+    const git = async (...args: string[]) => (await execFileAsync("git", args, { cwd: clone })).stdout.trim();
+    expect(await git("show", "--name-only", "--format=", "origin/iquest/deps-non-major")).toBe("poetry.lock");
+    expect(await git("show", "origin/iquest/deps-non-major:poetry.lock")).toMatch(/name = "greeter"\nversion = "1\.1\.0"/);
+    expect((await git("log", "--format=%s", "origin/main..origin/iquest/deps-greeter-2")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
+    expect(await git("show", "origin/iquest/deps-greeter-2:pyproject.toml")).toContain('greeter = { version = "^2.0" }');
     expect(h.sim.errors).toEqual([]);
   }, 300_000);
 });
