@@ -54,6 +54,16 @@ export function createDirFiles(root: string, options: { maxFileBytes?: number } 
         return [];
       }
     },
+    async listFiles(dir) {
+      const real = await inside(dir === "" ? "." : dir);
+      if (!real) return [];
+      try {
+        const entries = await readdir(real, { withFileTypes: true });
+        return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+      } catch {
+        return [];
+      }
+    },
   };
 }
 

@@ -94,4 +94,6 @@ export interface RepoFiles {
   read(path: string): Promise<string | undefined>;
   /** Names of the directories directly inside `dir` ("" for the root); [] when it does not exist. */
   listDirs(dir: string): Promise<string[]>;
+  /** Names of the regular files directly inside `dir`; [] when it does not exist. */
+  listFiles?(dir: string): Promise<string[]>;
 }

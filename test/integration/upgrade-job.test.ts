@@ -191,7 +191,13 @@ describe("an upgrade run, end to end in-process", () => {
 
 describe("limits, the dashboard, scheduled runs", () => {
   test("at most N open PRs and M new per run (1 and 1 here; the per-run message is unit-tested); the rest waits on the dashboard, found again by its marker, never made twice", async () => {
-    const repo = await seedRepo("limits", { ".github/iquest.yml": "upgrade:\n  maxOpenPRs: 1\n  maxNewPRsPerRun: 1\n  dashboard: true\n" }, "salutation");
+    const sha = "0123456789abcdef0123456789abcdef01234567";
+    const workflow = `on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v3\n      - uses: actions/setup-node@v4.1.0\n      - uses: actions/cache@${sha} # v3.0.0\n      - uses: ./.github/actions/local\n      - uses: nobody/unreleased@v1\n      - run: npm test\n`;
+    const repo = await seedRepo("limits", { ".github/iquest.yml": "upgrade:\n  maxOpenPRs: 1\n  maxNewPRsPerRun: 1\n  dashboard: true\n", ".github/workflows/ci.yml": workflow }, "salutation");
+    // The actions' latest releases, as GitHub's API gives them.
+    h.sim.addRelease("actions/checkout", "v4.2.2");
+    h.sim.addRelease("actions/setup-node", "v4.1.0");
+    h.sim.addRelease("actions/cache", "v4.0.0");
     // A scheduled run: no issue, no card; it reports on the dashboard.
     const first = await upgrade(repo, { trigger: "schedule" });
     expect(first.card).toBeUndefined();
@@ -204,6 +210,12 @@ describe("limits, the dashboard, scheduled runs", () => {
     expect(board.body).toMatch(/## Pending\n\n- `iquest\/deps-salutation-2`: salutation 2.0.0. Waits: 1 upgrade PRs are open \(`upgrade.maxOpenPRs`: 1\)/);
     expect(board.body).toMatch(/## Open\n\n- \[#\d+\]\([^)]+\) `iquest\/deps-non-major`: Update dependency salutation to 1\.1\.0 \(tests pass\)/);
     expect(board.body).toMatch(/## Failed\n\n_Nothing failed._/);
+    // Outdated actions: listed as information, with why they are not changed.
+    expect(board.body).toContain("## GitHub Actions (information only)\n\niquest-bot never changes `.github/workflows`");
+    expect(board.body).toContain("- `actions/checkout@v3` in `.github/workflows/ci.yml`: v4.2.2 is out (this uses v3).");
+    expect(board.body).toContain(`- \`actions/cache@${sha}\` in \`.github/workflows/ci.yml\`: pinned to a commit of v3.0.0; v4.0.0 is the latest release.`);
+    expect(board.body).not.toContain("actions/setup-node");
+    expect(board.body).toContain("_Not checked (no release found, or not readable): `nobody/unreleased`._");
     expect(first.outcome.text).toMatch(/Dashboard: \[#\d+\]/);
 
     const second = await upgrade(repo, { trigger: "schedule" });

@@ -1,3 +1,4 @@
+import type { ActionsReport } from "../../deps/actions/outdated-actions.js";
 import type { ScanProblem, SkippedUpdate } from "../../deps/types.js";
 import type { CardTone } from "../job-card.js";
 import { DASHBOARD_MARKER } from "./marker.js";
@@ -10,7 +11,8 @@ import type { GroupResult } from "./results.js";
  * The dashboard has four sections, as the issue asks: pending (found, not worked on yet: the PR
  * limits, versions still too young), open (the upgrade PRs), ignored (config, declined in a closed
  * PR, branches a human took over) and failed (groups that could not be applied or repaired, and
- * problems reading the project or its registries).
+ * problems reading the project or its registries); then, as information, the workflows' actions
+ * that have a newer release (never changed by the bot).
  */
 export interface RunReport {
   jobId: string;
@@ -26,6 +28,8 @@ export interface RunReport {
   dependencies: number;
   /** Set when the run stopped before working on groups (e.g. no project found). */
   note?: string;
+  /** The workflows' actions (dashboard runs only): information, never changed. */
+  actions?: ActionsReport;
 }
 
 const pr = (n: { number: number; url: string }) => `[#${n.number}](${n.url})`;
@@ -112,6 +116,19 @@ export function dashboardBody(report: RunReport): string {
     ...report.problems.map((p) => `- ${p.message}`),
   ];
   section("Failed", failed, "Nothing failed.");
+
+  if (report.actions) {
+    const a = report.actions;
+    out.push(
+      "## GitHub Actions (information only)",
+      "",
+      "iquest-bot never changes `.github/workflows`: a bot that can rewrite CI could be made to run anything there, and the app does not ask for GitHub's `workflows` permission. Update these by hand.",
+      "",
+      ...(a.outdated.length ? a.outdated.map((o) => `- \`${o.action}@${o.ref}\` in ${o.files.map((f) => `\`${f}\``).join(", ")}: ${o.detail}.`) : [`_All ${a.used - a.unchecked.length} checked action(s) are on their latest release._`]),
+      ...(a.unchecked.length ? ["", `_Not checked (no release found, or not readable): ${a.unchecked.map((n) => `\`${n}\``).join(", ")}._`] : []),
+      "",
+    );
+  }
 
   const other = report.held.filter((h) => h.reason !== "too-young" && h.reason !== "ignored");
   if (other.length) {

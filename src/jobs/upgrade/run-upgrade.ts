@@ -1,8 +1,10 @@
+import { latestReleaseTag } from "../../github/releases.js";
 import { createDirFiles } from "../../deps/dir-files.js";
 import { enabledEcosystems, type Ecosystem, type FindPolicy } from "../../deps/ecosystem.js";
 import { DAY_MS, findUpdates, type FindUpdatesResult } from "../../deps/find-updates.js";
 import { parseIgnoreRules } from "../../deps/ignore.js";
 import { createDiskMetadataStore } from "../../deps/metadata-store.js";
+import { findOutdatedActions } from "../../deps/actions/outdated-actions.js";
 import { createCargoEcosystem } from "../../deps/cargo/cargo-ecosystem.js";
 import { createSparseIndexClient } from "../../deps/cargo/sparse-client.js";
 import { createNpmEcosystem } from "../../deps/npm/npm-ecosystem.js";
@@ -99,6 +101,8 @@ async function runUpgrade(ctx: JobContext, services: JobServices): Promise<JobOu
     report.held = found.skipped;
     report.problems = found.problems;
     log.info({ dependencies: found.dependencies, groups: found.groups.length, problems: found.problems.length, registryRequests: client.stats.requests, ms: found.durationMs }, "upgrade: updates found");
+    // Outdated actions in .github/workflows: listed on the dashboard only (never changed).
+    if (cfg.dashboard) report.actions = await findOutdatedActions(createDirFiles(prepared.checkout.worktree), (owner, name) => latestReleaseTag(github, owner, name));
     if (found.problems.length) {
       await card.update((s) => addWarning(s, `Some of the project could not be checked:\n${found.problems.map((x) => `- ${x.message}`).join("\n")}`));
     }

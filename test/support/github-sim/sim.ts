@@ -349,6 +349,12 @@ export class GitHubSim {
     return inst;
   }
 
+  /** A release of a public repository the app only reads (an action): `GET /repos/{owner}/{repo}/releases/latest` answers the newest. */
+  addRelease(fullName: string, tag: string): void {
+    const key = fullName.toLowerCase();
+    this.state.releases.set(key, [...(this.state.releases.get(key) ?? []), tag]);
+  }
+
   /** Give a user a role on a repo ("read", "triage", "write", "maintain", "admin"). */
   addCollaborator(repo: RepoRef, login: string, role: RepoRole): void {
     this.state.user(login);

@@ -298,6 +298,8 @@ export class SimState {
   pushes: PushRecord[] = [];
   deliveries: DeliveryRecord[] = [];
   requests: RecordedRequest[] = [];
+  /** Releases of public repositories outside the simulation (actions such as actions/checkout): full name → tags, newest last. */
+  releases = new Map<string, string[]>();
 
   #ids: Record<IdKind, number> = {
     user: 5_000,

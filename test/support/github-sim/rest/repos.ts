@@ -1,6 +1,6 @@
 import { diffCommits, type FileDiff } from "../diff-lines.js";
 import { ZERO_SHA } from "../git.js";
-import { HttpError, notFound, validationFailed } from "../http-error.js";
+import { badCredentials, HttpError, notFound, validationFailed } from "../http-error.js";
 import type { Json } from "../shapes.js";
 import type { SimRepo } from "../state.js";
 import { noContent, ok, type RestContext, type Router } from "./router.js";
@@ -15,6 +15,15 @@ export function registerRepos(router: Router): void {
     const token = ctx.token();
     const perms = token?.permissions.contents === "write" ? { admin: false, maintain: false, push: true, triage: false, pull: true } : { admin: false, maintain: false, push: false, triage: false, pull: true };
     return ok({ ...ctx.sim.shapes.repo(repo), permissions: perms });
+  });
+
+  // A public repository's latest release (what an action's `uses:` tag is compared with): any valid token reads it.
+  router.add("GET /repos/{owner}/{repo}/releases/latest", (ctx) => {
+    if (!ctx.token()) throw badCredentials();
+    const tags = ctx.sim.state.releases.get(`${ctx.params.owner}/${ctx.params.repo}`.toLowerCase());
+    const tag = tags?.at(-1);
+    if (!tag) throw notFound();
+    return ok({ tag_name: tag, name: tag, draft: false, prerelease: false, html_url: `https://github.com/${ctx.params.owner}/${ctx.params.repo}/releases/tag/${tag}` });
   });
 
   router.add("GET /repos/{owner}/{repo}/collaborators/{username}/permission", (ctx) => {
