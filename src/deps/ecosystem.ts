@@ -34,6 +34,8 @@ export interface LockStep {
    * steps left it (pnpm's and yarn's "pin, then release": npm/js-managers.ts).
    */
   prepare?: (files: RepoFiles) => Promise<ReadonlyMap<string, string>>;
+  /** Files the command writes besides the manifests and the lock file (a Go workspace's go.sum per module): committed with the bump. */
+  files?: readonly string[];
 }
 
 /** After the lock step: what the manifests and the lock file now hold for an update. */

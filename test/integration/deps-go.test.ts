@@ -130,6 +130,39 @@ describe("Go modules", () => {
     expect(r.err).not.toContain("has problems");
   }, 120_000);
 
+  test("a workspace (go.work): each used module read and updated on its own, its go.mod and go.sum on the branch; the workspace's own modules and what lies outside the repository left out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "go-work-"));
+    const home = mkdtempSync(join(tmpdir(), "go-home-"));
+    made.push(dir, home);
+    execFileSync("mkdir", ["-p", join(dir, "app"), join(dir, "lib")]);
+    writeFileSync(join(dir, "go.work"), "go 1.19\n\nuse (\n\t./app\n\t./lib\n\t../elsewhere\n)\n");
+    writeFileSync(join(dir, "app/go.mod"), "module example.com/ws/app\n\ngo 1.19\n\nrequire (\n\texample.com/greet v1.0.0\n\texample.com/ws/lib v0.0.0\n)\n\nreplace example.com/ws/lib => ../lib\n");
+    writeFileSync(join(dir, "app/app.go"), 'package app\n\nimport (\n\t"example.com/greet"\n\t"example.com/ws/lib"\n)\n\nfunc Welcome(name string) string { return lib.Loud(greet.Hello(name)) }\n');
+    writeFileSync(join(dir, "lib/go.mod"), "module example.com/ws/lib\n\ngo 1.19\n\nrequire example.com/words v0.1.0\n");
+    writeFileSync(join(dir, "lib/lib.go"), 'package lib\n\nimport "example.com/words"\n\nfunc Loud(s string) string { return words.Shout(s) }\n');
+    const env = { PATH: "/usr/bin:/bin", HOME: home, GOPATH: join(home, "go"), GOCACHE: join(home, "cache"), GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local", GOWORK: "off", ...registryEnv() };
+    for (const m of ["app", "lib"]) await execFileAsync("/usr/bin/go", ["mod", "tidy"], { cwd: join(dir, m), env });
+    execFileSync("chmod", ["-R", "u+w", home]);
+    git(dir, "init", "-q", "-b", "main");
+    git(dir, "add", "-A");
+    git(dir, "commit", "-qm", "workspace");
+
+    const dry = JSON.parse((await cli(dir, ["--dry-run", "--json"])).out);
+    expect(dry.problems).toEqual([]);
+    expect(dry.groups.map((g: { name: string; updates: Array<{ manifest: string; name: string; newVersion: string }> }) => [g.name, g.updates.map((u) => `${u.manifest} ${u.name}@${u.newVersion}`)])).toEqual([
+      ["non-major", ["app/go.mod example.com/greet@v1.1.0", "lib/go.mod example.com/words@v0.2.0"]],
+    ]);
+
+    const r = await cli(dir, ["--json"]);
+    if (!r.out) throw new Error(r.err);
+    const report = JSON.parse(r.out);
+    expect(report.groups.map((g: { branch: string; status: string }) => g.branch)).toEqual(["iquest/deps-non-major"]);
+    expect(report.groups[0].status).not.toBe("error");
+    expect(git(dir, "show", "--name-only", "--format=", "iquest/deps-non-major").split("\n").sort()).toEqual(["app/go.mod", "app/go.sum", "lib/go.mod", "lib/go.sum"]);
+    expect(git(dir, "show", "iquest/deps-non-major:app/go.mod")).toContain("\texample.com/greet v1.1.0\n");
+    expect(git(dir, "show", "iquest/deps-non-major:lib/go.sum")).toContain("example.com/words v0.2.0 h1:");
+  }, 300_000);
+
   test("a module the proxy fails for: a problem line naming it; the other module is still proposed", async () => {
     const repo = await goApp();
     proxy.failModule("example.com/words", 502);

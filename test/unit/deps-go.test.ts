@@ -1,6 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import { matchesPrivate } from "../../src/deps/go/go-ecosystem.js";
-import { escapeModulePath, isPseudoVersion, nextMajorPath, parseGoMod, setRequireVersion } from "../../src/deps/go/gomod.js";
+import { escapeModulePath, isPseudoVersion, nextMajorPath, parseGoMod, setRequireVersion, parseGoWork } from "../../src/deps/go/gomod.js";
 import { compareGoVersions, parseGoVersion } from "../../src/deps/go/semver.js";
 
 const GO_MOD = [
@@ -82,4 +82,9 @@ describe("Go versions and GOPRIVATE", () => {
     expect(matchesPrivate("github.com/acme", "github.com/acmex/tool")).toBe(false);
     expect(matchesPrivate(undefined, "github.com/acme/tool")).toBe(false);
   });
+});
+
+test("go.work: `use` lines and blocks, comments, quoted paths; the root as '.'; paths leaving the repository dropped", () => {
+  expect(parseGoWork('go 1.21\n\nuse ./tools // the tools\nuse (\n\t.\n\t./svc/api\n\t"./svc/web/"\n\t../outside\n\t/abs/path\n\t./a/../b\n)\n')).toEqual(["tools", ".", "svc/api", "svc/web", "b"]);
+  expect(parseGoWork("go 1.21\n")).toEqual([]);
 });

@@ -106,3 +106,39 @@ export function nextMajorPath(path: string): string | undefined {
 export function isPseudoVersion(v: string): boolean {
   return /^v\d+\.\d+\.\d+-(?:0\.|[\w.]*\.0\.)?\d{14}-[0-9a-f]{12}$/.test(v) || /-\d{14}-[0-9a-f]{12}$/.test(v);
 }
+
+/**
+ * go.work's `use` directives (single and in blocks): the workspace's module directories, relative
+ * to the repository root ("." for the root), normalized; directories outside the repository dropped.
+ */
+export function parseGoWork(text: string): string[] {
+  const dirs: string[] = [];
+  let inBlock = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/\/\/.*$/, "").trim();
+    if (!line) continue;
+    if (inBlock) {
+      if (line === ")") inBlock = false;
+      else dirs.push(line);
+      continue;
+    }
+    const m = /^use\s+(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[1]!.trim() === "(") inBlock = true;
+    else dirs.push(m[1]!.trim());
+  }
+  const out: string[] = [];
+  for (const d of dirs.map((x) => x.replace(/^"|"$/g, ""))) {
+    const parts: string[] = [];
+    let outside = d.startsWith("/");
+    for (const seg of d.split("/")) {
+      if (seg === "" || seg === ".") continue;
+      if (seg === "..") {
+        if (!parts.length) outside = true;
+        parts.pop();
+      } else parts.push(seg);
+    }
+    if (!outside) out.push(parts.join("/") || ".");
+  }
+  return [...new Set(out)];
+}

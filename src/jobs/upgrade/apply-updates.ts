@@ -39,6 +39,7 @@ export async function applyUpdates(
   const notes: string[] = [];
   const fail = (error: string): ApplyResult => ({ ok: false, error, notes });
   for (const part of parts) {
+    const stepFiles: string[] = [];
     let edits: Map<string, string>;
     try {
       edits = await part.ecosystem.editManifests(files, part.updates);
@@ -48,6 +49,7 @@ export async function applyUpdates(
     }
     for (const [path, text] of edits) await env.writeFile(path, text);
     for (const step of await part.ecosystem.lockSteps(part.updates, options.policy, part.lockFile, files)) {
+      stepFiles.push(...(step.files ?? []));
       if (step.prepare) for (const [path, text] of await step.prepare(files)) await env.writeFile(path, text);
       const r = await env.exec(step.command, { timeoutMs: options.timeoutMs, network: step.network, ...(options.signal ? { signal: options.signal } : {}) });
       if (options.signal?.aborted) throw cancelledFromSignal(options.signal);
@@ -67,6 +69,7 @@ export async function applyUpdates(
       }
     }
     bumpFiles.push(...edits.keys(), ...(part.lockFile ? [part.lockFile] : []));
+    for (const f of stepFiles) if (!bumpFiles.includes(f) && (await files.read(f)) !== undefined) bumpFiles.push(f);
   }
   return { ok: true, bumpFiles, notes };
 }
