@@ -38,7 +38,7 @@ beforeAll(async () => {
   // Too young.
   registry.publish({ name: "greet", version: "1.2.0", lib: hello, publishedAt: ago(1) });
   // The breaking major: hello() is renamed greet().
-  registry.publish({ name: "greet", version: "2.0.0", lib: hello.replace("pub fn hello", "pub fn greet"), publishedAt: ago(20) });
+  registry.publish({ name: "greet", version: "2.0.0", lib: hello.replace("pub fn hello", "pub fn greet"), publishedAt: ago(20), files: { "CHANGELOG.md": "# Changelog\n\n## 2.0.0\n\n- BREAKING: `hello()` is renamed `greet()`.\n\n## 1.1.0\n\n- Trims the name.\n\n## 1.0.0\n\n- First release.\n" } });
   // A registry that records no publish time for the newer version.
   registry.publish({ name: "untimed", version: "0.1.0", lib: "pub fn one() -> u8 { 1 }\n", publishedAt: ago(90) });
   registry.publish({ name: "untimed", version: "0.1.1", lib: "pub fn one() -> u8 { 1 }\n", publishedAt: null });
@@ -130,6 +130,11 @@ describe("Rust (Cargo)", () => {
     expect(git(repo, "show", "iquest/deps-greet-2:Cargo.toml")).toContain('# the greeting\ngreet = "2.0"\nuntimed = { version = "0.1" }');
     expect(git(repo, "show", "iquest/deps-greet-2:Cargo.lock")).toMatch(/name = "greet"\nversion = "2\.0\.0"/);
     expect(git(repo, "show", "iquest/deps-greet-2:src/lib.rs")).toContain("greet::greet(name)");
+    // The agent was given the changelog from the new version's .crate (only the versions past the locked one).
+    const task = JSON.stringify(r.vllm.requests[0]!.body.messages);
+    expect(task).toContain("BREAKING: `hello()` is renamed `greet()`.");
+    expect(task).toContain("Trims the name");
+    expect(task).not.toContain("First release");
     // cargo fetched the index through the egress proxy (the registry saw the lock step's requests).
     expect(registry.requests.some((q) => q.path === "/api/v1/crates/greet/2.0.0/download" && q.status === 200)).toBe(true);
     expect(git(repo, "status", "--porcelain")).toBe("");

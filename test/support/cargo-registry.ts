@@ -20,6 +20,8 @@ export interface CrateSpec {
   yanked?: boolean;
   /** [dependencies] of the crate: name → requirement. */
   deps?: Record<string, string>;
+  /** More files in the crate (CHANGELOG.md, …). */
+  files?: Record<string, string>;
 }
 
 export interface CargoRegistry {
@@ -89,7 +91,7 @@ export async function startCargoRegistry(): Promise<CargoRegistry> {
         ...deps.map(([n, r]) => `${n} = "${r}"`),
         "",
       ].join("\n");
-      const crate = packTarball({ "Cargo.toml": toml, "src/lib.rs": spec.lib }, `${spec.name}-${spec.version}`);
+      const crate = packTarball({ "Cargo.toml": toml, "src/lib.rs": spec.lib, ...spec.files }, `${spec.name}-${spec.version}`);
       const publishedAt = spec.publishedAt === undefined ? new Date(Date.now() - 30 * 24 * 3600_000) : spec.publishedAt;
       const line: Record<string, unknown> = {
         name: spec.name,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "@jest/globals";
 import { cargoRegistries, CRATES_IO_INDEX } from "../../src/deps/cargo/cargo-config.js";
 import { cargoReqToRange, parseCargoLock, rangeToCargoReq } from "../../src/deps/cargo/cargo-lock.js";
 import { parseCargoToml, setCargoRequirement } from "../../src/deps/cargo/cargo-toml.js";
-import { sparsePath } from "../../src/deps/cargo/sparse-client.js";
+import { downloadUrl, sparsePath } from "../../src/deps/cargo/sparse-client.js";
 
 /**
  * Cargo.toml read and edited line by line, Cargo.lock, `.cargo/config.toml` registries, Cargo's
@@ -136,4 +136,10 @@ describe(".cargo/config.toml", () => {
     const vendored = cargoRegistries(`[source.crates-io]\nreplace-with = "vendored"\n\n[source.vendored]\ndirectory = "vendor"\n`);
     expect(vendored).toEqual({ default: undefined, named: {}, problems: ["`.cargo/config.toml`: crates.io is replaced by the vendored source `vendored`; vendored crates are not upgraded"] });
   });
+});
+
+test("the crate download URL: config.json's `dl` with cargo's markers, or /{crate}/{version}/download appended", () => {
+  expect(downloadUrl("https://static.crates.io/crates", "serde", "1.0.0", "ab")).toBe("https://static.crates.io/crates/serde/1.0.0/download");
+  expect(downloadUrl("https://dl.example/{prefix}/{crate}/{crate}-{version}.crate?sum={sha256-checksum}", "Serde", "1.0.0", "ab")).toBe("https://dl.example/Se/rd/Serde/Serde-1.0.0.crate?sum=ab");
+  expect(downloadUrl("https://dl.example/{lowerprefix}/{crate}", "Abc", "1.0.0", "")).toBe("https://dl.example/3/a/Abc");
 });

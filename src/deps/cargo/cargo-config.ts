@@ -6,6 +6,8 @@
  * read over HTTP; a git index is reported. Pure.
  */
 export const CRATES_IO_INDEX = "https://index.crates.io/";
+/** Where crates.io's config.json sends `.crate` downloads (read for changelogs). */
+export const CRATES_IO_DOWNLOADS = "https://static.crates.io/crates/";
 
 export interface CargoRegistries {
   /**

@@ -1,6 +1,8 @@
 import semver from "semver";
 import { ManifestChangedError, type AppliedCheck, type Ecosystem, type Findings, type LockStep } from "../ecosystem.js";
+import { changelogExcerpt } from "../changelog.js";
 import { ignoredRanges, isIgnored } from "../ignore.js";
+import { readTarGz } from "../tar.js";
 import { expandWorkspaces } from "../npm/manifest.js";
 import { proposeUpdates } from "../npm/propose.js";
 import { rangeAllows } from "../npm/range.js";
@@ -209,12 +211,29 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
       return out;
     },
 
-    async releaseNotes() {
-      // The sparse index carries no changelog; the PR links the crate's page (crateNotes).
-      return undefined;
+    async releaseNotes(update, maxChars) {
+      // The changelog in the new version's .crate (a tar.gz under name-version/), read in memory with caps.
+      const crate = await client.crate(update.name, update.newVersion, update.registry, 20 * 1024 * 1024).catch(() => undefined);
+      if (!crate) return undefined;
+      const top = `${update.name}-${update.newVersion}/`;
+      let files;
+      try {
+        files = readTarGz(crate, (p) => p.startsWith(top) && CHANGELOG.test(p.slice(top.length)), { maxUnpackedBytes: 200 * 1024 * 1024, maxFileBytes: 2 * 1024 * 1024 });
+      } catch {
+        return undefined;
+      }
+      const [path, content] = [...files.entries()].sort(([a], [b]) => a.length - b.length)[0] ?? [];
+      if (!path || !content) return undefined;
+      const from = update.currentVersion ?? semver.minVersion(cargoReqToRange(update.currentValue) ?? "*")?.version ?? "0.0.0";
+      const excerpt = changelogExcerpt(content.toString("utf8"), (v) => semver.valid(v) !== null && semver.gt(v, from) && semver.lte(v, update.newVersion), maxChars);
+      if (!excerpt) return undefined;
+      const file = path.slice(top.length);
+      return { source: excerpt.fallback ? `the top of ${file} in ${update.name} ${update.newVersion} (no section named these versions)` : `${file} in ${update.name} ${update.newVersion}`, text: excerpt.text };
     },
   };
 }
+
+const CHANGELOG = /^(changelog|changes|history|releases|news)(\.(md|markdown|txt|rst))?$/i;
 
 /** crates.io's page for the version, when the crate comes from crates.io. */
 function crateNotes(dep: Dependency): Pick<ProposedUpdate, "releaseNotesUrl"> | Record<string, never> {

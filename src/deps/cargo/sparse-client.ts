@@ -9,12 +9,16 @@ import { RegistryError } from "../registry-error.js";
 export interface CrateVersion {
   version: string;
   yanked: boolean;
+  /** sha256 of the .crate (the index's `cksum`). */
+  cksum?: string;
   /** ms since the epoch; undefined when the registry gives no publish time. */
   publishedAt?: number;
 }
 
 export interface SparseIndexClient {
   versions(name: string, index: string): Promise<CrateVersion[]>;
+  /** One version's `.crate` (for its changelog), from the download URL the index's config.json gives; undefined when that cannot be read. */
+  crate(name: string, version: string, index: string, maxBytes: number): Promise<Buffer | undefined>;
   readonly stats: { requests: number };
 }
 
@@ -67,7 +71,8 @@ export function createSparseIndexClient(options: { isAllowed(url: string): boole
             }
             if (typeof entry.vers !== "string") throw new RegistryError("invalid", name, index, "an index line has no `vers`");
             const t = typeof entry.pubtime === "string" ? Date.parse(entry.pubtime) : NaN;
-            out.push({ version: entry.vers, yanked: entry.yanked === true, ...(Number.isFinite(t) ? { publishedAt: t } : {}) });
+            const cksum = typeof (entry as { cksum?: unknown }).cksum === "string" ? (entry as { cksum: string }).cksum : undefined;
+            out.push({ version: entry.vers, yanked: entry.yanked === true, ...(cksum ? { cksum } : {}), ...(Number.isFinite(t) ? { publishedAt: t } : {}) });
           }
           return out;
         });
@@ -75,5 +80,46 @@ export function createSparseIndexClient(options: { isAllowed(url: string): boole
       }
       return p;
     },
+
+    async crate(name, version, index, maxBytes) {
+      const get = async (url: string) => {
+        if (!options.isAllowed(url)) return undefined;
+        stats.requests++;
+        const res = await fetchFn(url, { signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])]) }).catch(() => undefined);
+        if (!res?.ok) return undefined;
+        const length = Number(res.headers.get("content-length") ?? 0);
+        if (length > maxBytes) return undefined;
+        const body = Buffer.from(await res.arrayBuffer());
+        return body.length > maxBytes ? undefined : body;
+      };
+      const config = await get(`${index.replace(/\/+$/, "")}/config.json`);
+      let dl: unknown;
+      try {
+        dl = config ? (JSON.parse(config.toString("utf8")) as { dl?: unknown }).dl : undefined;
+      } catch {
+        return undefined;
+      }
+      if (typeof dl !== "string") return undefined;
+      const cksum = (await this.versions(name, index).catch(() => [])).find((v) => v.version === version)?.cksum ?? "";
+      return get(downloadUrl(dl, name, version, cksum));
+    },
   };
+}
+
+/** The `dl` template of config.json filled in (cargo's markers), or `/{crate}/{version}/download` appended. */
+export function downloadUrl(dl: string, name: string, version: string, cksum: string): string {
+  if (!/\{(crate|version|prefix|lowerprefix|sha256-checksum)\}/.test(dl)) return `${dl.replace(/\/+$/, "")}/${name}/${version}/download`;
+  return dl
+    .replaceAll("{crate}", name)
+    .replaceAll("{version}", version)
+    .replaceAll("{lowerprefix}", prefixOf(name).toLowerCase())
+    .replaceAll("{prefix}", prefixOf(name))
+    .replaceAll("{sha256-checksum}", cksum);
+}
+
+/** cargo's `{prefix}`: "1", "2", "3/a", or "ab/cd", from the name as written. */
+function prefixOf(name: string): string {
+  if (name.length <= 2) return String(name.length);
+  if (name.length === 3) return `3/${name[0]}`;
+  return `${name.slice(0, 2)}/${name.slice(2, 4)}`;
 }

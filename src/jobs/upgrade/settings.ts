@@ -1,4 +1,4 @@
-import { CRATES_IO_INDEX } from "../../deps/cargo/cargo-config.js";
+import { CRATES_IO_DOWNLOADS, CRATES_IO_INDEX } from "../../deps/cargo/cargo-config.js";
 
 /**
  * The operator's settings for upgrade jobs (from the worker's environment, see docs/CONFIG.md).
@@ -45,7 +45,7 @@ export const DEFAULT_GOPROXY = "https://proxy.golang.org";
 export const DEFAULT_PIP_INDEX = "https://pypi.org/simple/";
 
 export function registryAllowList(settings: Pick<UpgradeSettings, "npmRegistry" | "allowedRegistries" | "goProxy" | "pipIndex" | "cargoIndex">): (url: string) => boolean {
-  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, settings.pipIndex ?? DEFAULT_PIP_INDEX, settings.cargoIndex ?? CRATES_IO_INDEX, ...settings.allowedRegistries]
+  const prefixes = [settings.npmRegistry, settings.goProxy ?? DEFAULT_GOPROXY, settings.pipIndex ?? DEFAULT_PIP_INDEX, settings.cargoIndex ?? CRATES_IO_INDEX, ...(settings.cargoIndex ? [] : [CRATES_IO_DOWNLOADS]), ...settings.allowedRegistries]
     .map((r) => {
       try {
         const u = new URL(r);
