@@ -35,7 +35,7 @@ Options:
   --issue-text TEXT      the task as text
   --model-url URLS       OpenAI base URL(s) with /v1, comma-separated (default: $MODEL_BASE_URL
                          or http://127.0.0.1:8000/v1)
-  --profile NAME         model profile: thinking, instruct, or one from $MODEL_PROFILES_FILE
+  --profile NAME         model profile: thinking, instruct, loop, or one from $MODEL_PROFILES_FILE
                          (default: the profile mapped to fix jobs, normally thinking)
   --model NAME           model name, overriding the profile's (default: the profile's; for
                          thinking, $MODEL_NAME or IQuestLab/IQuest-Coder-V1-40B-Thinking)

@@ -118,6 +118,19 @@ export function builtInProfiles(): Record<string, Omit<ModelProfile, "name">> {
       timeoutMs: 300_000,
       maxRetries: 3,
     },
+    // The looped-transformer variant of Instruct (its layers are applied more than once per
+    // token: more compute per token, the same size on disk), an instruct chat template (no
+    // thinking) and, as nothing else is published, Instruct's sampling. More compute per token:
+    // twice Instruct's time limit.
+    loop: {
+      baseUrls: [DEFAULT_URL],
+      model: "IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct",
+      protocol: "native",
+      sampling,
+      enableThinking: false,
+      timeoutMs: 600_000,
+      maxRetries: 3,
+    },
   };
 }
 

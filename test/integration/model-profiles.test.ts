@@ -116,7 +116,7 @@ describe("the CLI's --profile", () => {
       redact: createRedactor([]),
     });
     expect(code).toBe(EXIT_CODES.usage);
-    expect(err.text).toMatch(/--profile gpt: no such profile \(available: thinking, instruct\)/);
+    expect(err.text).toMatch(/--profile gpt: no such profile \(available: thinking, instruct, loop\)/);
   });
 });
 

@@ -5,9 +5,15 @@ import { StartupError } from "../../src/shared/errors.js";
 const yaml = (text: string) => ({ path: "/etc/iquest/profiles.yaml", text });
 
 describe("loadModelProfiles", () => {
-  test("built-ins: thinking and instruct with the published sampling; every use maps to thinking", () => {
+  test("built-ins: thinking, instruct and loop with the published sampling; every use maps to thinking", () => {
     const p = loadModelProfiles({});
-    expect([...p.profiles.keys()]).toEqual(["thinking", "instruct"]);
+    expect([...p.profiles.keys()]).toEqual(["thinking", "instruct", "loop"]);
+    expect(p.profiles.get("loop")).toMatchObject({
+      model: "IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct",
+      sampling: { temperature: 0.6, top_p: 0.85, top_k: 20 },
+      enableThinking: false,
+      timeoutMs: 600_000,
+    });
     expect(p.profiles.get("thinking")).toMatchObject({
       model: "IQuestLab/IQuest-Coder-V1-40B-Thinking",
       baseUrls: ["http://127.0.0.1:8000/v1"],
