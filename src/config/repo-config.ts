@@ -78,6 +78,15 @@ export const repoConfigSchema = z
         maxFindings: z.number().int().min(1).max(50).default(10),
         /** Findings below this severity are not posted. */
         minSeverity: z.enum(REVIEW_SEVERITIES).default("minor"),
+        /**
+         * A second, separate model call per finding that tries to disprove it against the code;
+         * refuted findings are dropped (and counted in the summary). `maxTokens` bounds the whole
+         * pass; findings left when it is spent are posted as found.
+         */
+        refute: z
+          .object({ enabled: z.boolean().default(true), maxTokens: z.number().int().min(1000).max(1_000_000).default(60_000) })
+          .strict()
+          .prefault({}),
         /** Extra instructions for the reviewer (read from the default branch, like the rest of this file). */
         instructions: z.string().trim().min(1).max(4000).optional(),
         /** The reviewer may run the tests on PRs from this repository's own branches. */

@@ -11,7 +11,7 @@ import { QueueEnqueuer, closeQueues, createQueues, type QueueSet } from "../../s
 import type { ReviewPayload } from "../../src/queue/payloads.js";
 import { createLogger } from "../../src/shared/log.js";
 import { createRedactor } from "../../src/shared/redact.js";
-import { bash, call, startFakeVllm, submit, view, type FakeVllm, type ScriptStep } from "../support/fake-vllm/index.js";
+import { bash, call, say, startFakeVllm, submit, view, type FakeVllm, type ScriptStep } from "../support/fake-vllm/index.js";
 import { startGitHubSim, type GitHubSim } from "../support/github-sim/index.js";
 import { testPrivateKey } from "../support/keys.js";
 import { TestOctokit } from "../support/octokit.js";
@@ -422,6 +422,59 @@ describe("review: a hostile PR from a fork", () => {
     expect(r.body).toContain("Tests were not run: the PR comes from a fork (untrusted code)");
     expect(checkRuns(lib2.full, pr.head.sha)[0]!.conclusion).toBe("success");
   }, 120_000);
+});
+
+describe("review: the refute pass", () => {
+  test("each finding that passed the gate is checked once more in its own call: a refuted one is not posted and the summary says why; one that holds is posted; one the check cannot settle is posted and counted", async () => {
+    const target = await newRepo("refute", shopFiles());
+    const head = await sim.commit({ repo: target.repo, branch: "feature", files: { "src/cart.js": CART_PUSH2 }, message: "average(), tax()" });
+    await sim.createPullRequest({ repo: target.repo, head: "feature", title: "Cart", user: "alice" });
+    const from = script(
+      finding({ path: "src/cart.js", line: 11, severity: "critical", title: "average() divides by zero on an empty list", explanation: "items.length can be 0.", quote: "  return total(items) / items.length;" }),
+      finding({ path: "src/cart.js", line: 3, severity: "major", title: "Loop reads past the end of items", explanation: "`<=` reads items[items.length].", quote: LOOP_LINE }),
+      finding({ path: "src/cart.js", line: 18, severity: "minor", title: "tax() returns only the tax", explanation: "Callers may expect the gross amount.", quote: "  return amount * 0.2;" }),
+      submit("Adds tax() and guards average()."),
+      // The refute pass, one call per finding, most severe first.
+      say("REFUTED: line 10 returns 0 for an empty list before the division on line 11."),
+      say("HOLDS: the loop condition `i <= items.length` reads one element past the end."),
+      say("I cannot tell without the callers."),
+    );
+    await review(target, 1);
+    const r = botReviews(target.full, 1)[0]!;
+    expect(r.commitId).toBe(head);
+    const posted = [...commentsOf(r.id).map((c) => c.body), r.body].join("\n");
+    expect(posted).toContain("Loop reads past the end of items");
+    expect(posted).toContain("tax() returns only the tax");
+    // The refuted finding is nowhere as a finding: only in the count, with the check's reason.
+    expect(r.body).not.toMatch(/\*\*Critical/);
+    expect(r.body).toContain("- 1 finding(s) disproved by a second check against the code (`review.refute`)");
+    expect(r.body).toContain("  - `src/cart.js`: average() divides by zero on an empty list — line 10 returns 0 for an empty list before the division on line 11.");
+    expect(r.body).toContain("- 1 finding(s) could not be re-checked by the second check (`review.refute`) and are posted as found");
+    expect(decodeMarker(r.body)!.findings.map((f) => f.line).sort()).toEqual([18, 3]);
+    // The checks were separate calls: a fresh context with the claim and the numbered code around it.
+    const checks = vllm.requests.slice(from).filter((q) => (q.body.messages as Array<{ role: string; content: string }>)[0]!.content.startsWith("You double-check one finding"));
+    expect(checks).toHaveLength(3);
+    const first = (checks[0]!.body.messages as Array<{ content: string }>)[1]!.content;
+    expect(first).toContain("<finding>\naverage() divides by zero on an empty list");
+    expect(first).toContain("   10     if (items.length === 0) return 0;");
+    expect(first).toContain("   11 >   return total(items) / items.length;");
+    expect(checks[0]!.body.tools ?? []).toEqual([]);
+  }, 180_000);
+
+  test("`review.refute.enabled: false`: no second check, every finding that passed the gate is posted", async () => {
+    const target = await newRepo("norefute", { ...shopFiles(), ".github/iquest.yml": "review:\n  refute:\n    enabled: false\n" });
+    await sim.commit({ repo: target.repo, branch: "feature", files: { "src/cart.js": CART_PUSH2 }, message: "average(), tax()" });
+    await sim.createPullRequest({ repo: target.repo, head: "feature", title: "Cart", user: "alice" });
+    const from = script(
+      finding({ path: "src/cart.js", line: 11, severity: "critical", title: "average() divides by zero on an empty list", explanation: "items.length can be 0.", quote: "  return total(items) / items.length;" }),
+      submit("Guards average()."),
+    );
+    await review(target, 1);
+    const r = botReviews(target.full, 1)[0]!;
+    expect([...commentsOf(r.id).map((c) => c.body), r.body].join("\n")).toContain("average() divides by zero on an empty list");
+    expect(r.body).not.toContain("second check");
+    expect(vllm.requests.length - from).toBe(2);
+  }, 180_000);
 });
 
 describe("review: a push during a review", () => {

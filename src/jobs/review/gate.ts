@@ -52,14 +52,15 @@ export interface GatedFinding {
   whyNotInline?: NotInlineReason;
 }
 
-export type DropReason = "below-severity" | "file-not-found" | "empty-quote" | "quote-not-found" | "repeat-of-earlier" | "duplicate-in-run";
+export type DropReason = "below-severity" | "file-not-found" | "empty-quote" | "quote-not-found" | "repeat-of-earlier" | "duplicate-in-run" | "refuted";
 
 export interface GateResult {
   inline: GatedFinding[];
   summary: GatedFinding[];
   /** Passed the gate but over `maxFindings` (least severe). */
   overLimit: GatedFinding[];
-  dropped: Array<{ finding: Finding; reason: DropReason }>;
+  /** `detail`: the refute pass's reason (refute.ts). */
+  dropped: Array<{ finding: Finding; reason: DropReason; detail?: string }>;
 }
 
 export function gateFindings(input: GateInput): GateResult {

@@ -17,6 +17,7 @@ import type { ReviewPlan } from "./plan.js";
 import { buildReviewPrompts, loadReviewPrompts } from "./prompt.js";
 import { MEMORY_TEXT_CHARS } from "./similarity.js";
 import { checkVerdict, isPartial, renderComment, renderSummary, withMarker, type AgentEnd, type Coverage, type TestsNote } from "./summary.js";
+import { refuteFindings } from "./refute-run.js";
 import { createReviewTools } from "./tools.js";
 
 /**
@@ -147,7 +148,7 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
     // --- the evidence gate ---
     const texts = new Map<string, string | undefined>();
     for (const f of findings) texts.set(f.path, await readText(f.path));
-    const gate = gateFindings({
+    const gated = gateFindings({
       findings,
       diff: st.diff,
       ...(st.scope ? { scope: st.scope } : {}),
@@ -157,6 +158,17 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
       maxFindings: cfg.maxFindings,
       observations,
     });
+
+    // --- the refute pass: each surviving finding checked once more, in a separate call ---
+    let gate = gated;
+    let refuteUnchecked = 0;
+    let refuteTokens = 0;
+    if (cfg.refute.enabled && gated.inline.length + gated.summary.length > 0) {
+      const r = await refuteFindings(ctx, agent.profile, gated, (path) => texts.get(path), cfg.refute.maxTokens);
+      gate = r.gate;
+      refuteUnchecked = r.unchecked;
+      refuteTokens = r.tokens;
+    }
 
     // --- post: one review, then the check ---
     await card.update((s) => setPhase(reviewed(s), "post", "running"));
@@ -169,8 +181,9 @@ export async function reviewAndPost(ctx: JobContext, services: JobServices, st: 
       coverage: st.coverage,
       agent: end,
       steps: agent.result.steps,
-      tokens: agent.result.usage.totalTokens,
+      tokens: agent.result.usage.totalTokens + refuteTokens,
       tests,
+      ...(refuteUnchecked ? { refuteUnchecked } : {}),
       footer: { profile: agent.profile.name, model: agent.profile.model, jobId: ctx.jobId, ...(ctx.runs.urlFor(ctx.jobId) ? { runUrl: ctx.runs.urlFor(ctx.jobId)! } : {}) },
     };
     let summary = ctx.redact(renderSummary(summaryInput));

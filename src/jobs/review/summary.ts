@@ -42,6 +42,8 @@ export interface SummaryInput {
   tests: TestsNote;
   /** GitHub refused the inline comments: they are listed here instead. */
   inlineRefused?: boolean;
+  /** Findings the refute pass could not settle (posted as found). */
+  refuteUnchecked?: number;
   footer: { profile?: string; model?: string; jobId: string; runUrl?: string };
 }
 
@@ -55,6 +57,7 @@ const DROP_TEXT: Record<DropReason, string> = {
   "quote-not-found": "quoting code that is not in the file",
   "repeat-of-earlier": "already posted on this PR (same file, same code, same point)",
   "duplicate-in-run": "duplicates of another finding in this review",
+  refuted: "disproved by a second check against the code (`review.refute`)",
 };
 
 const short = (sha: string) => sha.slice(0, 7);
@@ -121,7 +124,7 @@ export function renderSummary(input: SummaryInput): string {
   if (notReviewed.length > 0) {
     out.push("", "#### What was not reviewed", "", ...notReviewed);
   }
-  const dropped = droppedLines(gate);
+  const dropped = droppedLines(gate, input.refuteUnchecked);
   if (dropped.length > 0) out.push("", "#### Left out by the evidence gate", "", ...dropped);
   out.push("");
   const meta = [`job \`${input.footer.jobId}\``];
@@ -216,10 +219,14 @@ function notReviewedLines(plan: ReviewPlan): string[] {
   return lines;
 }
 
-function droppedLines(gate: GateResult): string[] {
+function droppedLines(gate: GateResult, refuteUnchecked = 0): string[] {
   const counts = new Map<DropReason, number>();
   for (const d of gate.dropped) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1);
   const lines = [...counts].map(([reason, n]) => `- ${n} finding(s) ${DROP_TEXT[reason]}`);
+  for (const d of gate.dropped.filter((x) => x.reason === "refuted").slice(0, 10)) {
+    lines.push(`  - ${inlineCode(d.finding.path)}: ${sanitizeLine(d.finding.title, 120)} — ${sanitizeLine(d.detail ?? "", 200)}`);
+  }
+  if (refuteUnchecked) lines.push(`- ${refuteUnchecked} finding(s) could not be re-checked by the second check (\`review.refute\`) and are posted as found`);
   const unverified = [...gate.inline, ...gate.summary].filter((g) => g.evidenceUnverified).length;
   if (unverified) lines.push(`- ${unverified} finding(s) cited command output that no command of this run printed; that evidence is not shown`);
   return lines;

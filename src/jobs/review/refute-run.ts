@@ -1,0 +1,48 @@
+import { createVllmClient } from "../../agent/model/vllm-client.js";
+import type { ModelProfile } from "../../config/model-profiles.js";
+import { clientDepsFor, clientOptionsFor } from "../model-for-job.js";
+import type { JobContext } from "../run-job.js";
+import { severityRank } from "./finding.js";
+import type { GatedFinding, GateResult } from "./gate.js";
+import { applyRefutes, parseRefuteVerdict, refuteMessages, type RefuteOutcome, type RefuteVerdict } from "./refute.js";
+
+/**
+ * The refute pass's I/O (refute.ts decides): one short call per finding, most severe first, with
+ * the reviewer's profile, until `maxTokens` is spent. An error or an answer
+ * without a verdict leaves the finding as found; a cancelled job stops the pass.
+ */
+export const REFUTE_CALL_MAX_TOKENS = 4096;
+
+export async function refuteFindings(
+  ctx: Pick<JobContext, "models" | "jobId" | "payload" | "signal" | "log">,
+  profile: ModelProfile,
+  gate: GateResult,
+  readFile: (path: string) => string | undefined,
+  maxTokens: number,
+): Promise<RefuteOutcome & { tokens: number }> {
+  const model = createVllmClient(
+    clientOptionsFor(ctx.models, profile, { sessionId: `${ctx.jobId}-refute`, cacheSalt: `installation-${ctx.payload.installationId}` }),
+    clientDepsFor(ctx.models, profile),
+  );
+  const verdicts = new Map<GatedFinding, RefuteVerdict | undefined>();
+  let tokens = 0;
+  // Most severe first: when the budget runs out, the findings that matter most were checked.
+  const order = [...gate.inline, ...gate.summary].sort((a, b) => severityRank(b.finding.severity) - severityRank(a.finding.severity));
+  for (const g of order) {
+    const text = readFile(g.finding.path);
+    if (tokens >= maxTokens || text === undefined) {
+      verdicts.set(g, undefined);
+      continue;
+    }
+    try {
+      const answer = await model.complete(refuteMessages(g, text), [], { maxTokens: REFUTE_CALL_MAX_TOKENS, signal: ctx.signal });
+      tokens += answer.usage.totalTokens;
+      verdicts.set(g, answer.truncatedInThinking ? undefined : parseRefuteVerdict(answer.content));
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.log.warn({ err: (err as Error).message, path: g.finding.path }, "review: the refute check failed; the finding is posted as found");
+      verdicts.set(g, undefined);
+    }
+  }
+  return { ...applyRefutes(gate, verdicts), tokens };
+}
