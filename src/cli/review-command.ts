@@ -11,6 +11,7 @@ import { gateFindings, type GatedFinding, type GateResult } from "../jobs/review
 import { createFileFilter } from "../jobs/review/globs.js";
 import { diffBudgetChars, planReview } from "../jobs/review/plan.js";
 import { buildReviewPrompts, loadReviewPrompts } from "../jobs/review/prompt.js";
+import { runRefutePass } from "../jobs/review/refute-run.js";
 import { renderSummary, type AgentEnd, type SummaryInput } from "../jobs/review/summary.js";
 import { createReviewTools } from "../jobs/review/tools.js";
 import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags, type ModelFlags } from "./args.js";
@@ -231,7 +232,19 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
       }
       const texts = new Map<string, string | undefined>();
       for (const f of findings) texts.set(f.path, await readText(f.path));
-      const gate = gateFindings({ findings, diff, readFile: (p) => texts.get(p), earlier: [], minSeverity: cfg.minSeverity, maxFindings: cfg.maxFindings, observations });
+      const gated = gateFindings({ findings, diff, readFile: (p) => texts.get(p), earlier: [], minSeverity: cfg.minSeverity, maxFindings: cfg.maxFindings, observations });
+      // The refute pass, as the review job runs it (review.refute in the repository's config).
+      let gate = gated;
+      let refuteUnchecked = 0;
+      let refuteTokens = 0;
+      if (cfg.refute.enabled && gated.inline.length + gated.summary.length > 0) {
+        progress.line(`review: checking ${gated.inline.length + gated.summary.length} finding(s) once more (review.refute) …`);
+        const r = await runRefutePass(model, gated, (p) => texts.get(p), { maxTokens: cfg.refute.maxTokens, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        gate = r.gate;
+        refuteUnchecked = r.unchecked;
+        refuteTokens = r.tokens;
+        progress.done();
+      }
       const summaryInput: SummaryInput = {
         whatItDoes: result.outcome.kind === "submitted" ? result.outcome.summary : "",
         gate,
@@ -239,7 +252,8 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
         coverage: { mode: "full", head: range.head },
         agent: agentEnd(result.outcome),
         steps: result.steps,
-        tokens: result.usage.totalTokens,
+        tokens: result.usage.totalTokens + refuteTokens,
+        ...(refuteUnchecked ? { refuteUnchecked } : {}),
         tests: {
           allowed: cfg.runTests,
           commandsRun: observations.length,
@@ -262,7 +276,7 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
             range: rangeJson(range),
             outcome: result.outcome.kind,
             findings: reported,
-            dropped: gate.dropped.map((d) => ({ path: d.finding.path, title: d.finding.title, reason: d.reason })),
+            dropped: gate.dropped.map((d) => ({ path: d.finding.path, title: d.finding.title, reason: d.reason, ...(d.detail ? { detail: d.detail } : {}) })),
             overLimit: gate.overLimit.length,
             summary,
             steps: result.steps,

@@ -8,7 +8,7 @@ import type { CliContext } from "../../src/cli/fix-command.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { createRedactor } from "../../src/shared/redact.js";
 import { testBaseEnv } from "../support/agent-fixtures.js";
-import { fault, startFakeVllm, submit, type FakeVllmOptions } from "../support/fake-vllm/index.js";
+import { fault, say, startFakeVllm, submit, type FakeVllmOptions, type ScriptStep } from "../support/fake-vllm/index.js";
 import { CART_PUSH1, LOOP_LINE, reviewPush1, shopFiles } from "../support/review-fixtures.js";
 import { Capture } from "../support/cli-run.js";
 
@@ -52,8 +52,11 @@ function shopClone(feature: Record<string, string | Buffer> = { "src/cart.js": C
   return work;
 }
 
-async function review(repo: string, argv: string[], vllmOptions: FakeVllmOptions = {}) {
-  const vllm = await startFakeVllm({ script: reviewPush1(), ...vllmOptions });
+/** The refute pass's answers after the reviewer's turns (most severe finding first): both hold unless a test says otherwise. */
+const BOTH_HOLD = [say("HOLDS: `i <= items.length` reads one past the end."), say("HOLDS: the symbol is fixed.")];
+
+async function review(repo: string, argv: string[], vllmOptions: FakeVllmOptions = {}, refute: ScriptStep[] = BOTH_HOLD) {
+  const vllm = await startFakeVllm({ script: [...reviewPush1(), ...refute], ...vllmOptions });
   const temps = mkdtempSync(join(tmpdir(), "cli-review-temps-"));
   cleanups.push(async () => {
     await vllm.close();
@@ -103,11 +106,24 @@ describe("iquest-bot review", () => {
     // The nit fell below review.minSeverity; the made-up quote was refused when reported (the
     // model was told), so it never reached the gate.
     expect(report.dropped.map((d: { reason: string }) => d.reason)).toEqual(["below-severity"]);
-    expect(JSON.stringify(failing.vllm.requests.at(-1)!.body.messages)).toContain("the quoted code is not in `src/cart.js`");
+    const reviewerTurns = failing.vllm.requests.filter((q) => !JSON.stringify(q.body.messages).includes("You double-check one finding"));
+    expect(JSON.stringify(reviewerTurns.at(-1)!.body.messages)).toContain("the quoted code is not in `src/cart.js`");
 
     const passing = await review(repo, ["--fail-on", "critical", "--no-setup"]);
     expect(passing.code).toBe(EXIT_CODES.submitted);
     expect(passing.out).toContain("No finding at critical or above.");
+  }, 120_000);
+
+  test("the refute pass, as the review job runs it: a finding the second check disproves is left out, with the check's reason in the JSON and the summary", async () => {
+    const repo = shopClone();
+    const r = await review(repo, ["--json", "--no-setup"], {}, [say("HOLDS: `i <= items.length` reads one past the end."), say("REFUTED: formatPrice is only called for USD prices (line 2 is the USD formatter).")]);
+    const report = JSON.parse(r.out);
+    expect(report.findings.map((f: { path: string }) => f.path)).toEqual(["src/cart.js"]);
+    expect(report.dropped).toEqual(
+      expect.arrayContaining([{ path: "src/format.js", title: "Currency symbol is hard-coded", reason: "refuted", detail: "formatPrice is only called for USD prices (line 2 is the USD formatter)." }]),
+    );
+    expect(report.summary).toContain("1 finding(s) disproved by a second check against the code (`review.refute`)");
+    expect(r.err).toContain("review: checking 2 finding(s) once more (review.refute)");
   }, 120_000);
 
   test("nothing to review (HEAD is the base), or only a binary file: said, exit 0, no model call", async () => {
