@@ -1,5 +1,7 @@
 import { describe, expect, test } from "@jest/globals";
+import type { ChatMessage, Completion } from "../../src/agent/model/types.js";
 import type { GatedFinding, GateResult } from "../../src/jobs/review/gate.js";
+import { runRefutePass } from "../../src/jobs/review/refute-run.js";
 import { applyRefutes, parseRefuteVerdict, refuteMessages, type RefuteVerdict } from "../../src/jobs/review/refute.js";
 
 /** The refute pass's pure parts: the check's messages, reading its verdict, and what the gate keeps. */
@@ -47,5 +49,64 @@ describe("refute", () => {
     expect(out.gate.dropped).toEqual([{ finding: a.finding, reason: "refuted", detail: "guarded on line 1" }]);
     expect(out.refuted.map((r) => r.reason)).toEqual(["guarded on line 1"]);
     expect(out.unchecked).toBe(1);
+  });
+});
+
+describe("runRefutePass", () => {
+  // A model seam double: the pass's own logic (order, budget, errors) under test, not a model.
+  const modelAnswering = (answers: Array<string | Error>, tokensPerCall: number) => {
+    const seen: string[] = [];
+    const model = {
+      protocol: "native" as const,
+      model: "m",
+      maxTokens: 4096,
+      sessionId: "s",
+      contextWindow: async () => undefined,
+      async complete(messages: readonly ChatMessage[]) {
+        seen.push(messages[1]!.content.split("\n")[2]!);
+        const a = answers.shift();
+        if (a instanceof Error) throw a;
+        return { content: a ?? "", reasoning: "", reasoningSource: "none", toolCalls: [], usage: { promptTokens: tokensPerCall, completionTokens: 0, totalTokens: tokensPerCall }, finishReason: "stop", truncatedInThinking: false } as unknown as Completion;
+      },
+    };
+    return { model, seen };
+  };
+  const sev = (g: GatedFinding, severity: string) => ({ ...g, finding: { ...g.finding, severity } }) as GatedFinding;
+  const files = () => "a\nb\nc\nd\n";
+
+  test("most severe first; when the pass's token budget is spent the rest are posted as found, unasked", async () => {
+    const minor = sev(gated("Minor one", 1), "minor");
+    const critical = sev(gated("Critical one", 2), "critical");
+    const major = sev(gated("Major one", 3, "summary"), "major");
+    const gate: GateResult = { inline: [minor, critical], summary: [major], overLimit: [], dropped: [] };
+    const { model, seen } = modelAnswering(["REFUTED: guarded on line 1", "HOLDS: nothing guards it"], 600);
+    const out = await runRefutePass(model, gate, files, { maxTokens: 1000 });
+    // Two calls (600, then 1,200 ≥ 1,000 tokens): the minor finding is never asked about.
+    expect(seen).toHaveLength(2);
+    expect(out.refuted.map((r) => r.finding.finding.title)).toEqual(["Critical one"]);
+    expect(out.gate.inline).toEqual([minor]);
+    expect(out.gate.summary).toEqual([major]);
+    expect(out.unchecked).toBe(1);
+    expect(out.tokens).toBe(1200);
+  });
+
+  test("a failed call or an answer without a verdict leaves its finding as found, and the pass goes on", async () => {
+    const a = gated("A", 1);
+    const b = gated("B", 2);
+    const c = gated("C", 3);
+    const warned: string[] = [];
+    const { model } = modelAnswering([new Error("HTTP 500"), "Maybe.", "REFUTED: c is fine"], 10);
+    const out = await runRefutePass(model, { inline: [a, b, c], summary: [], overLimit: [], dropped: [] }, files, { maxTokens: 1000, warn: (m, p) => warned.push(`${p}: ${m}`) });
+    expect(out.gate.inline).toEqual([a, b]);
+    expect(out.unchecked).toBe(2);
+    expect(warned).toEqual(["src/a.js: HTTP 500"]);
+  });
+
+  test("a cancelled run stops the pass (the error is not swallowed)", async () => {
+    const controller = new AbortController();
+    controller.abort("stop");
+    const { model } = modelAnswering([new Error("aborted")], 10);
+    const gate: GateResult = { inline: [gated("A", 1)], summary: [], overLimit: [], dropped: [] };
+    await expect(runRefutePass(model, gate, files, { maxTokens: 1000, signal: controller.signal })).rejects.toThrow("aborted");
   });
 });
