@@ -2,10 +2,10 @@ import type { Env } from "./env.js";
 
 /**
  * The registries and mirrors an operator configured (NPM_REGISTRY, UPGRADE_REGISTRIES,
- * PIP_INDEX_URL, GOPROXY), as the two things the sandbox needs: the URLs its egress proxy lets
+ * PIP_INDEX_URL, GOPROXY, CARGO_INDEX_URL), as the two things the sandbox needs: the URLs its egress proxy lets
  * setup reach, and the environment that points each package manager at them.
  */
-type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY" | "GOPRIVATE" | "GOSUMDB" | "GONOSUMDB" | "COREPACK_INTEGRITY_KEYS">>;
+type RegistrySettings = Pick<Env, "NPM_REGISTRY"> & Partial<Pick<Env, "UPGRADE_REGISTRIES" | "PIP_INDEX_URL" | "GOPROXY" | "GOPRIVATE" | "GOSUMDB" | "GONOSUMDB" | "COREPACK_INTEGRITY_KEYS" | "CARGO_INDEX_URL">>;
 
 /** GOPROXY's URLs: a list separated by `,` or `|`, where `direct` and `off` are not hosts. */
 export const goproxyUrls = (value: string | undefined) =>
@@ -18,6 +18,9 @@ export function operatorRegistries(env: RegistrySettings): string[] {
     ...(env.UPGRADE_REGISTRIES ?? "").split(",").map((r) => r.trim()).filter(Boolean),
     ...(env.PIP_INDEX_URL ? [env.PIP_INDEX_URL] : []),
     ...goproxyUrls(env.GOPROXY),
+    // A crates.io mirror: the project's own .cargo/config.toml points cargo at it (cargo has no
+    // environment variable for source replacement); its host is allowed like the others.
+    ...(env.CARGO_INDEX_URL ? [env.CARGO_INDEX_URL.replace(/^sparse\+/, "")] : []),
   ];
 }
 

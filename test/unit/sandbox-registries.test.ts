@@ -37,3 +37,12 @@ describe("the operator's registries and mirrors, for the sandbox", () => {
     expect(() => envSchema.parse({ PIP_INDEX_URL: "pypi.mirror.example" })).toThrow(/url/i);
   });
 });
+
+test("CARGO_INDEX_URL (a crates.io mirror, `sparse+` or not) is allowed through the egress proxy; empty is unset; COREPACK_INTEGRITY_KEYS passes to the sandbox only when set", () => {
+  const env = { NPM_REGISTRY: "https://registry.npmjs.org/", CARGO_INDEX_URL: "sparse+https://crates.mirror.example/index/" };
+  expect(egressRulesFor("none-of-the-defaults.example", operatorRegistries(env)).map((r) => r.host)).toContain("crates.mirror.example");
+  expect(envSchema.parse({ CARGO_INDEX_URL: "" }).CARGO_INDEX_URL).toBeUndefined();
+  expect(() => envSchema.parse({ CARGO_INDEX_URL: "crates.mirror.example" })).toThrow(/sparse index URL/);
+  expect(sandboxRegistryEnv({ NPM_REGISTRY: "https://registry.npmjs.org/", COREPACK_INTEGRITY_KEYS: "0" })).toMatchObject({ COREPACK_INTEGRITY_KEYS: "0" });
+  expect(sandboxRegistryEnv({ NPM_REGISTRY: "https://registry.npmjs.org/", COREPACK_INTEGRITY_KEYS: "" })).not.toHaveProperty("COREPACK_INTEGRITY_KEYS");
+});
