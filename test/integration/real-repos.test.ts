@@ -11,6 +11,7 @@ import { createSandbox, type SandboxEnvironment } from "../../src/workspace/sand
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions } from "../../src/workspace/test-runner.js";
 import { describeSetupFailure } from "../../src/jobs/prepare-workspace.js";
 import { startPypiIndex } from "../support/pypi-index.js";
+import { startNpmRegistry } from "../support/npm-registry/index.js";
 
 /**
  * Real repositories (snapshots in ../shared/real-repos, see its README), through what a job
@@ -122,6 +123,54 @@ describe("real repositories through the command line (the sandboxed copy of HEAD
     const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], []);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ groups: [], problems: [], dependencies: 0, registryRequests: 0 });
+  }, 60_000);
+});
+
+describe("real repositories: JavaScript upgrades", () => {
+  test("iquest-bot upgrade --dry-run on ufo: its real pnpm-lock.yaml (v9, nested peer suffixes) gives every devDependency's locked version; proposals from a registry the test serves", async () => {
+    const { dir } = await unpack("unjs+ufo");
+    // What the snapshot's pnpm-lock.yaml holds for each direct dependency (read by hand from the file).
+    const locked: Record<string, string> = {
+      "@types/node": "25.0.8",
+      "@vitest/coverage-v8": "4.0.17",
+      automd: "0.4.2",
+      changelogen: "0.6.2",
+      eslint: "9.39.2",
+      "eslint-config-unjs": "0.6.2",
+      jiti: "2.6.1",
+      prettier: "3.7.4",
+      typescript: "5.9.3",
+      unbuild: "3.6.1",
+      untyped: "2.0.0",
+      vitest: "4.0.17",
+    };
+    // The public registry is out of reach: the test's own stands in, with the locked versions,
+    // a newer patch of each, a TypeScript major, and a vitest minor that is too young.
+    const registry = await startNpmRegistry();
+    try {
+      const ago = (days: number) => new Date(Date.now() - days * 24 * 3600_000);
+      for (const [name, version] of Object.entries(locked)) {
+        registry.publish({ name, version, publishedAt: ago(90) });
+        registry.publish({ name, version: version.replace(/\d+$/, (p) => String(Number(p) + 1)), publishedAt: ago(30) });
+      }
+      registry.publish({ name: "typescript", version: "6.0.2", publishedAt: ago(20) });
+      registry.publish({ name: "vitest", version: "4.1.0", publishedAt: ago(1) });
+      const r = await runCliWithModel(dir, ["upgrade", "--repo", dir, "--dry-run", "--json"], [], { npmRegistry: registry.url });
+      const report = JSON.parse(r.out);
+      expect(report.problems).toEqual([]);
+      expect(report.dependencies).toBe(12);
+      const updates: Array<{ name: string; currentVersion: string; newVersion: string; currentValue: string; newValue: string; updateType: string }> = report.groups.flatMap((g: { updates: unknown[] }) => g.updates);
+      // Every current version came from the real lock file: without a lock entry it would be null.
+      for (const u of updates) expect([u.name, u.currentVersion]).toEqual([u.name, locked[u.name]]);
+      expect(updates.filter((u) => u.updateType !== "major").map((u) => u.name).sort()).toEqual(Object.keys(locked).sort());
+      expect(updates.find((u) => u.name === "typescript" && u.updateType === "major")).toMatchObject({ currentValue: "^5.9.3", newValue: "^6.0.2", newVersion: "6.0.2" });
+      expect(updates.find((u) => u.name === "vitest" && u.updateType !== "major")).toMatchObject({ newVersion: "4.0.18" });
+      expect(report.skipped).toEqual(expect.arrayContaining([expect.objectContaining({ name: "vitest", reason: "too-young", version: "4.1.0" })]));
+      // One packument per package, all from the test's registry.
+      expect(registry.packumentRequests()).toHaveLength(12);
+    } finally {
+      await registry.close();
+    }
   }, 60_000);
 });
 
