@@ -39,3 +39,32 @@ function describe(kind: RegistryErrorKind, name: string, registry: string, detai
       return `the registry's metadata for \`${name}\` is too large (${detail})`;
   }
 }
+
+/**
+ * Lookup failures, grouped so that one unreachable registry is one problem line naming the
+ * packages it cost (a 404 stays per package: it says something about that package).
+ */
+export class RegistryFailures {
+  readonly #groups = new Map<string, { error: RegistryError; names: Set<string> }>();
+
+  add(error: RegistryError, name: string): void {
+    const key = `${error.kind}\0${error.registry}\0${error.status ?? ""}\0${error.kind === "not-found" ? name : ""}`;
+    const entry = this.#groups.get(key) ?? { error, names: new Set<string>() };
+    entry.names.add(name);
+    this.#groups.set(key, entry);
+  }
+
+  /** One problem per group; `noun` names what was not checked ("packages", "crates"). */
+  problems(noun = "packages"): Array<{ kind: "registry"; name?: string; message: string }> {
+    return [...this.#groups.values()].map(({ error, names }) => {
+      const list = [...names];
+      if (list.length === 1) return { kind: "registry" as const, name: list[0]!, message: capitalize(error.userMessage) };
+      const shown = list.slice(0, 8).map((n) => `\`${n}\``).join(", ");
+      const more = list.length > 8 ? `, and ${list.length - 8} more` : "";
+      const first = capitalize(error.userMessage.replace(/ for `[^`]+`/, "").replace(/ \(for `[^`]+`\)/, ""));
+      return { kind: "registry" as const, message: `${first}: ${list.length} ${noun} were not checked (${shown}${more})` };
+    });
+  }
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

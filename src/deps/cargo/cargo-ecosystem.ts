@@ -6,7 +6,7 @@ import { readTarGz } from "../tar.js";
 import { expandWorkspaces } from "../npm/manifest.js";
 import { proposeUpdates } from "../npm/propose.js";
 import { rangeAllows } from "../npm/range.js";
-import { RegistryError } from "../registry-error.js";
+import { RegistryError, RegistryFailures } from "../registry-error.js";
 import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles } from "../types.js";
 import { cargoRegistries, CRATES_IO_INDEX } from "./cargo-config.js";
 import { cargoReqToRange, parseCargoLock, rangeToCargoReq, type CargoLock } from "./cargo-lock.js";
@@ -129,7 +129,7 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
         }
       }
 
-      const failures = new Map<string, { error: RegistryError; names: Set<string> }>();
+      const failures = new RegistryFailures();
       await Promise.all(
         wanted.map(async ({ dep, range, req }) => {
           let versions;
@@ -137,11 +137,7 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
             versions = await client.versions(dep.name, dep.registry);
           } catch (err) {
             if (!(err instanceof RegistryError)) throw err;
-            const key = `${err.kind}\0${err.registry}\0${err.status ?? ""}\0${err.kind === "not-found" ? dep.name : ""}`;
-            const entry = failures.get(key) ?? { error: err, names: new Set<string>() };
-            entry.names.add(dep.name);
-            failures.set(key, entry);
-            return;
+            return failures.add(err, dep.name);
           }
           // A yanked version is to cargo what a deprecated one is to npm: never newly chosen.
           const meta: PackageMeta = { name: dep.name, distTags: {}, versions: versions.map((v) => ({ version: v.version, ...(v.publishedAt !== undefined ? { publishedAt: v.publishedAt } : {}), ...(v.yanked ? { deprecated: "yanked" } : {}) })) };
@@ -159,10 +155,7 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
           }
         }),
       );
-      for (const { error, names } of failures.values()) {
-        const list = [...names];
-        findings.problems.push({ kind: "registry", ...(list.length === 1 ? { name: list[0]! } : {}), message: capitalize(list.length === 1 ? error.userMessage : `${error.userMessage.replace(/ for `[^`]+`/, "").replace(/ \(for `[^`]+`\)/, "")}: ${list.length} crates were not checked (${list.map((n) => `\`${n}\``).join(", ")})`) });
-      }
+      findings.problems.push(...failures.problems("crates"));
       return findings;
     },
 
@@ -240,4 +233,3 @@ function crateNotes(dep: Dependency): Pick<ProposedUpdate, "releaseNotesUrl"> | 
   return dep.registry === CRATES_IO_INDEX ? { releaseNotesUrl: `https://crates.io/crates/${dep.name}/versions` } : {};
 }
 
-const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

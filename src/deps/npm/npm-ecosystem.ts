@@ -1,6 +1,6 @@
 import { ManifestChangedError, type AppliedCheck, type Ecosystem, type Findings, type FindPolicy, type LockStep } from "../ecosystem.js";
 import { ignoredRanges, isIgnored } from "../ignore.js";
-import { RegistryError } from "../registry-error.js";
+import { RegistryError, RegistryFailures } from "../registry-error.js";
 import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles, ScanProblem } from "../types.js";
 import { setDependencyValue } from "./edit-manifest.js";
 import { readJsLock, type JsLock, type JsManager } from "./js-locks.js";
@@ -121,16 +121,13 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
       }
       // All lookups at once (the client bounds what is in flight and asks once per package).
       const metas = await Promise.all(wanted.map((dep) => client.packument(dep.name, dep.registry).then((meta) => ({ meta }), (error: unknown) => ({ error }))));
-      const failures = new Map<string, { error: RegistryError; names: Set<string> }>();
+      const failures = new RegistryFailures();
       for (let i = 0; i < wanted.length; i++) {
         const dep = wanted[i]!;
         const got = metas[i]!;
         if ("error" in got) {
           if (!(got.error instanceof RegistryError)) throw got.error;
-          const key = `${got.error.kind}\0${got.error.registry}\0${got.error.status ?? ""}\0${got.error.kind === "not-found" ? dep.name : ""}`;
-          const entry = failures.get(key) ?? { error: got.error, names: new Set<string>() };
-          entry.names.add(dep.name);
-          failures.set(key, entry);
+          failures.add(got.error, dep.name);
           continue;
         }
         const proposal = proposeUpdates(dep, (got as { meta: PackageMeta }).meta, {
@@ -141,7 +138,7 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
         findings.updates.push(...proposal.updates);
         findings.skipped.push(...proposal.skipped);
       }
-      for (const { error, names } of failures.values()) findings.problems.push(registryProblem(error, [...names]));
+      findings.problems.push(...failures.problems());
       return findings;
     },
 
@@ -215,12 +212,3 @@ export function createNpmEcosystem(options: NpmEcosystemOptions): Ecosystem {
   };
 }
 
-function registryProblem(error: RegistryError, names: string[]): ScanProblem {
-  if (names.length === 1) return { kind: "registry", name: names[0]!, message: capitalize(error.userMessage) };
-  const shown = names.slice(0, 8).map((n) => `\`${n}\``).join(", ");
-  const list = `${shown}${names.length > 8 ? `, and ${names.length - 8} more` : ""}`;
-  const first = capitalize(error.userMessage.replace(/ for `[^`]+`/, "").replace(/ \(for `[^`]+`\)/, ""));
-  return { kind: "registry", message: `${first}: ${names.length} packages were not checked (${list})` };
-}
-
-const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
