@@ -143,3 +143,8 @@ test("the crate download URL: config.json's `dl` with cargo's markers, or /{crat
   expect(downloadUrl("https://dl.example/{prefix}/{crate}/{crate}-{version}.crate?sum={sha256-checksum}", "Serde", "1.0.0", "ab")).toBe("https://dl.example/Se/rd/Serde/Serde-1.0.0.crate?sum=ab");
   expect(downloadUrl("https://dl.example/{lowerprefix}/{crate}", "Abc", "1.0.0", "")).toBe("https://dl.example/3/a/Abc");
 });
+
+test("[package] name is read (a workspace member's own crate is local, never upgraded)", () => {
+  expect(parseCargoToml('[package]\nname = "app"\nversion = "0.1.0"\n\n[dependencies]\nserde = "1"\n').packageName).toBe("app");
+  expect(parseCargoToml('[workspace]\nmembers = ["a"]\n').packageName).toBeUndefined();
+});

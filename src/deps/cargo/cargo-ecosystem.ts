@@ -10,7 +10,7 @@ import { RegistryError, RegistryFailures } from "../registry-error.js";
 import type { Dependency, PackageMeta, ProposedUpdate, RepoFiles } from "../types.js";
 import { cargoRegistries, CRATES_IO_INDEX } from "./cargo-config.js";
 import { cargoReqToRange, parseCargoLock, rangeToCargoReq, type CargoLock } from "./cargo-lock.js";
-import { parseCargoToml, setCargoRequirement, type CargoManifest } from "./cargo-toml.js";
+import { OTHER_KIND_NOTE, parseCargoToml, setCargoRequirement, type CargoManifest } from "./cargo-toml.js";
 import type { SparseIndexClient } from "./sparse-client.js";
 
 /**
@@ -34,11 +34,9 @@ export interface CargoEcosystemOptions {
 interface ReadManifest {
   path: string;
   dir: string;
-  text: string;
   parsed: CargoManifest;
 }
 
-export const DEP_TYPE_NOTE: Record<string, string> = { path: "a path dependency", git: "a git dependency", url: "a URL dependency", workspace: "inherited from [workspace.dependencies]", "no-version": "has no version requirement" };
 
 export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem {
   const { client } = options;
@@ -46,13 +44,13 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
   async function readAll(files: RepoFiles): Promise<ReadManifest[] | undefined> {
     const rootText = await files.read("Cargo.toml");
     if (rootText === undefined) return undefined;
-    const root = { path: "Cargo.toml", dir: "", text: rootText, parsed: parseCargoToml(rootText) };
+    const root = { path: "Cargo.toml", dir: "", parsed: parseCargoToml(rootText) };
     const out = [root];
     if (root.parsed.members.length) {
       const dirs = await expandWorkspaces(files, [...root.parsed.members, ...root.parsed.exclude.map((e) => `!${e}`)]);
       for (const dir of dirs) {
         const text = await files.read(`${dir}/Cargo.toml`);
-        if (text !== undefined) out.push({ path: `${dir}/Cargo.toml`, dir, text, parsed: parseCargoToml(text) });
+        if (text !== undefined) out.push({ path: `${dir}/Cargo.toml`, dir, parsed: parseCargoToml(text) });
       }
     }
     return out;
@@ -88,9 +86,8 @@ export function createCargoEcosystem(options: CargoEcosystemOptions): Ecosystem 
       const local = new Set<string>();
       for (const m of manifests) {
         for (const p of m.parsed.problems) findings.problems.push({ kind: "manifest", manifest: m.path, message: `\`${m.path}\` ${p}` });
-        for (const o of m.parsed.others) findings.skipped.push({ name: o.key, manifest: m.path, reason: "not-registry", detail: `\`${o.key}\` in [${o.table}] is ${DEP_TYPE_NOTE[o.kind]}: only registry crates are upgraded here` });
-        const name = /^\s*name\s*=\s*"([^"]+)"/m.exec(m.text.split(/^\[/m).find((s) => s.startsWith("package]")) ?? "")?.[1];
-        if (name) local.add(name);
+        for (const o of m.parsed.others) findings.skipped.push({ name: o.key, manifest: m.path, reason: "not-registry", detail: `\`${o.key}\` in [${o.table}] is ${OTHER_KIND_NOTE[o.kind]}: only registry crates are upgraded here` });
+        if (m.parsed.packageName) local.add(m.parsed.packageName);
       }
 
       const wanted: Array<{ dep: Dependency; range: string; req: string; key: string }> = [];

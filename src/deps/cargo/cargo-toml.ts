@@ -39,8 +39,13 @@ export interface CargoManifest {
   /** `[workspace] exclude = [...]`. */
   exclude: string[];
   hasPackage: boolean;
+  /** `[package] name` (a workspace member's own crate: dependencies on it are local). */
+  packageName?: string;
   problems: string[];
 }
+
+/** Why a dependency-table entry is not upgraded, for the dashboard. */
+export const OTHER_KIND_NOTE: Record<CargoOther["kind"], string> = { path: "a path dependency", git: "a git dependency", url: "a URL dependency", workspace: "inherited from [workspace.dependencies]", "no-version": "has no version requirement" };
 
 const DEP_TABLE = /^(?:target\.(?:'[^']*'|"[^"]*"|[^.\]]+)\.)?(?:dev-|build-)?dependencies$|^workspace\.dependencies$/;
 /** Poetry's tables (pyproject.toml), read the same way: `[tool.poetry.dependencies]`, dev and groups. */
@@ -124,6 +129,7 @@ export function parseCargoToml(text: string, depTable: RegExp = DEP_TABLE): Carg
       if (key === "version" && str !== undefined) single.versionLine = i;
       continue;
     }
+    if (table === "package" && key === "name") out.packageName = stringValue(value) ?? out.packageName;
     if (table === "workspace" && key === "members") out.members = stringArray(value);
     if (table === "workspace" && key === "exclude") out.exclude = stringArray(value);
     if (!depTable.test(table)) continue;

@@ -1,6 +1,5 @@
 import semver from "semver";
-import { parseCargoToml, POETRY_DEP_TABLE, setCargoRequirement, type CargoDep } from "../cargo/cargo-toml.js";
-import { DEP_TYPE_NOTE } from "../cargo/cargo-ecosystem.js";
+import { OTHER_KIND_NOTE, parseCargoToml, POETRY_DEP_TABLE, setCargoRequirement, type CargoDep } from "../cargo/cargo-toml.js";
 import { ManifestChangedError, type AppliedCheck, type Ecosystem, type Findings, type LockStep } from "../ecosystem.js";
 import { ignoredRanges, isIgnored } from "../ignore.js";
 import { proposeUpdates } from "../npm/propose.js";
@@ -127,7 +126,7 @@ export function createPoetryEcosystem(options: { index: string; client: PyIndexC
       if (!parsed.deps.length && !parsed.others.length) return undefined;
       const findings: Findings = { ecosystem: POETRY_ID, dependencies: [], updates: [], skipped: [], problems: [] };
       for (const p of parsed.problems) findings.problems.push({ kind: "manifest", manifest: "pyproject.toml", message: `\`pyproject.toml\` ${p}` });
-      for (const o of parsed.others) findings.skipped.push({ name: o.key, manifest: "pyproject.toml", reason: "not-registry", detail: `\`${o.key}\` in [${o.table}] is ${DEP_TYPE_NOTE[o.kind]}: only index packages are upgraded here` });
+      for (const o of parsed.others) findings.skipped.push({ name: o.key, manifest: "pyproject.toml", reason: "not-registry", detail: `\`${o.key}\` in [${o.table}] is ${OTHER_KIND_NOTE[o.kind]}: only index packages are upgraded here` });
       const sources = poetrySources(text);
       const primary = sources.find((s) => s.primary)?.url ?? options.index;
 

@@ -90,9 +90,7 @@ export function createPythonEcosystem(options: { index: string; client: PyIndexC
           sources.push({ path: "pyproject.toml", index: options.index, pins: pyproject.pins, skipped: pyproject.skipped });
         }
       }
-      for (const other of ["Pipfile.lock"]) {
-        if ((await files.read(other)) !== undefined) findings.problems.push({ kind: "unsupported", manifest: other, message: `\`${other}\` found: Pipenv projects are not upgraded yet; its dependencies were not checked` });
-      }
+      if ((await files.read("Pipfile.lock")) !== undefined) findings.problems.push({ kind: "unsupported", manifest: "Pipfile.lock", message: "`Pipfile.lock` found: Pipenv projects are not upgraded yet; its dependencies were not checked" });
       if (sources.length === 0) return findings.problems.length ? findings : undefined;
       const failures: Array<{ error: RegistryError; name: string }> = [];
       await Promise.all(
