@@ -49,14 +49,9 @@ async function goApp(): Promise<string> {
 
 describe("the upgrade job on a Go module", () => {
   test("a breaking update: go.mod and go.sum in the bump commit, the agent's repair in its own, one draft PR that says so", async () => {
-    const repo = await h.sim.createRepo({ owner: "acme", name: "go-app", fromDir: await goApp() });
-    h.sim.installApp({ installationId: 701, repos: ["acme/go-app"] });
-    h.sim.addCollaborator(repo, "alice", "write");
-    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
     h.vllm.push(bash("go test ./..."), replace("app.go", "words.Shout(", "words.Exclaim("), bash("go test ./..."), submit("words v0.2.0 renamed Shout to Exclaim; app.go calls Exclaim now."));
-    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: 701, trigger: "comment", issueNumber: issue.number });
-    if (r.error) throw r.error;
-    expect(r.outcome!.tone).toBe("success");
+    const { repo, outcome } = await h.upgradeRepo("go-app", await goApp(), 701);
+    expect(outcome.tone).toBe("success");
     const pulls = h.sim.pullsOf(repo.fullName);
     expect(pulls.map((p) => [p.head.ref, p.draft])).toEqual([["iquest/deps-non-major", true]]);
     const body = h.sim.issue(repo.fullName, pulls[0]!.number)!.body;
@@ -66,14 +61,12 @@ describe("the upgrade job on a Go module", () => {
     // The branch: the bump (go.mod and go.sum), then the repair (app.go).
     const dir = mkdtempSync(join(tmpdir(), "go-job-clone-"));
     made.push(dir);
-    const token = h.sim.mintToken({ installationId: 701, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
-    // Asynchronously: the simulator serves git from this very process.
-    await execFileAsync("git", ["clone", "-q", "-b", "iquest/deps-non-major", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, dir]);
-    const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, encoding: "utf8" }).trim();
-    expect(git("log", "--format=%s", "origin/main..HEAD").split("\n")).toEqual(["Repair the code for the non-major upgrade", "Update example.com/words to v0.2.0"]);
-    expect(git("show", "--name-only", "--format=", "HEAD~1").split("\n").sort()).toEqual(["go.mod", "go.sum"]);
-    expect(git("show", "HEAD:go.mod")).toContain("require example.com/words v0.2.0");
-    expect(git("show", "--name-only", "--format=", "HEAD")).toBe("app.go");
+    const git = await h.clone(repo, 701, dir);
+    const branch = "origin/iquest/deps-non-major";
+    expect((await git("log", "--format=%s", `origin/main..${branch}`)).split("\n")).toEqual(["Repair the code for the non-major upgrade", "Update example.com/words to v0.2.0"]);
+    expect((await git("show", "--name-only", "--format=", `${branch}~1`)).split("\n").sort()).toEqual(["go.mod", "go.sum"]);
+    expect(await git("show", `${branch}:go.mod`)).toContain("require example.com/words v0.2.0");
+    expect(await git("show", "--name-only", "--format=", branch)).toBe("app.go");
     expect(h.sim.errors).toEqual([]);
   }, 300_000);
 });

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { bash, replace, submit } from "../support/fake-vllm/index.js";
 import { JS_MANAGERS, lockedIn, publishJsAppPackages, publishPackageManagers, writeJsApp, type ManagerVersions } from "../support/js-managers.js";
 import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-harness.js";
@@ -16,7 +14,6 @@ import { GREETER_FIX_SUMMARY } from "../support/upgrade-fixtures.js";
  * tests run against the default branch's baseline, the agent repairs the breaking major, and one
  * PR per group (a draft where the agent repaired) holds the bump commit (manifests and lock file) and the repair.
  */
-const execFileAsync = promisify(execFile);
 let h: UpgradeHarness;
 let versions: ManagerVersions;
 const made: string[] = [];
@@ -40,36 +37,28 @@ describe.each(cases)("the upgrade job on a $label project", (m) => {
     const dir = mkdtempSync(join(tmpdir(), "js-job-app-"));
     made.push(dir);
     await writeJsApp(dir, m, h.registry, versions);
-    const repo = await h.sim.createRepo({ owner: "acme", name: m.name, fromDir: dir });
-    h.sim.installApp({ installationId: m.id, repos: [`acme/${m.name}`] });
-    h.sim.addCollaborator(repo, "alice", "write");
-    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
     h.vllm.push(bash(m.test), replace("index.js", 'const { greet } = require("greeter");', 'const { hello: greet } = require("greeter");'), bash(m.test), submit(GREETER_FIX_SUMMARY));
-    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: m.id, trigger: "comment", issueNumber: issue.number });
-    if (r.error) throw r.error;
+    const { repo, outcome } = await h.upgradeRepo(m.name, dir, m.id);
     const pulls = h.sim.pullsOf(repo.fullName);
     expect(pulls.map((p) => [p.head.ref, p.draft]).sort()).toEqual([
       ["iquest/deps-greeter-2", true], // repaired: a draft for a human to read
       ["iquest/deps-non-major", false], // the tests pass as they are: ready for review
     ]);
-    expect(r.outcome!.tone).toBe("success");
+    expect(outcome.tone).toBe("success");
     const major = h.sim.issue(repo.fullName, pulls.find((p) => p.head.ref === "iquest/deps-greeter-2")!.number)!.body;
     expect(major).toContain("1.0.0 → **2.0.0**");
     expect(major).toContain("After the repair: **No new failures**");
 
     const clone = mkdtempSync(join(tmpdir(), "js-job-clone-"));
     made.push(clone);
-    const token = h.sim.mintToken({ installationId: m.id, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
-    // Asynchronously: the simulator serves git from this very process.
-    await execFileAsync("git", ["clone", "-q", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, clone]);
-    const git = (...args: string[]) => execFileSync("git", args, { cwd: clone, encoding: "utf8" }).trim();
-    expect(git("show", "--name-only", "--format=", "origin/iquest/deps-non-major").split("\n").sort()).toEqual([m.lock, "package.json", "packages/ws/package.json"].sort());
-    const lock = git("show", `origin/iquest/deps-non-major:${m.lock}`);
+    const git = await h.clone(repo, m.id, clone);
+    expect((await git("show", "--name-only", "--format=", "origin/iquest/deps-non-major")).split("\n").sort()).toEqual([m.lock, "package.json", "packages/ws/package.json"].sort());
+    const lock = await git("show", `origin/iquest/deps-non-major:${m.lock}`);
     expect(lockedIn(m, lock, "left-pad", "^1.2.0")).toBe("1.2.0");
     expect(lockedIn(m, lock, "@acme/ws-dep", "^1.5.0", "packages/ws")).toBe("1.5.0");
     expect(lock).not.toContain("1.3.0");
-    expect(git("log", "--format=%s", "origin/main..origin/iquest/deps-greeter-2").split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
-    expect(lockedIn(m, git("show", `origin/iquest/deps-greeter-2:${m.lock}`), "greeter", "^2.0.0")).toBe("2.0.0");
+    expect((await git("log", "--format=%s", "origin/main..origin/iquest/deps-greeter-2")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
+    expect(lockedIn(m, await git("show", `origin/iquest/deps-greeter-2:${m.lock}`), "greeter", "^2.0.0")).toBe("2.0.0");
     expect(h.sim.errors).toEqual([]);
   }, 300_000);
 });

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { bash, replace, submit } from "../support/fake-vllm/index.js";
 import { startPypiIndex, type PypiIndex } from "../support/pypi-index.js";
 import { PY_GREETER_REPAIR, publishGreeterWheels, writePoetryApp } from "../support/python-fixtures.js";
@@ -15,7 +13,6 @@ import { startUpgradeHarness, type UpgradeHarness } from "../support/upgrade-har
  * rewritten, setup's pip installing it in the worker's sandbox through the egress proxy, pytest
  * against the default branch's baseline, the agent's repair of the major, one PR per group.
  */
-const execFileAsync = promisify(execFile);
 let index: PypiIndex;
 let h: UpgradeHarness;
 const made: string[] = [];
@@ -42,14 +39,9 @@ describe("the upgrade job on Python requirements pins", () => {
     writeFileSync(join(dir, "pytest.ini"), "[pytest]\n");
     writeFileSync(join(dir, "app.py"), "from greeter import greet\n\ndef welcome(name):\n    return greet(name)\n");
     writeFileSync(join(dir, "test_app.py"), "from app import welcome\n\ndef test_welcome():\n    assert welcome('Py') == 'Hello, Py!'\n");
-    const repo = await h.sim.createRepo({ owner: "acme", name: "py-app", fromDir: dir });
-    h.sim.installApp({ installationId: 702, repos: ["acme/py-app"] });
-    h.sim.addCollaborator(repo, "alice", "write");
-    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
-    h.vllm.push(bash("python3 -m pytest -q"), replace("app.py", "from greeter import greet", "from greeter import hello as greet"), bash("python3 -m pytest -q"), submit("greeter 2 renamed greet to hello; app.py imports hello."));
-    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: 702, trigger: "comment", issueNumber: issue.number });
-    if (r.error) throw r.error;
-    expect(r.outcome!.tone).toBe("success");
+    h.vllm.push(bash("python3 -m pytest -q"), replace("app.py", PY_GREETER_REPAIR.from, PY_GREETER_REPAIR.to), bash("python3 -m pytest -q"), submit(PY_GREETER_REPAIR.summary));
+    const { repo, outcome } = await h.upgradeRepo("py-app", dir, 702);
+    expect(outcome.tone).toBe("success");
     const pulls = h.sim.pullsOf(repo.fullName);
     expect(pulls.map((p) => [p.head.ref, p.draft])).toEqual([
       ["iquest/deps-non-major", false],
@@ -58,13 +50,11 @@ describe("the upgrade job on Python requirements pins", () => {
     expect(h.sim.issue(repo.fullName, pulls[1]!.number)!.body).toContain("After the repair: **No new failures**");
     const clone = mkdtempSync(join(tmpdir(), "py-job-clone-"));
     made.push(clone);
-    const token = h.sim.mintToken({ installationId: 702, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
-    // Asynchronously: the simulator serves git from this very process.
-    await execFileAsync("git", ["clone", "-q", "-b", "iquest/deps-greeter-2", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, clone]);
-    const git = async (...args: string[]) => (await execFileAsync("git", args, { cwd: clone })).stdout.trim();
-    expect((await git("log", "--format=%s", "origin/main..HEAD")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
-    expect(await git("show", "HEAD~1:requirements.txt")).toBe("greeter==2.0.0");
-    expect(await git("show", "--name-only", "--format=", "HEAD")).toBe("app.py");
+    const git = await h.clone(repo, 702, clone);
+    const branch = "origin/iquest/deps-greeter-2";
+    expect((await git("log", "--format=%s", `origin/main..${branch}`)).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);
+    expect(await git("show", `${branch}~1:requirements.txt`)).toBe("greeter==2.0.0");
+    expect(await git("show", "--name-only", "--format=", branch)).toBe("app.py");
     expect(h.sim.errors).toEqual([]);
   }, 300_000);
 
@@ -73,24 +63,17 @@ describe("the upgrade job on Python requirements pins", () => {
     made.push(dir);
     // The project's own source is the operator's index here (allowed); the worker reads versions from it.
     await writePoetryApp(dir, index);
-    const repo = await h.sim.createRepo({ owner: "acme", name: "py-poetry", fromDir: dir });
-    h.sim.installApp({ installationId: 703, repos: ["acme/py-poetry"] });
-    h.sim.addCollaborator(repo, "alice", "write");
-    const issue = h.sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
     h.vllm.push(bash("python3 -m pytest -q"), replace("app.py", PY_GREETER_REPAIR.from, PY_GREETER_REPAIR.to), bash("python3 -m pytest -q"), submit(PY_GREETER_REPAIR.summary));
-    const r = await h.run({ repo: repo.fullName, repoId: repo.id, installationId: 703, trigger: "comment", issueNumber: issue.number });
-    if (r.error) throw r.error;
+    const { repo, outcome } = await h.upgradeRepo("py-poetry", dir, 703);
     const pulls = h.sim.pullsOf(repo.fullName);
     expect(pulls.map((p) => [p.head.ref, p.draft])).toEqual([
       ["iquest/deps-non-major", false],
       ["iquest/deps-greeter-2", true],
     ]);
-    expect(r.outcome!.tone).toBe("success");
+    expect(outcome.tone).toBe("success");
     const clone = mkdtempSync(join(tmpdir(), "py-job-clone-"));
     made.push(clone);
-    const token = h.sim.mintToken({ installationId: 703, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
-    await execFileAsync("git", ["clone", "-q", `http://x-access-token:${token}@${h.sim.host}/${repo.fullName}.git`, clone]);
-    const git = async (...args: string[]) => (await execFileAsync("git", args, { cwd: clone })).stdout.trim();
+    const git = await h.clone(repo, 703, clone);
     expect(await git("show", "--name-only", "--format=", "origin/iquest/deps-non-major")).toBe("poetry.lock");
     expect(await git("show", "origin/iquest/deps-non-major:poetry.lock")).toMatch(/name = "greeter"\nversion = "1\.1\.0"/);
     expect((await git("log", "--format=%s", "origin/main..origin/iquest/deps-greeter-2")).split("\n")).toEqual(["Repair the code for the greeter-2 upgrade", "Update greeter to 2.0.0"]);

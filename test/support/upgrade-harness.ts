@@ -1,3 +1,6 @@
+import type { SimRepo } from "./github-sim/state.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createGitHubApp, type GitHubApp } from "../../src/github/app-client.js";
@@ -37,10 +40,18 @@ export interface UpgradeHarness {
   services: JobServices;
   dataDir: string;
   run(payload: Partial<UpgradePayload> & { repo: string; repoId: number; installationId: number }): Promise<{ outcome?: JobOutcome; error?: Error; jobId: string }>;
+  /**
+   * `acme/<name>` made from `dir`, the app installed on it, alice a writer, and her `/iquest
+   * upgrade` run as a job (queue the model's turns on `vllm` first). Throws the job's error.
+   */
+  upgradeRepo(name: string, dir: string, installationId: number): Promise<{ repo: SimRepo; outcome: JobOutcome }>;
+  /** A clone of the repository (all branches as origin/*), asynchronously: the simulator serves git from this process. */
+  clone(repo: SimRepo, installationId: number, into: string): Promise<(...args: string[]) => Promise<string>>;
   stop(): Promise<void>;
 }
 
 const APP_ID = 5151;
+const execFileAsync = promisify(execFile);
 
 /** `extraEnv`: more worker settings (a Go module proxy, say), or a function of the harness's npm registry URL. */
 export async function startUpgradeHarness(extraEnv: Record<string, string> | ((registryUrl: string) => Record<string, string>) = {}): Promise<UpgradeHarness> {
@@ -67,7 +78,7 @@ export async function startUpgradeHarness(extraEnv: Record<string, string> | ((r
   const models = loadModels(env, { MODEL_BASE_URL: vllm.url });
   const services = createJobServices(env, app, models, log);
   let n = 0;
-  return {
+  const harness: UpgradeHarness = {
     sim,
     registry,
     downRegistryUrl,
@@ -90,6 +101,20 @@ export async function startUpgradeHarness(extraEnv: Record<string, string> | ((r
         return { error: error as Error, jobId };
       }
     },
+    async upgradeRepo(name, dir, installationId) {
+      const repo = await sim.createRepo({ owner: "acme", name, fromDir: dir });
+      sim.installApp({ installationId, repos: [`acme/${name}`] });
+      sim.addCollaborator(repo, "alice", "write");
+      const issue = sim.createIssue({ repo, title: "Upgrade please", body: "", user: "alice" });
+      const r = await harness.run({ repo: repo.fullName, repoId: repo.id, installationId, trigger: "comment", issueNumber: issue.number });
+      if (r.error) throw r.error;
+      return { repo, outcome: r.outcome! };
+    },
+    async clone(repo, installationId, into) {
+      const token = sim.mintToken({ installationId, repositoryIds: [repo.id], permissions: { contents: "read" } }).token;
+      await execFileAsync("git", ["clone", "-q", `http://x-access-token:${token}@${sim.host}/${repo.fullName}.git`, into]);
+      return async (...args: string[]) => (await execFileAsync("git", args, { cwd: into })).stdout.trim();
+    },
     async stop() {
       await vllm.close();
       await registry.close();
@@ -97,6 +122,7 @@ export async function startUpgradeHarness(extraEnv: Record<string, string> | ((r
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }
 
 const unused = async (): Promise<never> => {
