@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, type Dirent } from "node:fs";
 import { open, readdir, realpath } from "node:fs/promises";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { RepoFiles } from "./types.js";
@@ -26,6 +26,16 @@ export function createDirFiles(root: string, options: { maxFileBytes?: number } 
       return undefined;
     }
   };
+  // Names directly inside `dir` of one kind (a symlink is neither: never followed).
+  const list = async (dir: string, kind: (e: Dirent) => boolean): Promise<string[]> => {
+    const real = await inside(dir === "" ? "." : dir);
+    if (!real) return [];
+    try {
+      return (await readdir(real, { withFileTypes: true })).filter(kind).map((e) => e.name).sort();
+    } catch {
+      return [];
+    }
+  };
   return {
     async read(path) {
       const real = await inside(path);
@@ -44,26 +54,8 @@ export function createDirFiles(root: string, options: { maxFileBytes?: number } 
         await handle.close();
       }
     },
-    async listDirs(dir) {
-      const real = await inside(dir === "" ? "." : dir);
-      if (!real) return [];
-      try {
-        const entries = await readdir(real, { withFileTypes: true });
-        return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-      } catch {
-        return [];
-      }
-    },
-    async listFiles(dir) {
-      const real = await inside(dir === "" ? "." : dir);
-      if (!real) return [];
-      try {
-        const entries = await readdir(real, { withFileTypes: true });
-        return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
-      } catch {
-        return [];
-      }
-    },
+    listDirs: (dir) => list(dir, (e) => e.isDirectory()),
+    listFiles: (dir) => list(dir, (e) => e.isFile()),
   };
 }
 
