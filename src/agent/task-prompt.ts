@@ -23,7 +23,16 @@ export interface FixPromptInput {
   /** How to run the tests, if known (e.g. "npm test"). */
   testCommand?: string;
   commandTimeoutMs: number;
+  /** Offer the `reproduce` tool: write a failing test first (src/jobs/fix/reproduce-check.ts). */
+  reproduce?: boolean;
 }
+
+// The "reproduce first" paragraph: only when the `reproduce` tool is offered.
+const REPRODUCE_FIRST =
+  "Reproduce first. Before you change any code, write a test that fails because of the problem described, in the repository's own test framework and style, " +
+  "and call the `reproduce` tool with its file(s), its name and a command that runs just that test. The tool runs the command on the original code and records the reproduction only if it fails there. " +
+  "Then fix the code without changing that test again: after you submit, its command must pass and no other test may start failing. " +
+  "If the problem cannot be shown by a test (documentation, configuration, build files), skip this and say why in your summary.";
 
 export interface FixPrompts {
   systemPrompt: string;
@@ -47,6 +56,7 @@ export function buildFixPrompts(prompts: PromptSet, input: FixPromptInput): FixP
     task: task.text.trim() || "(the task text is empty)",
     repo_instructions: instructions?.text.trim() ?? "",
     repo_instructions_file: input.repoInstructions?.file ?? "",
+    reproduce_instructions: input.reproduce ? REPRODUCE_FIRST : "",
     test_instructions: input.testCommand
       ? `\`${input.testCommand}\` (from the repository root).`
       : "no test command was detected. Look at the repository (README, package.json, Makefile, CI configuration) to find out how its tests run.",

@@ -26,11 +26,13 @@ export interface TrajectoryFileOptions {
   redact: Redact;
   /** Also fsync each record (survives a machine crash, not just a process crash). */
   fsync?: boolean;
+  /** Add to the file instead of starting it over (a fix's later attempts follow the first). */
+  append?: boolean;
 }
 
-/** Open (truncate) `path` and write records to it. */
+/** Open (truncate, or append to) `path` and write records to it. */
 export function openTrajectoryFile(path: string, options: TrajectoryFileOptions): TrajectorySink {
-  const fd = openSync(path, "w", 0o600);
+  const fd = openSync(path, options.append ? "a" : "w", 0o600);
   let open = true;
   return {
     write(record) {

@@ -58,8 +58,33 @@ export const repoConfigSchema = z
     fix: z
       .object({
         label: z.string().min(1).max(50).default("iquest:fix"),
+        /** Per attempt. */
         budget: budgetShape(100, 60, 2_000_000),
-        /** When the tests still fail after the agent: a draft PR marked failing, or only a branch and a comment. */
+        /**
+         * Agent runs per job: a fresh conversation after one that fails verification (tests
+         * regress, the reproduction still fails, no change, a budget hit). Within `totalBudget`.
+         */
+        attempts: z.number().int().min(1).max(5).default(2),
+        /** The profile for attempts after the first (e.g. Instruct first, then Thinking). */
+        escalateTo: profileName.optional(),
+        /** Run every attempt even after one passes; the smallest passing diff wins. */
+        tryAll: z.boolean().default(false),
+        /** All attempts together: no attempt starts past these, and each is cut to what is left. */
+        totalBudget: z
+          .object({
+            maxMinutes: z.number().min(1).max(24 * 60).default(120),
+            maxTokens: z.number().int().min(1000).max(100_000_000).default(4_000_000),
+          })
+          .strict()
+          .prefault({}),
+        /** With a test command: the agent writes a failing test first (the `reproduce` tool). */
+        reproduce: z.boolean().default(true),
+        /**
+         * When no attempt passes verification: `false` (default) pushes nothing and the card says
+         * why; `true` publishes the last attempt's change, titled unverified, as `onTestsFailing` says.
+         */
+        openOnFailure: z.boolean().default(false),
+        /** With `openOnFailure`: a draft PR titled unverified, or only the branch and a comment. */
         onTestsFailing: z.enum(["draft-pr", "branch"]).default("draft-pr"),
         /** Attempts to repair a failing check on the bot's PR before stopping. */
         maxCheckFixes: z.number().int().min(0).max(10).default(2),

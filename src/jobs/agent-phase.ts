@@ -31,6 +31,10 @@ export interface AgentPhaseOptions {
   taskPrompt: string;
   budget: RepoConfig["fix"]["budget"];
   tools?: AnyTool[];
+  /** Sampling seed (a fix's retry samples differently). */
+  seed?: number;
+  /** A fix's attempt number: later attempts add to the run's trajectory instead of replacing it. */
+  attempt?: number;
 }
 
 export interface AgentPhaseResult {
@@ -55,7 +59,11 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
     // One session per job: a prefix-aware router keeps the run on one replica; the cache salt
     // keeps one installation's prompts out of another's prefix cache. The gate (src/capacity)
     // keeps the GPUs busy without drowning them, across all workers.
-    clientOptionsFor(ctx.models, profile, { sessionId: ctx.jobId, cacheSalt: `installation-${ctx.payload.installationId}` }),
+    clientOptionsFor(ctx.models, profile, {
+      sessionId: ctx.jobId,
+      cacheSalt: `installation-${ctx.payload.installationId}`,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    }),
     clientDepsFor(ctx.models, profile),
   );
   // The operator may give context summaries to another profile (e.g. a fast Instruct model).
@@ -68,11 +76,12 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
           clientDepsFor(ctx.models, condense),
         );
   const trajectoryPath = ctx.runs.pathFor(ctx.jobId);
-  const trajectory = withRunFields(openTrajectoryFile(trajectoryPath, { redact: ctx.redact }), {
+  const trajectory = withRunFields(openTrajectoryFile(trajectoryPath, { redact: ctx.redact, append: (options.attempt ?? 1) > 1 }), {
     jobId: ctx.jobId,
     jobKind: ctx.payload.kind,
     repo: ctx.payload.repo,
     profile: profile.name,
+    ...(options.attempt ? { attempt: options.attempt } : {}),
   });
   let result: AgentResult;
   const steps: StepEvent[] = [];

@@ -59,6 +59,18 @@ export function initialCard(kind: WorkKind, jobId: string, title: string): CardS
   };
 }
 
+/**
+ * Add phases before `before` (a fix's later attempts: "agent (attempt 2)", "tests (attempt 2)"),
+ * unless they are there already. Pending, so the card shows what is still to come.
+ */
+export function insertPhases(state: CardState, names: readonly string[], before: string): CardState {
+  const missing = names.filter((n) => !state.phases.some((p) => p.name === n));
+  const at = state.phases.findIndex((p) => p.name === before);
+  if (missing.length === 0 || at < 0) return state;
+  const added = missing.map((name) => ({ name, status: "pending" as const }));
+  return { ...state, phases: [...state.phases.slice(0, at), ...added, ...state.phases.slice(at)] };
+}
+
 /** Mark one phase; phases before it that are still pending or running count as done. */
 export function setPhase(state: CardState, name: string, status: PhaseStatus, detail?: string): CardState {
   const index = state.phases.findIndex((p) => p.name === name);

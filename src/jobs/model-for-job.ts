@@ -26,7 +26,7 @@ export function clientDepsFor(setup: ModelSetup, profile: ModelProfile): VllmCli
 export function clientOptionsFor(
   setup: ModelSetup,
   profile: ModelProfile,
-  run: { sessionId?: string; cacheSalt?: string } = {},
+  run: { sessionId?: string; cacheSalt?: string; seed?: number } = {},
 ): ModelClientInput {
   const apiKey = setup.apiKeys.get(profile.name);
   return {
@@ -41,6 +41,7 @@ export function clientOptionsFor(
     ...(profile.contextWindow ? { contextWindow: profile.contextWindow } : {}),
     ...(run.sessionId ? { sessionId: run.sessionId } : {}),
     ...(run.cacheSalt ? { cacheSalt: run.cacheSalt } : {}),
+    ...(run.seed !== undefined ? { seed: run.seed } : {}),
   };
 }
 

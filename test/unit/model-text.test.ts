@@ -122,7 +122,7 @@ describe("titles lose hidden characters", () => {
     expect(clean).not.toMatch(/[\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u);
     expect(clean).not.toContain("push to main");
     expect(clean.replace(/ x$/, "")).toMatch(/^Fix the parser$/);
-    const prTitle = fixPrTitle({ issueNumber: 7, issueTitle: title, testsFailing: false });
+    const prTitle = fixPrTitle({ issueNumber: 7, issueTitle: title });
     expect(prTitle).toBe(`Fix #7: ${clean}`);
   });
 

@@ -38,6 +38,8 @@ export const modelClientOptionsSchema = z.object({
   sessionId: z.string().min(1).optional(),
   /** vLLM `cache_salt`: isolates this tenant's prefix cache. */
   cacheSalt: z.string().min(1).optional(),
+  /** Sampling seed (vLLM `seed`): a retry of a fix samples differently from the attempt before. */
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   /** Which URL to start on; defaults to a hash of the session id, which spreads runs over the
    * URLs while keeping each run on one replica (its prefix cache lives there). */
   startIndex: z.number().int().min(0).optional(),

@@ -158,6 +158,7 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
     }
     if (options.enableThinking !== undefined) params.chat_template_kwargs = { enable_thinking: options.enableThinking };
     if (options.cacheSalt) params.cache_salt = options.cacheSalt;
+    if (options.seed !== undefined) params.seed = options.seed;
     const promptBytes = Buffer.byteLength(JSON.stringify(wire));
 
     let failures = 0;

@@ -1,30 +1,35 @@
-import type { AgentOutcome, StepEvent } from "../../agent/loop.js";
-import type { BaselineVerdict } from "../../workspace/test-runner.js";
+import type { StepEvent } from "../../agent/loop.js";
 import { sanitizeLine, sanitizeModelText } from "../../shared/model-text.js";
 import type { JobOutcome } from "../run-job.js";
+import { attemptsTable, type AttemptRecord } from "./attempts.js";
 
 /**
- * What a finished fix run leads to, and what its card says. Pure: the I/O shell (run-fix.ts)
- * publishes, and this decides whether a PR is opened and how each outcome reads.
+ * What the attempts lead to, and what the card says. Pure: the I/O shell (publish-fix.ts)
+ * publishes. A verified attempt is published; when none passed, nothing is pushed unless
+ * `fix.openOnFailure` allows the last attempt's change out, titled unverified.
  */
-export interface FixDecision {
-  /** "pr": open or update the PR. "branch-only": push the work, open no PR. */
-  kind: "pr" | "branch-only";
-  testsFailing: boolean;
-  /** The card when the agent changed nothing. */
-  noChange(summary: string, withheld: string[]): JobOutcome;
-  /** The card after the push (and the PR, for "pr"). */
-  outcome(branch: string, tried: string, pull?: { number: number; url: string; created?: boolean }): JobOutcome;
-}
-
 export interface FixDecisionInput {
-  outcome: Extract<AgentOutcome, { kind: "submitted" | "budget-exhausted" }>;
-  verdict?: BaselineVerdict;
-  /** The test command failed after the change (new failures or old ones still there). */
-  testsFailAfter?: boolean;
+  records: readonly AttemptRecord[];
+  winner?: AttemptRecord;
+  /** The last attempt with a change, when none passed. */
+  fallback?: AttemptRecord;
+  openOnFailure: boolean;
   onTestsFailing: "draft-pr" | "branch";
   mode: "issue" | "feedback" | "check";
+  /** Why fewer attempts ran than allowed. */
+  stoppedEarly?: string;
 }
+
+export type FixDecision =
+  | {
+      kind: "publish";
+      chosen: AttemptRecord;
+      /** Passed verification; false for an `openOnFailure` publish. */
+      verified: boolean;
+      /** Open or update a PR; false: push the branch only (`onTestsFailing: branch`). */
+      openPr: boolean;
+    }
+  | { kind: "stop"; outcome: JobOutcome };
 
 const quote = (text: string) => {
   const clean = sanitizeModelText(text).trim();
@@ -32,59 +37,75 @@ const quote = (text: string) => {
 };
 
 export function decideFix(input: FixDecisionInput): FixDecision {
-  // A fix is judged by every test, not only new failures: a test that failed on the base and
-  // still fails is usually the very bug the issue is about.
-  const testsFailing = input.verdict?.verdict === "fail" || Boolean(input.testsFailAfter);
-  const testNote = input.verdict ? ` Tests: ${input.verdict.note}.` : " No tests ran (no test command found).";
-
-  if (input.outcome.kind === "budget-exhausted") {
-    const o = input.outcome;
-    const limit = o.budget === "time" ? `${Math.round(o.limit / 60_000)} minutes` : `${o.limit.toLocaleString("en-US")} ${o.budget}`;
-    const retry = `To try again with a larger budget, raise \`fix.budget\` in \`.github/iquest.yml\` and comment \`/iquest fix\`.`;
+  if (input.winner) return { kind: "publish", chosen: input.winner, verified: true, openPr: true };
+  const last = input.records.at(-1);
+  const early = input.stoppedEarly ? `\n\n${input.stoppedEarly}` : "";
+  if (!input.fallback || !last) {
+    // No attempt changed anything.
+    if (last?.end.kind === "budget-exhausted") {
+      return { kind: "stop", outcome: { tone: "failure", text: `The agent ran out of budget (${budgetText(last)}) without a change worth keeping. ${RETRY}${early}` } };
+    }
+    const words = last?.end.kind === "submitted" ? last.end.summary : "";
+    return { kind: "stop", outcome: { tone: "neutral", text: `No change was made. The agent's words:\n${quote(words)}${early}` } };
+  }
+  if (!input.openOnFailure) {
+    const n = input.records.length;
     return {
-      kind: "branch-only",
-      testsFailing,
-      noChange: () => ({
+      kind: "stop",
+      outcome: {
         tone: "failure",
-        text: `The agent ran out of budget (${limit}) without a change worth keeping. ${retry}`,
-      }),
-      outcome: (branch, tried) => ({
-        tone: "failure",
-        text: `The agent ran out of budget (${limit}) before it finished. Its work so far is on the branch \`${branch}\` (no PR opened).${testNote}\n\nWhat it tried last:\n${tried}\n\n${retry}`,
-      }),
+        text:
+          `${n === 1 ? "The attempt" : `None of the ${n} attempts`} passed verification, so nothing was pushed.\n\n${attemptsTable(input.records)}${early}\n\n` +
+          `What the last attempt tried:\n${last.tried}\n\n` +
+          "Comment `/iquest fix <notes>` to try again with a hint, raise `fix.attempts` or `fix.budget`, or set `fix.openOnFailure: true` in `.github/iquest.yml` to get the last attempt as a draft PR marked unverified.",
+      },
     };
   }
+  const openPr = !(input.onTestsFailing === "branch" && input.mode === "issue");
+  return { kind: "publish", chosen: input.fallback, verified: false, openPr };
+}
 
-  const summary = input.outcome.summary;
-  const branchOnly = testsFailing && input.onTestsFailing === "branch" && input.mode === "issue";
+const RETRY = "To try again with a larger budget, raise `fix.budget` in `.github/iquest.yml` and comment `/iquest fix`.";
+
+function budgetText(r: AttemptRecord): string {
+  if (r.end.kind !== "budget-exhausted") return "";
+  return r.end.budget === "time" ? `${Math.round(r.end.limit / 60_000)} minutes` : `${r.end.limit.toLocaleString("en-US")} ${r.end.budget}`;
+}
+
+/** Why the chosen change did not pass, for titles, cards and bodies. */
+export function unverifiedReason(chosen: AttemptRecord): string {
+  return chosen.verdict.passed ? "" : chosen.verdict.reason;
+}
+
+/** The card after a publish. */
+export function publishedOutcome(
+  decision: Extract<FixDecision, { kind: "publish" }>,
+  o: { branch: string; mode: FixDecisionInput["mode"]; attempts: number; pull?: { number: number; url: string; created?: boolean } },
+): JobOutcome {
+  const { chosen } = decision;
+  const which = o.attempts > 1 ? ` (attempt ${chosen.n} of ${o.attempts})` : "";
+  if (!o.pull) {
+    return {
+      tone: "failure",
+      text: `The change is on the branch \`${o.branch}\`, but it did not pass verification (${unverifiedReason(chosen)}), so no PR was opened (\`fix.onTestsFailing: branch\`).${which}`,
+    };
+  }
+  const verb = o.mode === "issue" ? (o.pull.created === false ? "Updated" : "Opened") : "Pushed to";
+  const link = `[#${o.pull.number}](${o.pull.url})`;
+  if (!decision.verified) {
+    return { tone: "failure", text: `${verb} draft PR ${link}, **marked unverified**: ${unverifiedReason(chosen)}.${which} A human needs to take it further.` };
+  }
+  return { tone: "success", text: `${verb} draft PR ${link}. Verified: ${chosen.verdict.passed ? chosen.verdict.note : ""}.${which}` };
+}
+
+/** The card when the publish found nothing to push (everything was withheld, or no change). */
+export function nothingPublished(summary: string, withheld: string[]): JobOutcome {
   return {
-    kind: branchOnly ? "branch-only" : "pr",
-    testsFailing,
-    noChange: (s, withheld) => ({
-      tone: "neutral",
-      text:
-        withheld.length > 0
-          ? `Nothing was published: the only changes were ones iquest-bot may not make (${withheld.length} listed above). The agent's words:\n${quote(s)}`
-          : `No change was made. The agent's words:\n${quote(s)}`,
-    }),
-    outcome: (branch, _tried, pull) => {
-      if (!pull) {
-        return {
-          tone: "failure",
-          text: `The change is on the branch \`${branch}\`, but the tests fail with it (${input.verdict?.note}), so no PR was opened (\`fix.onTestsFailing: branch\`).`,
-        };
-      }
-      const verb = input.mode === "issue" ? (pull.created === false ? "Updated" : "Opened") : "Pushed to";
-      const link = `[#${pull.number}](${pull.url})`;
-      if (testsFailing) {
-        const why =
-          input.verdict?.verdict === "fail"
-            ? input.verdict.note
-            : `tests still fail (${input.verdict?.stillFailing.length ? `${input.verdict.stillFailing.length} already failed on the base` : "the test command fails"})`;
-        return { tone: "failure", text: `${verb} draft PR ${link}, **marked failing**: ${why}. A human needs to take it further.` };
-      }
-      return { tone: "success", text: `${verb} draft PR ${link}.${testNote}` };
-    },
+    tone: "neutral",
+    text:
+      withheld.length > 0
+        ? `Nothing was published: the only changes were ones iquest-bot may not make (${withheld.length} listed above). The agent's words:\n${quote(summary)}`
+        : `No change was made. The agent's words:\n${quote(summary)}`,
   };
 }
 

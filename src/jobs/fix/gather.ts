@@ -75,13 +75,13 @@ export async function gatherFixTask(
 }
 
 /** The task text the agent reads. Pure. */
-export function formatFixTask(task: FixTask, extra?: { title: string; text: string }): string {
+export function formatFixTask(task: FixTask, ...extras: Array<{ title: string; text: string }>): string {
   const parts = [`# ${task.issue.title} (issue #${task.issue.number})`, "", task.issue.body.trim() || "(no description)"];
   if (task.comments.length) {
     parts.push("", "## Comments from maintainers");
     for (const c of task.comments) parts.push("", `@${c.author} wrote:`, c.body.trim());
   }
   if (task.notes) parts.push("", "## Notes given with the request", task.notes.trim());
-  if (extra) parts.push("", `## ${extra.title}`, extra.text.trim());
+  for (const extra of extras) parts.push("", `## ${extra.title}`, extra.text.trim());
   return parts.join("\n");
 }

@@ -11,9 +11,14 @@ export interface FixPrInput {
   issueNumber: number;
   issueTitle: string;
   summary: string;
-  testsFailing: boolean;
+  /** Set when the change did not pass verification (`fix.openOnFailure`): why. */
+  unverified?: string;
   /** describeVerdict() output, or why tests did not run. */
   tests: string;
+  /** The "Reproduction" section (reproductionSection()); absent for rounds on a PR. */
+  reproduction?: string;
+  /** The attempts table, when there was more than one. */
+  attempts?: string;
   baselineLine?: string;
   afterLine?: string;
   budget: { steps: number; maxSteps: number; tokens: number; minutes: number };
@@ -28,9 +33,9 @@ export interface FixPrInput {
   jobId: string;
 }
 
-export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "testsFailing" | "untested">): string {
+export function fixPrTitle(input: Pick<FixPrInput, "issueNumber" | "issueTitle" | "unverified" | "untested">): string {
   const title = cleanTitle(input.issueTitle, 120);
-  const tag = input.untested ? "[untested] " : input.testsFailing ? "[tests failing] " : "";
+  const tag = input.untested ? "[untested] " : input.unverified ? "[unverified] " : "";
   return `${tag}Fix #${input.issueNumber}: ${title}`;
 }
 
@@ -40,8 +45,8 @@ export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
     "",
     input.untested
       ? `> [!WARNING]\n> **Untested.** ${input.untested} The test results below, if any, do not mean the change works.`
-      : input.testsFailing
-        ? "> [!WARNING]\n> **Tests are failing** with this change (see below). It is a draft for a human to take further."
+      : input.unverified
+        ? `> [!WARNING]\n> **Unverified**: ${input.unverified}. No attempt passed verification; this is the last attempt's change, for a human to take further.`
         : "",
     "### What changed and why",
     "",
@@ -49,6 +54,7 @@ export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
     // (no images that phone home, no hidden text, no @mentions).
     sanitizeModelText(input.summary).trim() || "_The agent gave no summary._",
     "",
+    ...(input.reproduction ? ["### Reproduction", "", input.reproduction, ""] : []),
     "### Tests, against the base branch",
     "",
     ...(input.baselineLine ? [`- before: ${input.baselineLine}`] : []),
@@ -56,6 +62,7 @@ export function fixPrBody(input: FixPrInput, limit = MAX_BODY): string {
     "",
     input.tests,
   ];
+  if (input.attempts) head.push("", "### Attempts", "", input.attempts);
   if (input.withheld?.length) {
     head.push("", "### Not included", "", ...input.withheld.map((w) => `- ${w}`));
   }
