@@ -40,7 +40,14 @@ Options:
   --model NAME           model name, overriding the profile's (default: the profile's; for
                          thinking, $MODEL_NAME or IQuestLab/IQuest-Coder-V1-40B-Thinking)
   --protocol native|text tool-call protocol (default: $MODEL_TOOL_PROTOCOL or native)
-  --max-steps N          most model turns (default 50)
+  --max-steps N          most model turns (default 50), per attempt
+  --attempts N           verify the change and retry: run the tests first (the baseline), ask
+                         the agent for a failing test first (the reproduction), and after each
+                         attempt check that the reproduction passes and no test regressed; a
+                         failed attempt is undone and the next one is told why, up to N (1-5).
+                         The smallest passing change is applied; when none passes, nothing is
+                         applied (the last change is saved as a patch) and the exit code is 6.
+                         Needs the sandbox. Without --attempts the agent runs once, unverified.
   --trajectory FILE      write the run's trajectory (JSON lines) to FILE
   --json                 print one JSON object with the result on stdout
   --events               instead, stream JSON lines on stdout: each phase and step as it
@@ -61,6 +68,7 @@ Exit codes:
   3    budget exhausted (steps, tokens or time)
   4    model unreachable
   5    model refused the request (API key, model name)
+  6    no attempt passed verification (--attempts)
   130  interrupted
 `;
 
@@ -83,6 +91,11 @@ const fixArgsSchema = z
       .transform(Number)
       .pipe(z.number().int().min(1, "--max-steps takes a positive whole number"))
       .optional(),
+    attempts: z
+      .string()
+      .regex(/^[1-5]$/, "--attempts takes a whole number from 1 to 5")
+      .transform(Number)
+      .optional(),
     trajectory: z.string().min(1).optional(),
     json: z.boolean().default(false),
     events: z.boolean().default(false),
@@ -92,6 +105,7 @@ const fixArgsSchema = z
   })
   .refine((a) => !(a.json && a.events), { error: "give one of --json (one document at the end) or --events (JSON lines as it goes)" })
   .refine((a) => !(a.branch && a.sandbox === "none"), { error: "--branch needs the sandbox (with --sandbox none the agent edits your checkout directly)" })
+  .refine((a) => !(a.attempts && a.sandbox === "none"), { error: "--attempts needs the sandbox (an attempt is undone before the next; with --sandbox none that would be your checkout)" })
   .refine((a) => (a.issue === undefined) !== (a["issue-text"] === undefined), {
     error: "give the task with exactly one of --issue FILE or --issue-text TEXT",
   });
@@ -105,6 +119,8 @@ export interface FixArgs {
   profile?: string;
   protocol?: "native" | "text";
   maxSteps?: number;
+  /** --attempts N: verify and retry (src/jobs/fix/attempt-loop.ts). */
+  attempts?: number;
   trajectory?: string;
   json: boolean;
   /** JSON lines on stdout: each phase and step, then the result. */
@@ -130,6 +146,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
         profile: { type: "string" },
         protocol: { type: "string" },
         "max-steps": { type: "string" },
+        attempts: { type: "string" },
         trajectory: { type: "string" },
         json: { type: "boolean" },
         events: { type: "boolean" },
@@ -153,6 +170,7 @@ export function parseFixArgs(argv: readonly string[]): FixArgs {
     ...(a.profile ? { profile: a.profile } : {}),
     ...(a.protocol ? { protocol: a.protocol } : {}),
     ...(a["max-steps"] ? { maxSteps: a["max-steps"] } : {}),
+    ...(a.attempts ? { attempts: a.attempts } : {}),
     ...(a.trajectory ? { trajectory: a.trajectory } : {}),
     json: a.json,
     events: a.events,

@@ -15,6 +15,8 @@ export const EXIT_CODES = {
   modelUnreachable: 4,
   /** The model server refused the request (wrong API key, unknown model name). */
   modelRefused: 5,
+  /** `--attempts`: no attempt passed verification (nothing applied; the last change saved as a patch). */
+  unverified: 6,
   /** Interrupted (Ctrl-C) or cancelled. */
   cancelled: 130,
 } as const;

@@ -11,6 +11,7 @@ import type { Redact } from "../shared/redact.js";
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
+import { verifiedFix } from "./fix-attempts.js";
 import { createProgress, type Output } from "./progress.js";
 import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
 
@@ -33,6 +34,8 @@ export interface CliContext {
   signal?: AbortSignal;
   /** Per command run by the agent. */
   commandTimeoutMs?: number;
+  /** Per test run (`--attempts`: the baseline, each verification); default 15 minutes. */
+  testTimeoutMs?: number;
   /** $NPM_REGISTRY: for `upgrade`, and what sandboxed setup may reach besides EGRESS_ALLOW. */
   npmRegistry?: string;
   /** $EGRESS_ALLOW: what sandboxed setup may reach (default: the public registries). */
@@ -138,6 +141,8 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       `iquest-bot fix: ${repo} (${workspace.description}); profile ${chosen.profile}: model ${model.model} at ${model.baseUrls.join(", ")}, ${model.protocol} tool calls; up to ${maxSteps} steps\n`,
     );
     if (fix.hiddenRemoved > 0) err(`iquest-bot fix: removed ${fix.hiddenRemoved} hidden item(s) (HTML comments, invisible characters) from the task\n`);
+
+    if (args.attempts) return await verifiedFix(args, { ctx, workspace, model: chosen.input, profile: chosen.profile, prompts, task, commandTimeoutMs, progress, trajectory, out, err });
 
     const result = await runAgent({
       model,

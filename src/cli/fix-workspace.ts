@@ -4,6 +4,8 @@ import type { AgentOutcome } from "../agent/loop.js";
 import { workingTreeDiff } from "./git-diff.js";
 import { checkNewBranch } from "./local-copy.js";
 import { openSandboxedCopy } from "./sandboxed-copy.js";
+import { applyInSandbox, type ChangeStore } from "../workspace/sandbox-change.js";
+import type { TestPlan } from "../workspace/test-runner.js";
 
 /**
  * Where `iquest-bot fix` runs the agent's commands.
@@ -57,8 +59,12 @@ export interface FixWorkspace {
   env: Environment;
   /** The sandbox in words, for the banner. */
   description: string;
-  /** After the agent: bring the change back (apply, branch, or save). */
-  deliver(outcome: AgentOutcome, runId: string, task: string): Promise<Delivery>;
+  /** After the agent: bring the change back (apply, branch, or save). `notApplied`: only save it, saying why. */
+  deliver(outcome: AgentOutcome, runId: string, task: string, notApplied?: string): Promise<Delivery>;
+  /** The copy's change, to retry with (`--attempts`); absent with `--sandbox none`. */
+  changes?: ChangeStore;
+  /** The test plan setup used (detected as the worker does); absent with `--sandbox none`. */
+  plan?: TestPlan | null;
   close(): Promise<void>;
 }
 
@@ -92,9 +98,20 @@ export async function openFixWorkspace(options: FixWorkspaceOptions): Promise<Fi
   return {
     env: opened.env,
     description: `sandboxed copy of ${opened.facts.head.slice(0, 12)}, bubblewrap, no network`,
-    async deliver(outcome, runId, task) {
+    plan: opened.plan,
+    changes: {
+      capture: () => made.patch(),
+      paths: () => made.paths(),
+      revert: (patch, signal) => applyInSandbox(opened.env, patch, { reverse: true, ...(signal ? { signal } : {}) }),
+      apply: (patch, signal) => applyInSandbox(opened.env, patch, signal ? { signal } : {}),
+    },
+    async deliver(outcome, runId, task, notApplied) {
       const patch = await made.patch();
       if (!patch) return { diff: "", applied: false, note: "the agent changed nothing" };
+      if (notApplied) {
+        const patchFile = await made.savePatch(patch, `fix-${runId}`);
+        return { diff: patch, applied: false, patchFile, note: `not applied (${notApplied}); saved to ${patchFile} (apply it with: git apply ${patchFile})` };
+      }
       if (outcome.kind !== "submitted") {
         const patchFile = await made.savePatch(patch, `fix-${runId}`);
         return { diff: patch, applied: false, patchFile, note: `not applied (the agent did not finish); saved to ${patchFile} (apply it with: git apply ${patchFile})` };

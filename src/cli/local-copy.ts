@@ -48,6 +48,8 @@ export interface LocalCopy {
   snapshot(): Promise<void>;
   /** The change in the copy since the snapshot (else HEAD), as a binary patch (new and deleted files included); "" when none. */
   patch(): Promise<string>;
+  /** The paths the change since the snapshot touches. */
+  paths(): Promise<string[]>;
   /** Apply a patch to the checkout's files (not its index); false when it does not apply cleanly. */
   applyToCheckout(patch: string): Promise<{ applied: true } | { applied: false; reason: string }>;
   /** Write a patch under the checkout's `.git/iquest/`; returns its path. */
@@ -140,6 +142,10 @@ export async function makeLocalCopy(git: Git, facts: CheckoutFacts, options: { t
     async patch() {
       await stage();
       return (await onCopy(["diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", base])).stdout;
+    },
+    async paths() {
+      await stage();
+      return (await onCopy(["diff", "--cached", "--name-only", "-z", base])).stdout.split("\0").filter(Boolean);
     },
     async applyToCheckout(patch) {
       if (!patch) return { applied: true };

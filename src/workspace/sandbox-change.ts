@@ -31,6 +31,7 @@ export class ChangeStoreError extends Error {
 
 const TIMEOUT_MS = 120_000;
 const PATCH_FILE = ".git/iquest-change.patch";
+const PATHS_FILE = ".git/iquest-paths";
 
 /** `:(exclude)` pathspecs for the directories and files publish never takes. */
 export function excludePathspecs(): string[] {
@@ -90,8 +91,6 @@ export async function setupLeftovers(env: Environment, snapshot: SetupSnapshot, 
   return { created, modified };
 }
 
-const PATHS_FILE = ".git/iquest-paths";
-
 /** A gitignore line that matches exactly this path from the root (publish's `exclude`). */
 export function literalIgnorePattern(path: string): string {
   return `/${path.replace(/[\\*?[\]!#]/g, "\\$&").replace(/ $/, "\\ ")}`;
@@ -111,22 +110,27 @@ export function sandboxChangeStore(env: Environment, base: string): ChangeStore 
     }
     return r.output;
   };
-  const patchCommand = (reverse: boolean) => `git apply ${reverse ? "-R " : ""}--whitespace=nowarn ${PATCH_FILE} && rm -f ${PATCH_FILE}`;
   return {
     capture: (signal) => run("reading the change", `${stage} && git -c core.quotePath=false diff --binary --no-color --no-ext-diff --no-textconv ${base} ${spec} 2>/dev/null`, signal),
     async paths(signal) {
       const out = await run("listing the changed files", `${stage} && git -c core.quotePath=false diff --name-only -z ${base} ${spec} 2>/dev/null`, signal);
       return out.split("\0").filter(Boolean);
     },
-    async revert(patch, signal) {
-      if (!patch) return;
-      await env.writeFile(PATCH_FILE, patch);
-      await run("undoing the attempt's change", patchCommand(true), signal);
-    },
-    async apply(patch, signal) {
-      if (!patch) return;
-      await env.writeFile(PATCH_FILE, patch);
-      await run("applying the chosen attempt's change", patchCommand(false), signal);
-    },
+    revert: (patch, signal) => applyInSandbox(env, patch, { reverse: true, ...(signal ? { signal } : {}) }),
+    apply: (patch, signal) => applyInSandbox(env, patch, signal ? { signal } : {}),
   };
+}
+
+/**
+ * `git apply [-R]` inside the sandbox: works on the worktree's files only (no index), so it
+ * also serves the CLI's copy, whose change is read host-side.
+ */
+export async function applyInSandbox(env: Environment, patch: string, o: { reverse?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  if (!patch) return;
+  await env.writeFile(PATCH_FILE, patch);
+  const r = await env.exec(`git apply ${o.reverse ? "-R " : ""}--whitespace=nowarn ${PATCH_FILE} && rm -f ${PATCH_FILE}`, {
+    timeoutMs: TIMEOUT_MS,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  if (r.exitCode !== 0 || r.killed) throw new ChangeStoreError(o.reverse ? "undoing the attempt's change" : "applying the chosen attempt's change", r.output);
 }

@@ -78,28 +78,37 @@ describe("fix outcomes", () => {
     expect(issue.body).toMatch(/\*\*Untested\.\*\* Setup \(`curl/);
   }, 150_000);
 
-  test("budget exhausted: the work so far is pushed to the branch, no PR, the card says what was tried and how to retry", async () => {
+  test("budget exhausted on every attempt: nothing is pushed, the card lists the attempts, what was tried and how to go on", async () => {
     const repo = await newRepo("BUDGET add() is wrong", "fix:\n  budget:\n    maxSteps: 2\n");
     await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
     const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
-    expect(card.body).toMatch(/ran out of budget \(2 steps\)/);
-    expect(card.body).toMatch(/on the branch `iquest\/fix-1`/);
-    expect(card.body).toMatch(/What it tried last/);
-    expect(card.body).toMatch(/raise `fix.budget`/);
+    expect(card.body).toMatch(/None of the 2 attempts passed verification, so nothing was pushed/);
+    expect(card.body).toMatch(/\| 2 \| `thinking` \| 2 \| .* \| failed: ran out of budget \(2 steps\) \|/);
+    expect(card.body).toMatch(/What the last attempt tried/);
+    expect(card.body).toMatch(/raise `fix.attempts` or `fix.budget`/);
+    expect(stack.sim.pullsOf(repo)).toHaveLength(0);
+    expect(await stack.sim.resolveRef(repo, "iquest/fix-1")).toBeUndefined();
+  }, 150_000);
+
+  test("budget exhausted with `fix.openOnFailure` and `onTestsFailing: branch`: the work so far is on the branch, no PR", async () => {
+    const repo = await newRepo("BUDGET add() is wrong", "fix:\n  attempts: 1\n  openOnFailure: true\n  onTestsFailing: branch\n  budget:\n    maxSteps: 2\n");
+    await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
+    const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
+    expect(card.body).toMatch(/on the branch `iquest\/fix-1`, but it did not pass verification \(ran out of budget \(2 steps\)\)/);
     expect(stack.sim.pullsOf(repo)).toHaveLength(0);
     expect(await stack.sim.readFile(repo, "iquest/fix-1", "src/add.js")).toContain("// partial");
   }, 150_000);
 
-  test("tests still failing: a draft PR marked failing in its title and body", async () => {
-    const repo = await newRepo("WRONG add() is wrong");
+  test("tests still failing, with `fix.openOnFailure`: a draft PR titled and marked unverified", async () => {
+    const repo = await newRepo("WRONG add() is wrong", "fix:\n  attempts: 1\n  openOnFailure: true\n");
     await stack.sim.webhooks.issuesLabeled({ repo, issue: 1, label: "iquest:fix", sender: "alice" });
     const card = await eventually(() => finalCard(stack.sim, repo, 1), "the final card", 120_000);
-    expect(card.body).toMatch(/marked failing/);
+    expect(card.body).toMatch(/marked unverified/);
     const pr = stack.sim.pullsOf(repo)[0]!;
     const issue = stack.sim.issue(repo, pr.number)!;
     expect(pr.draft).toBe(true);
-    expect(issue.title).toMatch(/^\[tests failing\] Fix #1/);
-    expect(issue.body).toMatch(/Tests are failing/);
+    expect(issue.title).toMatch(/^\[unverified\] Fix #1/);
+    expect(issue.body).toMatch(/\*\*Unverified\*\*: tests still fail/);
     expect(issue.body).toMatch(/Already failing on the base: `adds two numbers`/);
   }, 150_000);
 
