@@ -8,6 +8,8 @@ export default {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" } }],
   },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
+  // bench/tasks holds task repositories (package.json files of their own), not modules of ours.
+  modulePathIgnorePatterns: ["<rootDir>/bench/tasks/"],
   // Integration tests start real redis-server, git and bwrap processes; two cores are all we have.
   maxWorkers: 2,
   testTimeout: 30000,

@@ -16,6 +16,7 @@ export const USAGE = `Usage:
   iquest-bot review --repo PATH [--base REF] [--fail-on SEVERITY] [--json]   (see iquest-bot review --help)
   iquest-bot upgrade --repo PATH --dry-run [--json] [--registry URL]   (see iquest-bot upgrade --help)
   iquest-bot runs view FILE [--port N] [--diff FILE]   (see iquest-bot runs --help)
+  iquest-bot eval --tasks DIR [--profile NAMES] [--attempts N] [--json]   (see iquest-bot eval --help)
   iquest-bot help
 
 Runs the agent on a local checkout to fix the issue, with no GitHub and no Redis. The agent's

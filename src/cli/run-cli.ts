@@ -5,6 +5,7 @@ import { runUpgradeCommand } from "./upgrade-command.js";
 import { runRunsCommand } from "./runs-command.js";
 import { runCheckCommand } from "./check-command.js";
 import { runReviewCommand } from "./review-command.js";
+import { runEvalCommand } from "./eval-command.js";
 
 /** `iquest-bot <command> …`: dispatch, in-process and testable. Returns the exit code. */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<ExitCode> {
@@ -37,6 +38,13 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
         return await runCheckCommand(rest, ctx);
       } catch (err) {
         ctx.stderr.write(ctx.redact(`iquest-bot check: ${(err as Error)?.stack ?? String(err)}\n`));
+        return EXIT_CODES.error;
+      }
+    case "eval":
+      try {
+        return await runEvalCommand(rest, ctx);
+      } catch (err) {
+        ctx.stderr.write(ctx.redact(`iquest-bot eval: ${(err as Error)?.stack ?? String(err)}\n`));
         return EXIT_CODES.error;
       }
     case "runs":

@@ -1,0 +1,6 @@
+use t::fizzbuzz;
+
+#[test]
+fn both() {
+    assert_eq!(fizzbuzz(15), "FizzBuzz");
+}
