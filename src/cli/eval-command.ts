@@ -7,7 +7,8 @@ import { loadPrompts } from "../agent/prompts.js";
 import { UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { AttemptStopped, runCliAttempts } from "./fix-attempts.js";
-import { progressLine, type CliContext } from "./fix-command.js";
+import type { CliContext } from "./cli-context.js";
+import { progressLine } from "./fix-outcome.js";
 import { openFixWorkspace } from "./fix-workspace.js";
 import { formatReport, loadTasks, summarize, type CheckResult, type EvalTask, type TaskResult } from "./eval-tasks.js";
 import { modelOptionsFrom } from "./model-config.js";
@@ -164,7 +165,7 @@ async function runTask(
     // A fresh git repository of the snapshot: the fix flow works on a copy of a commit.
     const repo = join(work, "repo");
     await cp(join(task.dir, "repo"), repo, { recursive: true });
-    const gitEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "eval", GIT_AUTHOR_EMAIL: "eval@localhost", GIT_COMMITTER_NAME: "eval", GIT_COMMITTER_EMAIL: "eval@localhost" };
+    const gitEnv = { PATH: ctx.commandEnv.PATH ?? "/usr/bin:/bin", HOME: work, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "eval", GIT_AUTHOR_EMAIL: "eval@localhost", GIT_COMMITTER_NAME: "eval", GIT_COMMITTER_EMAIL: "eval@localhost" };
     await run("git", ["init", "-q", "-b", "main"], { cwd: repo, env: gitEnv });
     await run("git", ["add", "-A"], { cwd: repo, env: gitEnv });
     await run("git", ["commit", "-q", "-m", `task ${task.id}`], { cwd: repo, env: gitEnv });

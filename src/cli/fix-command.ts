@@ -1,56 +1,24 @@
 import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { describeOutcome, runAgent, type AgentOutcome, type StepEvent } from "../agent/loop.js";
-import { ModelRequestError, ModelUnavailableError } from "../agent/model/errors.js";
+import { describeOutcome, runAgent, type AgentOutcome } from "../agent/loop.js";
 import { createVllmClient } from "../agent/model/vllm-client.js";
 import { loadPrompts } from "../agent/prompts.js";
 import { createDefaultTools } from "../agent/tools/default-tools.js";
 import { buildFixPrompts, detectTestCommand, readRepoInstructions } from "../agent/task-prompt.js";
 import { openTrajectoryFile, type TrajectorySink } from "../agent/trajectory.js";
-import type { Redact } from "../shared/redact.js";
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
+import type { CliContext } from "./cli-context.js";
+import { exitCodeFor, progressLine } from "./fix-outcome.js";
+export { exitCodeFor, progressLine } from "./fix-outcome.js";
 import { verifiedFix } from "./fix-attempts.js";
 import { createProgress, type Output } from "./progress.js";
-import { modelOptionsFrom, type CliModelEnv } from "./model-config.js";
+import { modelOptionsFrom } from "./model-config.js";
 
 export type { Output } from "./progress.js";
 
-/** Everything the CLI needs from its process, passed in by src/main/cli.ts (or a test). */
-export interface CliContext {
-  stdout: Output;
-  stderr: Output;
-  /** Read for `--issue -`. */
-  stdin?: AsyncIterable<Buffer | string>;
-  cwd: string;
-  /** MODEL_* settings. */
-  modelEnv: CliModelEnv;
-  /** The complete environment for the agent's commands: PATH, HOME, LANG; no secrets. */
-  commandEnv: Readonly<Record<string, string>>;
-  /** Every string printed passes it (the API key, tokens the model may echo). */
-  redact: Redact;
-  /** Ctrl-C. */
-  signal?: AbortSignal;
-  /** Per command run by the agent. */
-  commandTimeoutMs?: number;
-  /** Per test run (`--attempts`: the baseline, each verification); default 15 minutes. */
-  testTimeoutMs?: number;
-  /** $NPM_REGISTRY: for `upgrade`, and what sandboxed setup may reach besides EGRESS_ALLOW. */
-  npmRegistry?: string;
-  /** $EGRESS_ALLOW: what sandboxed setup may reach (default: the public registries). */
-  egressAllow?: string;
-  /** Longest dependency install in the sandbox (default 20 minutes, as the worker's). */
-  setupTimeoutMs?: number;
-  /** The bubblewrap binary (default: `bwrap` on the system PATH). */
-  bwrapPath?: string;
-  /** Where sandboxed runs make their copy (default: the system's temporary directory). */
-  tmpDir?: string;
-  /** stderr is a terminal: progress is one live line. */
-  stderrIsTTY?: boolean;
-  /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB, PIP_INDEX_URL: where the user's own tools get packages (upgrade's lookups, and setup in the sandbox). */
-  registryEnv?: Readonly<Record<string, string | undefined>>;
-}
+export type { CliContext } from "./cli-context.js";
 
 const DEFAULT_MAX_STEPS = 50;
 const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
@@ -210,14 +178,6 @@ async function readIssue(file: string, ctx: CliContext): Promise<string> {
   }
 }
 
-export function progressLine(e: StepEvent): string {
-  const width = String(e.maxSteps).length;
-  const where = `[step ${String(e.step).padStart(width)}/${e.maxSteps}]`;
-  const what = e.kind === "condensation" ? e.summary : `${e.tool ?? "-"}: ${e.summary}`;
-  const flag = e.isError ? " !" : "";
-  return `${where} ${what}${flag}  (${(e.elapsedMs / 1000).toFixed(1)} s, ${e.totalTokens.toLocaleString("en-US")} tokens)`;
-}
-
 function outcomeText(outcome: AgentOutcome): string {
   switch (outcome.kind) {
     case "submitted":
@@ -231,17 +191,3 @@ function outcomeText(outcome: AgentOutcome): string {
   }
 }
 
-export function exitCodeFor(outcome: AgentOutcome): ExitCode {
-  switch (outcome.kind) {
-    case "submitted":
-      return EXIT_CODES.submitted;
-    case "budget-exhausted":
-      return EXIT_CODES.budgetExhausted;
-    case "cancelled":
-      return EXIT_CODES.cancelled;
-    case "error":
-      if (outcome.error instanceof ModelUnavailableError) return EXIT_CODES.modelUnreachable;
-      if (outcome.error instanceof ModelRequestError) return EXIT_CODES.modelRefused;
-      return EXIT_CODES.error;
-  }
-}

@@ -1,0 +1,55 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { runCli } from "../src/cli/run-cli.js";
+import { createRedactor } from "../src/shared/redact.js";
+import { testBaseEnv } from "../test/support/agent-fixtures.js";
+import { Capture } from "../test/support/cli-run.js";
+import { replace, scriptByTask, startFakeVllm, submit, type ScriptStep } from "../test/support/fake-vllm/index.js";
+import { machine } from "./support.js";
+
+/**
+ * `iquest-bot eval --tasks bench/tasks` with the scripted model playing each task's reference fix:
+ * what the harness itself costs per task (copy, sandbox, baseline, the agent's few steps, the
+ * verification and the hidden tests), and the report it prints. With a real model, run
+ * `iquest-bot eval` instead; this measures the harness, not a model.
+ *
+ *   npx tsx bench/eval.ts [--tasks DIR] [--only IDS]
+ */
+const argv = process.argv.slice(2);
+const opt = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const tasksDir = resolve(opt("tasks") ?? "bench/tasks");
+const ids = readdirSync(tasksDir).sort();
+const issues = new Map(ids.map((id) => [id, JSON.parse(readFileSync(join(tasksDir, id, "task.json"), "utf8")).issue as string]));
+
+function reference(task: string): ScriptStep[] {
+  const id = ids.find((i) => task.includes(JSON.stringify(issues.get(i)!).slice(1, -1)));
+  if (!id) return [submit("unknown task")];
+  const edits = JSON.parse(readFileSync(join(tasksDir, id, "reference.json"), "utf8")) as Array<{ path: string; old: string; new: string }>;
+  return [...edits.map((e) => replace(e.path, e.old, e.new)), submit(`Reference fix for ${id}.`)];
+}
+
+const vllm = await startFakeVllm({ script: scriptByTask(reference) });
+const home = mkdtempSync(join(tmpdir(), "bench-eval-"));
+const stdout = new Capture();
+const stderr = new Capture();
+try {
+  const only = opt("only");
+  const code = await runCli(["eval", "--tasks", tasksDir, ...(only ? ["--only", only] : [])], {
+    stdout,
+    stderr,
+    cwd: process.cwd(),
+    modelEnv: { MODEL_BASE_URL: vllm.url },
+    commandEnv: testBaseEnv(home),
+    redact: createRedactor([]),
+  });
+  console.log(`# bench/eval.ts, ${new Date().toISOString().slice(0, 10)}, ${machine()}, exit ${code}\n`);
+  console.log(stdout.text);
+  if (code !== 0) console.error(stderr.text.slice(-4000));
+} finally {
+  await vllm.close();
+  rmSync(home, { recursive: true, force: true });
+}
