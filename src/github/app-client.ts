@@ -32,6 +32,8 @@ export const STEP_PERMISSIONS = {
    * check run (reads the config and the asking comment; no contents write).
    */
   notify: { issues: "write", checks: "write", pull_requests: "read", contents: "read", metadata: "read" },
+  /** Answer jobs: read a review thread, the PR and the file around its line; reply in the thread. */
+  answer: { pull_requests: "write", contents: "read", metadata: "read" },
   /** Push the bot branch, open or update the PR, post a review or check run. */
   publish: { contents: "write", pull_requests: "write", issues: "write", checks: "write", metadata: "read" },
 } as const satisfies Record<string, PermissionSet>;

@@ -11,10 +11,14 @@ import { z } from "zod";
  * command, a reaction, the config check run, the polite "slow down"), so the webhook path makes
  * no GitHub call and the write is made once, looked up by its marker before it is created.
  */
-export const JOB_KINDS = ["fix", "review", "upgrade", "notify"] as const;
+/**
+ * `answer`: a reply in a thread on one of the bot's review comments (a question, or
+ * `/iquest apply`): answered in the thread, no job card (the answer is the output).
+ */
+export const JOB_KINDS = ["fix", "review", "upgrade", "notify", "answer"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
-/** The kinds with a job card and a handler of their own (notify jobs are a write, no more). */
-export type WorkKind = Exclude<JobKind, "notify">;
+/** The kinds with a job card (notify jobs are a write, no more; answers reply in their thread). */
+export type WorkKind = Exclude<JobKind, "notify" | "answer">;
 
 const repoFullName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "owner/name");
 const positiveId = z.number().int().positive();
@@ -25,7 +29,7 @@ const base = {
   repo: repoFullName,
   /** X-GitHub-Delivery of the webhook that caused this job; absent for scheduled runs. */
   deliveryId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).optional(),
-  trigger: z.enum(["label", "comment", "pull_request", "schedule", "review", "check_run", "push"]),
+  trigger: z.enum(["label", "comment", "pull_request", "schedule", "review", "check_run", "push", "review_comment"]),
   /** The comment that asked for the job (its text holds /iquest notes; re-read by the worker). */
   commentId: positiveId.optional(),
   /** Login of the user who triggered the job (for review requests and mentions). */
@@ -111,17 +115,31 @@ export const notifyPayloadSchema = z
   })
   .strict();
 
+export const answerPayloadSchema = z
+  .object({
+    kind: z.literal("answer"),
+    ...base,
+    prNumber: positiveId,
+    /** The reply to answer (a review comment; its text and thread are re-read by the worker). */
+    commentId: positiveId,
+    /** "answer": a question to the bot; "apply": `/iquest apply` of the thread's suggestion. */
+    mode: z.enum(["answer", "apply"]),
+  })
+  .strict();
+
 export const jobPayloadSchema = z.discriminatedUnion("kind", [
   fixPayloadSchema,
   reviewPayloadSchema,
   upgradePayloadSchema,
   notifyPayloadSchema,
+  answerPayloadSchema,
 ]);
 
 export type FixPayload = z.infer<typeof fixPayloadSchema>;
 export type ReviewPayload = z.infer<typeof reviewPayloadSchema>;
 export type UpgradePayload = z.infer<typeof upgradePayloadSchema>;
 export type NotifyPayload = z.infer<typeof notifyPayloadSchema>;
+export type AnswerPayload = z.infer<typeof answerPayloadSchema>;
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 
 /** The issue or PR a job is about: the unit for "one job at a time" and for /iquest stop. */
@@ -136,6 +154,9 @@ export function targetKey(p: JobPayload): string {
     case "notify":
       // One reply per asking comment and reason (a comment delivered under two ids answers once).
       return `notify-${p.repoId}-${p.reason}-${p.commentId ?? p.headSha ?? p.checkRunId ?? p.deliveryId ?? p.issueNumber ?? 0}`;
+    case "answer":
+      // One answer per asking comment.
+      return `answer-${p.repoId}-${p.commentId}`;
   }
 }
 

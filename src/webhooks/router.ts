@@ -10,6 +10,7 @@ import { onPullRequest } from "./on-pull-request.js";
 import { onCheckRun } from "./on-check-run.js";
 import { onPullRequestReview } from "./on-pull-request-review.js";
 import { onPush } from "./on-push.js";
+import { onReviewComment } from "./on-review-comment.js";
 
 /** How a delivery ended: the HTTP status for GitHub, and the decision (counted in /metrics). */
 export interface RouteResult {
@@ -52,6 +53,7 @@ export function createRouter(deps: HandlerDeps): WebhookRouter {
   on("push", onPush);
   on("pull_request_review.submitted", onPullRequestReview);
   on("check_run.completed", onCheckRun);
+  on("pull_request_review_comment.created", onReviewComment);
   // Who may trigger work is cached for a short while; these events say it changed.
   on(["member", "membership", "organization", "team", "team_add"], onMembershipChange);
 

@@ -118,3 +118,18 @@ export function checkRunCompleted(opts: { conclusion?: string; headBranch?: stri
   p.check_run.pull_requests = [{ number: opts.pr ?? 12, head: { ref: p.check_run.check_suite.head_branch, sha: p.check_run.head_sha }, base: { ref: "main", sha: "0".repeat(40) } }];
   return p;
 }
+
+/** A reply in a review thread (GitHub's example, as `alice` unless told). */
+export function reviewCommentReply(opts: { body?: string; user?: object; inReplyTo?: number | null; prState?: string } = {}) {
+  const p = withRepo(example("pull_request_review_comment", "created"));
+  const user = { ...p.comment.user, ...(opts.user ?? writer) };
+  p.comment.user = user;
+  p.sender = user;
+  p.comment.id = 6001;
+  p.comment.body = opts.body ?? "@iquest-bot why?";
+  if (opts.inReplyTo === null) delete p.comment.in_reply_to_id;
+  else p.comment.in_reply_to_id = opts.inReplyTo ?? 5001;
+  p.pull_request.number = 12;
+  p.pull_request.state = opts.prState ?? "open";
+  return p;
+}

@@ -20,6 +20,7 @@ import {
   pullRequest,
   pullRequestReview,
   push,
+  reviewCommentReply,
 } from "../support/payloads.js";
 import { strictNock } from "../support/strict-nock.js";
 
@@ -422,5 +423,50 @@ describe("another round on the bot's own fix PR", () => {
     const t = await createTestIntake({ appId: 4242 });
     await receive(t, "check_run", checkRunCompleted({ appId: 4242 }));
     expect(t.outcomes[0]?.[1]).toBe("ignored:own-check");
+  });
+});
+
+describe("pull_request_review_comment.created (thread replies)", () => {
+  test("a writer's reply that mentions someone → an answer job naming the comment (the worker checks the thread is the bot's)", async () => {
+    const t = await createTestIntake();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "write");
+    await receive(t, "pull_request_review_comment", reviewCommentReply(), "d-9");
+    expect(t.enqueuer.jobs).toEqual([
+      { kind: "answer", mode: "answer", installationId: INSTALLATION_ID, repoId: REPO_ID, repo: "Codertocat/Hello-World", deliveryId: "d-9", trigger: "review_comment", prNumber: 12, commentId: 6001, actor: "alice" },
+    ]);
+  });
+
+  test("`/iquest apply` → an apply job", async () => {
+    const t = await createTestIntake();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "admin");
+    await receive(t, "pull_request_review_comment", reviewCommentReply({ body: "/iquest apply" }));
+    expect(t.enqueuer.jobs).toEqual([expect.objectContaining({ kind: "answer", mode: "apply", commentId: 6001 })]);
+  });
+
+  test.each([
+    ["a bot's reply (ours included)", { user: { login: "iquest-bot[bot]", type: "Bot" } }, "ignored:bot"],
+    ["a new thread, not a reply", { inReplyTo: null }, "ignored:not-a-reply"],
+    ["a reply addressed to nobody", { body: "Good point, fixing." }, "ignored:not-for-the-bot"],
+    ["a reply on a closed PR", { prState: "closed" }, "ignored:closed"],
+  ])("%s → nothing, without API calls", async (_name, opts, outcome) => {
+    const t = await createTestIntake();
+    await receive(t, "pull_request_review_comment", reviewCommentReply(opts as Parameters<typeof reviewCommentReply>[0]));
+    expect(t.enqueuer.jobs).toEqual([]);
+    expect(t.outcomes[0]?.[1]).toBe(outcome);
+  });
+
+  test("a reader's reply → denied; the permission API failing → no job (fail closed)", async () => {
+    const t = await createTestIntake();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", "read");
+    await receive(t, "pull_request_review_comment", reviewCommentReply());
+    expect(t.outcomes[0]?.[1]).toBe("denied");
+    const t2 = await createTestIntake();
+    mockInstallationToken(scope);
+    mockPermission(scope, "alice", 500);
+    await receive(t2, "pull_request_review_comment", reviewCommentReply(), "d-2");
+    expect(t2.enqueuer.jobs).toEqual([]);
   });
 });

@@ -310,6 +310,33 @@ export class Webhooks {
     );
   }
 
+  /**
+   * A user replies in a review thread (stored like GitHub's reply endpoint would), then
+   * `pull_request_review_comment.created` is sent.
+   */
+  async reviewCommentReply(o: { repo: RepoRef; number: number; inReplyTo: number; body: string; sender: string }): Promise<DeliveryRecord> {
+    const repo = this.#repo(o.repo);
+    const pull = this.sim.state.pull(repo.id, o.number);
+    if (!pull) throw new Error(`github-sim: no PR #${o.number}`);
+    const parent = this.sim.state.reviewComments.find((c) => c.id === o.inReplyTo && c.repoId === repo.id);
+    if (!parent) throw new Error(`github-sim: no review comment ${o.inReplyTo}`);
+    const top = parent.inReplyTo ? (this.sim.state.reviewComments.find((c) => c.id === parent.inReplyTo) ?? parent) : parent;
+    const user = this.sim.state.user(o.sender).login;
+    const now = isoNow(this.sim);
+    const review: SimReview = { id: this.sim.state.nextId("review"), repoId: repo.id, pullNumber: pull.number, user, body: "", state: "COMMENTED", commitId: top.commitId, submittedAt: now };
+    this.sim.state.reviews.push(review);
+    const comment = { ...top, id: this.sim.state.nextId("reviewComment"), reviewId: review.id, user, body: o.body, inReplyTo: top.id, createdAt: now, updatedAt: now };
+    this.sim.state.reviewComments.push(comment);
+    return this.deliver(
+      "pull_request_review_comment",
+      this.envelope("pull_request_review_comment", repo, user, {
+        action: "created",
+        comment: this.sim.shapes.reviewComment(comment),
+        pull_request: await pullJsonFull(this.sim, pull),
+      }),
+    );
+  }
+
   #lastPush(repo: SimRepo, ref: string) {
     return [...this.sim.state.pushes].reverse().find((p) => p.repo === repo.fullName && p.ref === ref && p.accepted);
   }

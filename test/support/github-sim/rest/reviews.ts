@@ -267,6 +267,12 @@ function storeComment(
     updatedAt: now,
   };
   ctx.sim.state.reviewComments.push(comment);
+  // GitHub sends pull_request_review_comment.created for every comment, the app's own included.
+  ctx.sim.effects.emit("pull_request_review_comment", repo, comment.user, async () => ({
+    action: "created",
+    comment: ctx.sim.shapes.reviewComment(comment),
+    pull_request: await pullJsonFull(ctx.sim, pull),
+  }));
   return comment;
 }
 
