@@ -3,7 +3,7 @@ import { STEP_PERMISSIONS, type GitHubApp } from "../github/app-client.js";
 import { loadRepoConfig } from "../github/repo-config.js";
 import { describeRequestError } from "../github/request-errors.js";
 import { splitFullName, type GitHub, type RepoName } from "../github/types.js";
-import { jobPayloadSchema, targetKey, type AnswerPayload, type JobPayload, type NotifyPayload, type WorkKind } from "../queue/payloads.js";
+import { jobPayloadSchema, targetKey, type AnswerPayload, type JobPayload, type NotifyPayload, type RebasePayload, type WorkKind } from "../queue/payloads.js";
 import { CancelledError, IquestError, RateLimitedError, cancelledFromSignal, errorMessage, nextStepOf, primaryRateLimitReset } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import type { Metrics } from "../shared/metrics.js";
@@ -58,6 +58,8 @@ export interface WorkerDeps {
   handlers: Record<WorkKind, JobHandler>;
   /** Answer jobs (replies in the bot's review threads); absent: they fail as not configured. */
   answer?: (payload: AnswerPayload, jobId: string, log: Logger, signal: AbortSignal) => Promise<string>;
+  /** Rebase jobs (the bot's PRs onto their base's new head); absent: they fail as not configured. */
+  rebase?: (payload: RebasePayload, jobId: string, log: Logger, signal: AbortSignal) => Promise<string>;
   /** What notify jobs need (schedules for the config check, the app's slug). */
   notify?: NotifyServices;
   redact: Redact;
@@ -100,6 +102,7 @@ function cardIssue(p: JobPayload): number | undefined {
   // A feedback or check round reports on the PR where it was asked for.
   if (p.kind === "fix") return p.prNumber ?? p.issueNumber;
   if (p.kind === "review" || p.kind === "answer") return p.prNumber;
+  if (p.kind === "rebase") return undefined;
   return p.issueNumber;
 }
 
@@ -112,8 +115,9 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const repo = splitFullName(payload.repo);
-  if (payload.kind === "notify") return processNotify(deps, payload, log, attempt, maxAttempts, signal);
-  if (payload.kind === "answer") return processAnswer(deps, payload, jobId, log, attempt, maxAttempts, signal);
+  if (payload.kind === "notify" || payload.kind === "answer" || payload.kind === "rebase") {
+    return processQuiet(deps, payload, jobId, log, attempt, maxAttempts, signal);
+  }
 
   // Two clients with the same narrow token: the job's work is cancelled with the job, but the
   // card must still be written after a cancel, so its client ignores the signal.
@@ -267,50 +271,47 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
 }
 
 /**
- * A notify job: one write, no card, no 👀 (it is itself the answer). A failure that may pass
- * (GitHub 5xx, a dropped connection, a rate limit) is retried by the queue; a 4xx is final.
+ * A job without a card: a notify job (one write), an answer in a review thread, a rebase of the
+ * bot's PRs. No 👀 (each is itself the answer, or silent). A failure that may pass (GitHub 5xx, a
+ * dropped connection, a rate limit, the model away) is retried by the queue; a 4xx is final.
+ * Each job makes its writes once (markers, leases), so a retry never duplicates.
  */
-async function processNotify(deps: WorkerDeps, payload: NotifyPayload, log: Logger, attempt: number, maxAttempts: number, signal: AbortSignal): Promise<JobOutcome> {
-  const repo = splitFullName(payload.repo);
+async function processQuiet(
+  deps: WorkerDeps,
+  payload: NotifyPayload | AnswerPayload | RebasePayload,
+  jobId: string,
+  log: Logger,
+  attempt: number,
+  maxAttempts: number,
+  signal: AbortSignal,
+): Promise<JobOutcome> {
+  const kind = payload.kind;
   try {
-    const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.notify, { signal });
-    const text = await runNotify(github, repo, payload, deps.notify ?? {}, log);
-    deps.metrics?.jobsFinished.inc({ kind: "notify", outcome: "success" });
+    let text: string;
+    if (payload.kind === "notify") {
+      const github = await deps.app.forRepo(payload.installationId, payload.repoId, STEP_PERMISSIONS.notify, { signal });
+      text = await runNotify(github, splitFullName(payload.repo), payload, deps.notify ?? {}, log);
+    } else if (payload.kind === "answer") {
+      if (!deps.answer) throw new JobFailed("answer jobs are not configured in this worker", false);
+      text = await deps.answer(payload, jobId, log, signal);
+    } else {
+      if (!deps.rebase) throw new JobFailed("rebase jobs are not configured in this worker", false);
+      text = await deps.rebase(payload, jobId, log, signal);
+    }
+    if (kind !== "notify") log.info({ kind, result: text }, "job done");
+    deps.metrics?.jobsFinished.inc({ kind, outcome: "success" });
     return { tone: "success", text };
   } catch (err) {
+    if (err instanceof JobFailed) throw err;
     if (signal.aborted) throw cancelledFromSignal(signal);
     const resetAt = primaryRateLimitReset(err);
     if (resetAt !== undefined) throw new RateLimitedError(payload.installationId, resetAt);
     const status = (err as { status?: unknown }).status;
     const transient = nextStepOf(err) === "retry" || typeof status !== "number" || status >= 500 || status === 429 || status === 403;
     const message = describeRequestError(err) ?? errorMessage(err);
-    log.warn({ err: message, reason: payload.reason, attempt, maxAttempts }, "notify failed");
-    if (!transient || attempt >= maxAttempts) deps.metrics?.jobsFinished.inc({ kind: "notify", outcome: "failure" });
-    throw new JobFailed(`notify ${payload.reason}: ${message}`, transient && attempt < maxAttempts);
-  }
-}
-
-/**
- * An answer job: no card (the answer in the thread is the output). Retried like a notify job
- * when GitHub or the model may answer next time; the answer itself is made once (its marker).
- */
-async function processAnswer(deps: WorkerDeps, payload: AnswerPayload, jobId: string, log: Logger, attempt: number, maxAttempts: number, signal: AbortSignal): Promise<JobOutcome> {
-  if (!deps.answer) throw new JobFailed("answer jobs are not configured in this worker", false);
-  try {
-    const text = await deps.answer(payload, jobId, log, signal);
-    log.info({ pr: payload.prNumber, comment: payload.commentId, result: text }, "answer job done");
-    deps.metrics?.jobsFinished.inc({ kind: "answer", outcome: "success" });
-    return { tone: "success", text };
-  } catch (err) {
-    if (signal.aborted) throw cancelledFromSignal(signal);
-    const resetAt = primaryRateLimitReset(err);
-    if (resetAt !== undefined) throw new RateLimitedError(payload.installationId, resetAt);
-    const status = (err as { status?: unknown }).status;
-    const transient = nextStepOf(err) === "retry" || typeof status !== "number" || status >= 500 || status === 429 || status === 403;
-    const message = describeRequestError(err) ?? errorMessage(err);
-    log.warn({ err: message, attempt, maxAttempts }, "answer failed");
-    if (!transient || attempt >= maxAttempts) deps.metrics?.jobsFinished.inc({ kind: "answer", outcome: "failure" });
-    throw new JobFailed(`answer: ${message}`, transient && attempt < maxAttempts);
+    log.warn({ err: message, kind, ...(payload.kind === "notify" ? { reason: payload.reason } : {}), attempt, maxAttempts }, `${kind} failed`);
+    if (!transient || attempt >= maxAttempts) deps.metrics?.jobsFinished.inc({ kind, outcome: "failure" });
+    throw new JobFailed(`${payload.kind === "notify" ? `notify ${payload.reason}` : kind}: ${message}`, transient && attempt < maxAttempts);
   }
 }
 

@@ -22,7 +22,8 @@ import { runLinks } from "../runs/run-links.js";
 import { CancelledError, StartupError } from "../shared/errors.js";
 import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
-import type { AnswerPayload, WorkKind } from "../queue/payloads.js";
+import type { AnswerPayload, RebasePayload, WorkKind } from "../queue/payloads.js";
+import { runRebase } from "../jobs/rebase/run-rebase.js";
 import { runAnswer } from "../jobs/answer/run-answer.js";
 import { startWorkers } from "../queue/worker.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
@@ -205,6 +206,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   };
   const answer = (payload: AnswerPayload, jobId: string, jobLog: Logger, signal: AbortSignal) =>
     runAnswer({ app, models, redact: options.redact, log: jobLog }, services, payload, jobId, signal);
+  const rebase = (payload: RebasePayload, jobId: string, jobLog: Logger, signal: AbortSignal) => runRebase({ app, log: jobLog }, services, payload, jobId, signal);
   // Notes for cards (a duplicate request, …): waiting in Redis, announced by pub/sub.
   const notes: JobNotes = {
     live: new Map(),
@@ -229,7 +231,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       let outcome = "failure";
       try {
         const result = await processJob(
-          { app, handlers, notes, notify, answer, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
+          { app, handlers, notes, notify, answer, rebase, redact: options.redact, log, metrics, models, runs: links, progressIntervalMs: options.progressIntervalMs },
           job,
           signal,
         );

@@ -15,10 +15,15 @@ import { z } from "zod";
  * `answer`: a reply in a thread on one of the bot's review comments (a question, or
  * `/iquest apply`): answered in the thread, no job card (the answer is the output).
  */
-export const JOB_KINDS = ["fix", "review", "upgrade", "notify", "answer"] as const;
+export const JOB_KINDS = ["fix", "review", "upgrade", "notify", "answer", "rebase"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
-/** The kinds with a job card (notify jobs are a write, no more; answers reply in their thread). */
-export type WorkKind = Exclude<JobKind, "notify" | "answer">;
+/**
+ * The kinds with a job card. Notify jobs are a write, no more; answers reply in their thread;
+ * rebases (`rebase`: the bot's PRs onto their base's new head) comment only when they cannot.
+ */
+export type WorkKind = Exclude<JobKind, "notify" | "answer" | "rebase">;
+/** The kinds without a card: a failure is logged and retried, never shown on an issue. */
+export type QuietKind = Exclude<JobKind, WorkKind>;
 
 const repoFullName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, "owner/name");
 const positiveId = z.number().int().positive();
@@ -127,12 +132,22 @@ export const answerPayloadSchema = z
   })
   .strict();
 
+export const rebasePayloadSchema = z
+  .object({
+    kind: z.literal("rebase"),
+    ...base,
+    /** The branch that moved: the bot's open PRs based on it are rebased onto its new head. */
+    branch: z.string().min(1).max(255).regex(/^[^\s~^:?*[\\]+$/, "a branch name"),
+  })
+  .strict();
+
 export const jobPayloadSchema = z.discriminatedUnion("kind", [
   fixPayloadSchema,
   reviewPayloadSchema,
   upgradePayloadSchema,
   notifyPayloadSchema,
   answerPayloadSchema,
+  rebasePayloadSchema,
 ]);
 
 export type FixPayload = z.infer<typeof fixPayloadSchema>;
@@ -140,6 +155,7 @@ export type ReviewPayload = z.infer<typeof reviewPayloadSchema>;
 export type UpgradePayload = z.infer<typeof upgradePayloadSchema>;
 export type NotifyPayload = z.infer<typeof notifyPayloadSchema>;
 export type AnswerPayload = z.infer<typeof answerPayloadSchema>;
+export type RebasePayload = z.infer<typeof rebasePayloadSchema>;
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
 
 /** The issue or PR a job is about: the unit for "one job at a time" and for /iquest stop. */
@@ -157,6 +173,8 @@ export function targetKey(p: JobPayload): string {
     case "answer":
       // One answer per asking comment.
       return `answer-${p.repoId}-${p.commentId}`;
+    case "rebase":
+      return `rebase-${p.repoId}-${p.branch.replace(/[^A-Za-z0-9._-]/g, "_")}`;
   }
 }
 

@@ -205,7 +205,7 @@ describe("/admin/queues", () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get("content-type")).toMatch(/javascript/);
     const api = (await (await fetch(`${base}/admin/queues/api/queues?activeQueue=fix&status=waiting&page=1&jobsPerPage=10`, { headers: auth })).json()) as any;
-    expect(api.queues.map((q: any) => q.name).sort()).toEqual(["answer", "fix", "notify", "review", "upgrade"]);
+    expect(api.queues.map((q: any) => q.name).sort()).toEqual(["answer", "fix", "notify", "rebase", "review", "upgrade"]);
     const fix = api.queues.find((q: any) => q.name === "fix");
     expect(fix.counts.waiting).toBe(1);
     expect(fix.jobs.map((j: any) => j.id)).toEqual(["fix-admin-1"]);

@@ -318,20 +318,27 @@ describe("push", () => {
     const payload = push({ files: [".github/iquest.yml"] });
     await receive(t, "push", payload);
     expect(forgotten).toEqual([REPO_ID]);
-    expect(t.enqueuer.jobs).toEqual([expect.objectContaining({ kind: "notify", reason: "config-check", headSha: (payload as { after: string }).after, trigger: "push" })]);
+    expect(t.enqueuer.jobs).toEqual([
+      expect.objectContaining({ kind: "rebase", branch: "main", trigger: "push" }),
+      expect.objectContaining({ kind: "notify", reason: "config-check", headSha: (payload as { after: string }).after, trigger: "push" }),
+    ]);
     expect(t.outcomes[0]?.[1]).toBe("scheduled");
   });
 
-  test("a push that does not touch the config → nothing", async () => {
+  test("any push to the default branch → one rebase job for the bot's PRs on it (the worker looks), no API call", async () => {
     const t = await createTestIntake();
-    await receive(t, "push", push({ files: ["src/index.ts"] }));
-    expect(t.outcomes[0]?.[1]).toBe("ignored:config-unchanged");
+    await receive(t, "push", push({ files: ["src/index.ts"] }), "d-7");
+    expect(t.enqueuer.jobs).toEqual([
+      { kind: "rebase", installationId: INSTALLATION_ID, repoId: REPO_ID, repo: "Codertocat/Hello-World", deliveryId: "d-7", trigger: "push", branch: "main" },
+    ]);
+    expect(t.outcomes[0]?.[1]).toBe("scheduled");
   });
 
   test("a push to another branch → nothing", async () => {
     const t = await createTestIntake();
     await receive(t, "push", push({ ref: "refs/heads/feature", files: [".github/iquest.yml"] }));
     expect(t.outcomes[0]?.[1]).toBe("ignored:not-default-branch");
+    expect(t.enqueuer.jobs).toEqual([]);
   });
 });
 
