@@ -1,11 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runCli } from "../src/cli/run-cli.js";
 import { createRedactor } from "../src/shared/redact.js";
 import { testBaseEnv } from "../test/support/agent-fixtures.js";
 import { Capture } from "../test/support/cli-run.js";
-import { replace, scriptByTask, startFakeVllm, submit, type ScriptStep } from "../test/support/fake-vllm/index.js";
+import { startFakeVllm } from "../test/support/fake-vllm/index.js";
+import { referenceModel } from "../test/support/eval-reference.js";
 import { machine } from "./support.js";
 
 /**
@@ -22,17 +23,7 @@ const opt = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const tasksDir = resolve(opt("tasks") ?? "bench/tasks");
-const ids = readdirSync(tasksDir).sort();
-const issues = new Map(ids.map((id) => [id, JSON.parse(readFileSync(join(tasksDir, id, "task.json"), "utf8")).issue as string]));
-
-function reference(task: string): ScriptStep[] {
-  const id = ids.find((i) => task.includes(JSON.stringify(issues.get(i)!).slice(1, -1)));
-  if (!id) return [submit("unknown task")];
-  const edits = JSON.parse(readFileSync(join(tasksDir, id, "reference.json"), "utf8")) as Array<{ path: string; old: string; new: string }>;
-  return [...edits.map((e) => replace(e.path, e.old, e.new)), submit(`Reference fix for ${id}.`)];
-}
-
-const vllm = await startFakeVllm({ script: scriptByTask(reference) });
+const vllm = await startFakeVllm({ script: referenceModel(tasksDir).script });
 const home = mkdtempSync(join(tmpdir(), "bench-eval-"));
 const stdout = new Capture();
 const stderr = new Capture();

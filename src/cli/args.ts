@@ -132,33 +132,23 @@ export interface FixArgs {
 }
 
 export function parseFixArgs(argv: readonly string[]): FixArgs {
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        repo: { type: "string" },
-        issue: { type: "string" },
-        "issue-text": { type: "string" },
-        "model-url": { type: "string" },
-        model: { type: "string" },
-        profile: { type: "string" },
-        protocol: { type: "string" },
-        "max-steps": { type: "string" },
-        attempts: { type: "string" },
-        trajectory: { type: "string" },
-        json: { type: "boolean" },
-        events: { type: "boolean" },
-        sandbox: { type: "string" },
-        branch: { type: "string" },
-        "no-setup": { type: "boolean" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-  }
+  const values = parseFlags(argv, {
+    repo: { type: "string" },
+    issue: { type: "string" },
+    "issue-text": { type: "string" },
+    "model-url": { type: "string" },
+    model: { type: "string" },
+    profile: { type: "string" },
+    protocol: { type: "string" },
+    "max-steps": { type: "string" },
+    attempts: { type: "string" },
+    trajectory: { type: "string" },
+    json: { type: "boolean" },
+    events: { type: "boolean" },
+    sandbox: { type: "string" },
+    branch: { type: "string" },
+    "no-setup": { type: "boolean" },
+  });
   const parsed = fixArgsSchema.safeParse(values);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join("; "));
   const a = parsed.data;

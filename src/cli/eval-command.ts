@@ -2,9 +2,9 @@ import { execFile } from "node:child_process";
 import { cp, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { promisify } from "node:util";
 import { loadPrompts } from "../agent/prompts.js";
-import { UsageError } from "./args.js";
+import { MODEL_FLAG_OPTIONS, modelFlags, parseFlags, UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { AttemptStopped, runCliAttempts } from "./fix-attempts.js";
 import type { CliContext } from "./cli-context.js";
@@ -55,27 +55,14 @@ interface EvalArgs {
 }
 
 function parseEvalArgs(argv: readonly string[]): EvalArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        tasks: { type: "string" },
-        profile: { type: "string" },
-        attempts: { type: "string" },
-        "max-steps": { type: "string" },
-        only: { type: "string" },
-        json: { type: "boolean" },
-        "model-url": { type: "string" },
-        model: { type: "string" },
-        protocol: { type: "string" },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-  }
+  const values = parseFlags(argv, {
+    tasks: { type: "string" },
+    attempts: { type: "string" },
+    "max-steps": { type: "string" },
+    only: { type: "string" },
+    json: { type: "boolean" },
+    ...MODEL_FLAG_OPTIONS,
+  });
   const tasks = values.tasks as string | undefined;
   if (!tasks) throw new UsageError("--tasks DIR is required");
   const whole = (name: string, text: string | undefined, fallback: number, max: number) => {
@@ -84,11 +71,10 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs {
     return Number(text);
   };
   const list = (text: unknown) => (typeof text === "string" ? text.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
-  const protocol = values.protocol as string | undefined;
-  if (protocol !== undefined && protocol !== "native" && protocol !== "text") throw new UsageError("--protocol is native or text");
+  // --profile takes a list here: each name is checked as `fix` checks one.
   const profiles = list(values.profile);
-  for (const p of profiles ?? []) if (!/^[A-Za-z0-9_.-]{1,64}$/.test(p)) throw new UsageError(`--profile ${p}: not a profile name`);
-  const urls = list(values["model-url"]);
+  for (const p of profiles ?? []) modelFlags({ profile: p });
+  const model = modelFlags({ ...values, profile: undefined });
   return {
     tasks,
     profiles: profiles?.length ? profiles : [undefined],
@@ -96,9 +82,7 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs {
     maxSteps: whole("max-steps", values["max-steps"] as string | undefined, 50, 1000),
     ...(list(values.only) ? { only: list(values.only)! } : {}),
     json: values.json === true,
-    ...(urls?.length ? { modelUrls: urls } : {}),
-    ...(typeof values.model === "string" ? { model: values.model } : {}),
-    ...(protocol ? { protocol } : {}),
+    ...model,
   };
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { rmSync } from "node:fs";
 import { createBuggyRepo } from "../support/agent-fixtures.js";
-import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
+import { eventually, finalCard, seedIssueRepo, startStack, type Stack } from "../support/e2e-stack.js";
 import { bash, replace, submit, view, type ScriptStep, scriptByTask } from "../support/fake-vllm/index.js";
 
 /**
@@ -35,17 +35,8 @@ afterAll(async () => {
 
 let n = 0;
 async function newRepo(title: string, config?: string) {
-  const name = `out${++n}`;
-  const repo = await stack.sim.createRepo({
-    owner: "acme",
-    name,
-    fromDir: fixture,
-  });
-  if (config) await stack.sim.commit({ repo, branch: "main", files: { ".github/iquest.yml": config } });
-  stack.sim.installApp({ installationId: 300 + n, repos: [`acme/${name}`] });
-  stack.sim.addCollaborator(repo, "alice", "write");
-  stack.sim.createIssue({ repo, title, body: title, user: "alice" });
-  return `acme/${name}`;
+  n++;
+  return seedIssueRepo(stack, { name: `out${n}`, fromDir: fixture, installationId: 300 + n, title, ...(config ? { config } : {}) });
 }
 
 describe("fix outcomes", () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { rmSync } from "node:fs";
 import { createBuggyRepo } from "../support/agent-fixtures.js";
-import { eventually, finalCard, startStack, type Stack } from "../support/e2e-stack.js";
+import { eventually, finalCard, seedIssueRepo, startStack, type Stack } from "../support/e2e-stack.js";
 import { replace, scriptByTask, submit } from "../support/fake-vllm/index.js";
 
 /**
@@ -28,15 +28,12 @@ afterAll(async () => {
 let n = 0;
 /** A repository with a fix PR the bot opened (the real fix job). */
 async function withBotPr() {
-  const name = `rebase${++n}`;
-  const repo = await stack.sim.createRepo({ owner: "acme", name, fromDir: fixture });
-  stack.sim.installApp({ installationId: 600 + n, repos: [`acme/${name}`] });
-  stack.sim.addCollaborator(repo, "alice", "write");
-  stack.sim.createIssue({ repo, title: "add() is wrong", body: "add(2, 3) returns -1.", user: "alice" });
-  await stack.sim.webhooks.issuesLabeled({ repo: `acme/${name}`, issue: 1, label: "iquest:fix", sender: "alice" });
-  const card = await eventually(() => finalCard(stack.sim, `acme/${name}`, 1), "the fix's final card", 120_000);
+  n++;
+  const full = await seedIssueRepo(stack, { name: `rebase${n}`, fromDir: fixture, installationId: 600 + n, title: "add() is wrong", body: "add(2, 3) returns -1." });
+  await stack.sim.webhooks.issuesLabeled({ repo: full, issue: 1, label: "iquest:fix", sender: "alice" });
+  const card = await eventually(() => finalCard(stack.sim, full, 1), "the fix's final card", 120_000);
   expect(card.body).toMatch(/Opened draft PR/);
-  return { repo, full: `acme/${name}`, pr: stack.sim.pullsOf(`acme/${name}`)[0]! };
+  return { repo: stack.sim.repo(full), full, pr: stack.sim.pullsOf(full)[0]! };
 }
 
 const forcedPushes = (full: string) => stack.sim.pushes.filter((p) => p.repo === full && p.ref === "refs/heads/iquest/fix-1" && p.forced);

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { EXIT_CODES } from "../../src/cli/exit-codes.js";
-import type { CliContext } from "../../src/cli/fix-command.js";
 import { runCli } from "../../src/cli/run-cli.js";
-import { createRedactor } from "../../src/shared/redact.js";
 import { testBaseEnv } from "../support/agent-fixtures.js";
-import { replace, scriptByTask, startFakeVllm, submit, type FakeVllm, type ScriptStep } from "../support/fake-vllm/index.js";
-import { Capture } from "../support/cli-run.js";
+import { scriptByTask, startFakeVllm, submit, type FakeVllm } from "../support/fake-vllm/index.js";
+import { cliContext } from "../support/cli-run.js";
+import { referenceModel } from "../support/eval-reference.js";
 
 /**
  * `iquest-bot eval --tasks bench/tasks`: the shipped task set (12 tasks: JavaScript, TypeScript,
@@ -18,21 +17,13 @@ import { Capture } from "../support/cli-run.js";
  * so the harness's verdict can fail. Broken task directories are reported, not fatal.
  */
 const TASKS = resolve("bench/tasks");
-const ids = readdirSync(TASKS).sort();
-const issues = new Map(ids.map((id) => [id, JSON.parse(readFileSync(join(TASKS, id, "task.json"), "utf8")).issue as string]));
-
-function referenceScript(task: string): ScriptStep[] {
-  const id = ids.find((i) => task.includes(JSON.stringify(issues.get(i)!).slice(1, -1)));
-  if (!id) return [submit("unknown task")];
-  const edits = JSON.parse(readFileSync(join(TASKS, id, "reference.json"), "utf8")) as Array<{ path: string; old: string; new: string }>;
-  return [...edits.map((e) => replace(e.path, e.old, e.new)), submit(`Reference fix for ${id}.`)];
-}
+const { ids, issues, script: reference } = referenceModel(TASKS);
 
 let vllm: FakeVllm;
 let idle: FakeVllm;
 const home = mkdtempSync(join(tmpdir(), "cli-eval-home-"));
 beforeAll(async () => {
-  vllm = await startFakeVllm({ script: scriptByTask(referenceScript) });
+  vllm = await startFakeVllm({ script: reference });
   idle = await startFakeVllm({ script: scriptByTask(() => [submit("I changed nothing.")]) });
 });
 afterAll(async () => {
@@ -42,9 +33,7 @@ afterAll(async () => {
 });
 
 function cli(url: string) {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const ctx: CliContext = { stdout, stderr, cwd: process.cwd(), modelEnv: { MODEL_BASE_URL: url }, commandEnv: testBaseEnv(home), redact: createRedactor([]) };
+  const { ctx, stdout, stderr } = cliContext(process.cwd(), { modelEnv: { MODEL_BASE_URL: url }, commandEnv: testBaseEnv(home) });
   return { stdout, stderr, run: (...argv: string[]) => runCli(["eval", ...argv], ctx) };
 }
 

@@ -3,12 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXIT_CODES } from "../../src/cli/exit-codes.js";
-import type { CliContext } from "../../src/cli/fix-command.js";
 import { runCli } from "../../src/cli/run-cli.js";
-import { createRedactor } from "../../src/shared/redact.js";
-import { createBuggyRepo, testBaseEnv } from "../support/agent-fixtures.js";
+import { createBuggyRepo } from "../support/agent-fixtures.js";
 import { call, create, replace, scriptByTask, startFakeVllm, submit, type ScriptStep } from "../support/fake-vllm/index.js";
-import { Capture } from "../support/cli-run.js";
+import { cliContext } from "../support/cli-run.js";
 
 /**
  * `iquest-bot fix --attempts N`: the worker's verification, locally, on the sandboxed copy with
@@ -47,16 +45,7 @@ async function setup() {
     rmSync(repo, { recursive: true, force: true });
     rmSync(home, { recursive: true, force: true });
   });
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const ctx: CliContext = {
-    stdout,
-    stderr,
-    cwd: home,
-    modelEnv: { MODEL_BASE_URL: vllm.url },
-    commandEnv: testBaseEnv(home),
-    redact: createRedactor([]),
-  };
+  const { ctx, stdout, stderr } = cliContext(home, { modelEnv: { MODEL_BASE_URL: vllm.url } });
   const fix = (text: string, ...extra: string[]) => runCli(["fix", "--repo", repo, "--issue-text", text, "--no-setup", "--json", ...extra], ctx);
   return { repo, vllm, stdout, stderr, fix };
 }

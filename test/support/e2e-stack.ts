@@ -119,3 +119,16 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
 export function finalCard(sim: GitHubSim, repo: string, issue: number) {
   return sim.commentsOn(repo, issue).find((c) => c.body.includes("iquest-card") && !c.body.includes("_Working on it."));
 }
+
+/**
+ * A repository copied from `fromDir`, the app installed on it, `alice` a writer, and issue #1 by
+ * her (`.github/iquest.yml` committed first when `config` is given). Returns "acme/<name>".
+ */
+export async function seedIssueRepo(stack: Stack, o: { name: string; fromDir: string; installationId: number; title: string; body?: string; config?: string }): Promise<string> {
+  const repo = await stack.sim.createRepo({ owner: "acme", name: o.name, fromDir: o.fromDir });
+  if (o.config) await stack.sim.commit({ repo, branch: "main", files: { ".github/iquest.yml": o.config } });
+  stack.sim.installApp({ installationId: o.installationId, repos: [`acme/${o.name}`] });
+  stack.sim.addCollaborator(repo, "alice", "write");
+  stack.sim.createIssue({ repo, title: o.title, body: o.body ?? o.title, user: "alice" });
+  return `acme/${o.name}`;
+}
