@@ -31,10 +31,10 @@ describe("decideFix", () => {
     const d = decideFix({ ...base, records: [failed(1, "tests: 1 test(s) fail that passed on the base"), winner], winner });
     expect(d).toEqual({ kind: "publish", chosen: winner, verified: true, openPr: true });
     if (d.kind !== "publish") throw new Error("unreachable");
-    expect(publishedOutcome(d, { branch: "b", mode: "issue", attempts: 2, pull })).toEqual({
-      tone: "success",
-      text: "Opened draft PR [#5](https://github.example/o/r/pull/5). Verified: no test regressed (no new failures). (attempt 2 of 2)",
-    });
+    const text = publishedOutcome(d, { branch: "b", mode: "issue", records: [failed(1, "tests: 1 test(s) fail that passed on the base"), winner], pull });
+    expect(text.tone).toBe("success");
+    expect(text.text).toMatch(/^Opened draft PR \[#5\]\(https:\/\/github.example\/o\/r\/pull\/5\)\. Verified: no test regressed \(no new failures\)\. \(attempt 2 of 2\)\n\n\| attempt \|/);
+    expect(text.text).toContain("| 2 | `thinking` | 5 | 1,000 | <1 min | 1 file(s), 2 line(s) | passed (published) |");
   });
 
   test("none passed, openOnFailure off (default) → nothing pushed; the card lists the attempts, the last steps and the ways on", () => {
@@ -54,11 +54,11 @@ describe("decideFix", () => {
     const d = decideFix({ ...base, openOnFailure: true, records, fallback: records[0] });
     expect(d).toMatchObject({ kind: "publish", verified: false, openPr: true });
     if (d.kind !== "publish") throw new Error("unreachable");
-    expect(publishedOutcome(d, { branch: "b", mode: "issue", attempts: 1, pull }).text).toMatch(/\*\*marked unverified\*\*: tests still fail \(1 already failed on the base\)\. A human/);
+    expect(publishedOutcome(d, { branch: "b", mode: "issue", records, pull }).text).toMatch(/\*\*marked unverified\*\*: tests still fail \(1 already failed on the base\)\. A human/);
     const branch = decideFix({ ...base, openOnFailure: true, onTestsFailing: "branch", records, fallback: records[0] });
     expect(branch).toMatchObject({ kind: "publish", openPr: false });
     if (branch.kind !== "publish") throw new Error("unreachable");
-    expect(publishedOutcome(branch, { branch: "iquest/fix-1", mode: "issue", attempts: 1 }).text).toMatch(/on the branch `iquest\/fix-1`, but it did not pass verification/);
+    expect(publishedOutcome(branch, { branch: "iquest/fix-1", mode: "issue", records }).text).toMatch(/on the branch `iquest\/fix-1`, but it did not pass verification/);
   });
 
   test("no attempt changed anything: the model's words, or the budget", () => {

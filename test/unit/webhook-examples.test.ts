@@ -24,6 +24,11 @@ function expectsReview(name: string, p: Record<string, any>): boolean {
   return pr.state === "open" && !pr.draft && !bot(pr.user) && !bot(p.sender);
 }
 
+/** A push to the default branch: one rebase job for the bot's PRs on it (the worker looks). */
+function expectsRebase(name: string, p: Record<string, any>): boolean {
+  return name === "push" && !p.deleted && p.ref === `refs/heads/${p.repository?.default_branch}`;
+}
+
 const cases = EXAMPLES.filter((e) => SUBSCRIBED.includes(e.name)).flatMap((e) =>
   e.examples.map((payload, i) => [`${e.name}.${payload.action ?? "-"} #${i}`, e.name, payload] as const),
 );
@@ -74,6 +79,8 @@ describe("GitHub's webhook examples", () => {
     expect(result.status).toBe(200);
     const reviews = t.enqueuer.jobs.filter((j) => j.kind === "review");
     expect(reviews).toHaveLength(expectsReview(name, payload) ? 1 : 0);
-    expect(t.enqueuer.jobs.filter((j) => j.kind !== "review")).toEqual([]);
+    const rebases = t.enqueuer.jobs.filter((j) => j.kind === "rebase");
+    expect(rebases).toEqual(expectsRebase(name, payload) ? [expect.objectContaining({ kind: "rebase", branch: payload.repository.default_branch })] : []);
+    expect(t.enqueuer.jobs.filter((j) => j.kind !== "review" && j.kind !== "rebase")).toEqual([]);
   });
 });

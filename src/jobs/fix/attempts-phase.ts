@@ -132,7 +132,8 @@ export async function attemptsPhase(ctx: JobContext, services: JobServices, inpu
     },
     async onJudged(record) {
       if (fix.attempts === 1) return;
-      const line = record.verdict.passed ? `attempt ${record.n} passed: ${record.verdict.note}` : `attempt ${record.n} failed verification: ${record.verdict.reason}`;
+      const spent = `\`${record.profile}\` · ${record.steps} steps · ${record.tokens.toLocaleString("en-US")} tokens`;
+      const line = record.verdict.passed ? `${spent} · passed: ${record.verdict.note}` : `${spent} · failed verification: ${record.verdict.reason}`;
       await card.update((s) => setPhase(s, phaseName("agent", record.n), record.verdict.passed ? "done" : "failed", line));
     },
   });

@@ -80,10 +80,11 @@ export function unverifiedReason(chosen: AttemptRecord): string {
 /** The card after a publish. */
 export function publishedOutcome(
   decision: Extract<FixDecision, { kind: "publish" }>,
-  o: { branch: string; mode: FixDecisionInput["mode"]; attempts: number; pull?: { number: number; url: string; created?: boolean } },
+  o: { branch: string; mode: FixDecisionInput["mode"]; records: readonly AttemptRecord[]; pull?: { number: number; url: string; created?: boolean } },
 ): JobOutcome {
   const { chosen } = decision;
-  const which = o.attempts > 1 ? ` (attempt ${chosen.n} of ${o.attempts})` : "";
+  // With more than one attempt the card lists them all, as the PR does.
+  const which = o.records.length > 1 ? ` (attempt ${chosen.n} of ${o.records.length})\n\n${attemptsTable(o.records, decision.verified ? chosen : undefined)}` : "";
   if (!o.pull) {
     return {
       tone: "failure",

@@ -112,7 +112,7 @@ export async function publishFix(ctx: JobContext, services: JobServices, input: 
     return nothingPublished(summary, withheld);
   }
   const outcome = (pull?: { number: number; url: string; created?: boolean }) =>
-    publishedOutcome(decision, { branch, mode, attempts: records.length, ...(pull ? { pull } : {}) });
+    publishedOutcome(decision, { branch, mode, records, ...(pull ? { pull } : {}) });
   if (!decision.openPr) {
     await card.update((s) => setPhase(s, "PR", "skipped", `pushed \`${branch}\``));
     return outcome();
