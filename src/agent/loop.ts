@@ -76,6 +76,11 @@ export interface AgentRunOptions {
   signal?: AbortSignal;
   trajectory?: TrajectorySink;
   onStep?: (event: StepEvent) => void;
+  /**
+   * The model's answer as it streams in (characters so far, for the step about to happen):
+   * a long thinking turn shows life instead of minutes of silence.
+   */
+  onModelProgress?: (progress: { step: number; chars: number; elapsedMs: number }) => void;
   /** The repo root as commands see it (default: environment.root). */
   workdir?: string;
   context?: Partial<ContextOptions>;
@@ -244,7 +249,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentResult> {
       try {
         const room = window ? window - estimateTokens() - 64 : undefined;
         const maxTokens = room !== undefined && room < model.maxTokens ? Math.max(256, room) : undefined;
-        completion = await model.complete(history, specs, { signal, ...(maxTokens ? { maxTokens } : {}) });
+        const onModelProgress = options.onModelProgress;
+        completion = await model.complete(history, specs, {
+          signal,
+          ...(maxTokens ? { maxTokens } : {}),
+          ...(onModelProgress ? { onProgress: (p: { chars: number }) => onModelProgress({ step: steps + 1, chars: p.chars, elapsedMs: performance.now() - stepStarted }) } : {}),
+        });
       } catch (err) {
         if (!(err instanceof ContextLengthError) || signal.aborted) throw err;
         if (err.maxContextTokens && (!window || err.maxContextTokens < window)) window = err.maxContextTokens;

@@ -54,6 +54,8 @@ export interface CliAttemptsInput {
   signal?: AbortSignal;
   say(line: string): void;
   onStep(event: StepEvent): void;
+  /** The model's answer streaming in (a long thinking turn). */
+  onModelProgress?(progress: { step: number; chars: number; elapsedMs: number }): void;
 }
 
 export interface CliAttemptsResult extends AttemptLoopResult {
@@ -116,6 +118,7 @@ export async function runCliAttempts(input: CliAttemptsInput): Promise<CliAttemp
           steps.push(event);
           input.onStep(event);
         },
+        ...(input.onModelProgress ? { onModelProgress: input.onModelProgress } : {}),
       });
       const outcome = run.outcome;
       if (outcome.kind === "cancelled" || outcome.kind === "error") throw new AttemptStopped(outcome);
@@ -179,6 +182,7 @@ export async function verifiedFix(args: FixArgs, d: VerifiedFixDeps): Promise<Ex
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       say: (line) => d.progress.line(`iquest-bot fix: ${line}`),
       onStep: (event) => d.progress.step(event, progressLine(event)),
+      onModelProgress: (p) => d.progress.answering(p),
     });
   } catch (e) {
     d.progress.done();

@@ -122,6 +122,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(trajectory ? { trajectory } : {}),
       onStep: (event) => progress.step(event, progressLine(event)),
+      onModelProgress: (p) => progress.answering(p),
     });
     progress.done();
 

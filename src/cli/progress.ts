@@ -16,12 +16,15 @@ export interface Progress {
   line(text: string): void;
   /** An agent step. */
   step(event: StepEvent, text: string): void;
+  /** The model's answer streaming in: the live line on a terminal, an event with --events (throttled). */
+  answering(progress: { step: number; chars: number; elapsedMs: number }): void;
   /** Call before printing the result: ends a live line. */
   done(): void;
 }
 
 export function createProgress(options: { stderr: Output; tty: boolean; events?: Output; redact: (s: string) => string }): Progress {
   let live = false;
+  let lastAnswering = 0;
   const endLive = () => {
     if (live) options.stderr.write("\n");
     live = false;
@@ -42,6 +45,17 @@ export function createProgress(options: { stderr: Output; tty: boolean; events?:
         options.stderr.write(options.redact(`${text}\n`));
       }
       emit({ type: "step", step: event.step, maxSteps: event.maxSteps, kind: event.kind, tool: event.tool ?? null, summary: event.summary, isError: event.isError, elapsedMs: event.elapsedMs, totalTokens: event.totalTokens });
+    },
+    answering(p) {
+      // At most one update a second: a streamed answer arrives in hundreds of chunks.
+      const now = Date.now();
+      if (now - lastAnswering < 1000) return;
+      lastAnswering = now;
+      if (options.tty) {
+        options.stderr.write(options.redact(`\r\x1b[K[step ${p.step}] the model is answering: ${p.chars.toLocaleString("en-US")} characters so far (${(p.elapsedMs / 1000).toFixed(0)} s)`));
+        live = true;
+      }
+      emit({ type: "model", step: p.step, chars: p.chars, elapsedMs: Math.round(p.elapsedMs) });
     },
     done: endLive,
   };

@@ -47,7 +47,7 @@ export const modelProfileSchema = z
     contextWindow: z.number().int().min(1024).optional(),
     /** Sent as chat_template_kwargs.enable_thinking, for templates that read it. */
     enableThinking: z.boolean().optional(),
-    /** Per-call timeout. */
+    /** Silence limit per call: the longest wait for the next streamed chunk (not the whole answer). */
     timeoutMs: z.number().int().min(1000).max(3_600_000),
     /** Retries for 429/5xx/connection errors, per call. */
     maxRetries: z.number().int().min(0).max(10),
@@ -106,7 +106,7 @@ export function builtInProfiles(): Record<string, Omit<ModelProfile, "name">> {
       protocol: "native",
       sampling,
       enableThinking: true,
-      timeoutMs: 600_000,
+      timeoutMs: 120_000,
       maxRetries: 3,
     },
     instruct: {
@@ -115,20 +115,20 @@ export function builtInProfiles(): Record<string, Omit<ModelProfile, "name">> {
       protocol: "native",
       sampling,
       enableThinking: false,
-      timeoutMs: 300_000,
+      timeoutMs: 120_000,
       maxRetries: 3,
     },
     // The looped-transformer variant of Instruct (its layers are applied more than once per
     // token: more compute per token, the same size on disk), an instruct chat template (no
-    // thinking) and, as nothing else is published, Instruct's sampling. More compute per token:
-    // twice Instruct's time limit.
+    // thinking) and, as nothing else is published, Instruct's sampling. Calls stream, so more
+    // compute per token needs no longer limit: the limit is on silence, not on the answer.
     loop: {
       baseUrls: [DEFAULT_URL],
       model: "IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct",
       protocol: "native",
       sampling,
       enableThinking: false,
-      timeoutMs: 600_000,
+      timeoutMs: 120_000,
       maxRetries: 3,
     },
   };

@@ -85,6 +85,7 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
   });
   let result: AgentResult;
   const steps: StepEvent[] = [];
+  let lastAnswering = 0;
   try {
     result = await runAgent({
       model,
@@ -102,6 +103,14 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
       signal,
       trajectory,
       runId: ctx.jobId,
+      onModelProgress: (p) => {
+        // A long thinking turn: say it is alive (about 4 characters a token), every 5 s at most.
+        const now = Date.now();
+        if (now - lastAnswering < 5000) return;
+        lastAnswering = now;
+        const detail = `step ${p.step} of ${options.budget.maxSteps} · the model is answering (~${Math.round(p.chars / 4).toLocaleString("en-US")} tokens so far)`;
+        void card.update((s) => setPhase(s, options.phase, "running", detail), { progress: true }).catch(() => {});
+      },
       onStep: (event) => {
         steps.push(event);
         const detail = `step ${event.step} of ${event.maxSteps} · ${event.totalTokens.toLocaleString("en-US")} tokens`;

@@ -129,7 +129,9 @@ describe("request", () => {
       chat_template_kwargs: { enable_thinking: true },
       cache_salt: "tenant-1",
       tool_choice: "auto",
-      stream: false,
+      // Every call streams (stream.ts): the usage comes in the last chunk.
+      stream: true,
+      stream_options: { include_usage: true },
     });
     expect(a.body.tools[0]).toEqual({ type: "function", function: TOOLS[0] });
     expect(a.headers["x-session-id"]).toBe(m.sessionId);

@@ -12,7 +12,7 @@ describe("loadModelProfiles", () => {
       model: "IQuestLab/IQuest-Coder-V1-40B-Loop-Instruct",
       sampling: { temperature: 0.6, top_p: 0.85, top_k: 20 },
       enableThinking: false,
-      timeoutMs: 600_000,
+      timeoutMs: 120_000,
     });
     expect(p.profiles.get("thinking")).toMatchObject({
       model: "IQuestLab/IQuest-Coder-V1-40B-Thinking",

@@ -24,8 +24,11 @@ export const modelClientOptionsSchema = z.object({
   sampling: samplingSchema.prefault({}),
   /** Sent as `chat_template_kwargs.enable_thinking` when set (Qwen3-style templates). */
   enableThinking: z.boolean().optional(),
-  /** Per HTTP call. A non-streaming call must fit the whole generation of max_tokens. */
-  timeoutMs: z.number().int().positive().default(600_000),
+  /**
+   * The longest silence in one call: calls stream, and one is cut when no chunk came for this
+   * long (a stalled server); a slow but live answer may take as long as it needs.
+   */
+  timeoutMs: z.number().int().positive().default(120_000),
   /** Retries after the first attempt for 429/5xx/timeouts; connection failover to another URL is
    * free within one attempt. */
   maxRetries: z.number().int().min(0).max(20).default(3),

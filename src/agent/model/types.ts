@@ -80,6 +80,8 @@ export interface CompleteOptions {
   signal?: AbortSignal;
   /** Override max_tokens for this call (e.g. a short summary). */
   maxTokens?: number;
+  /** Called as the answer streams in: characters received so far (live progress). */
+  onProgress?: (progress: { chars: number }) => void;
 }
 
 export interface ModelClient {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
-import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { cancelledFromSignal } from "../../shared/errors.js";
 import { loadPrompt } from "../prompts.js";
 import { ContextLengthError, ModelRequestError, ModelUnavailableError, type UnavailableReason } from "./errors.js";
@@ -10,6 +10,7 @@ import { backoffMs, retryAfterMs, sleep } from "./retry.js";
 import { renderTextToolDocs } from "./text-protocol.js";
 import type { ChatMessage, CompleteOptions, Completion, ModelClient, ToolSpec } from "./types.js";
 import { chatCompletionSchema, fromWireCompletion, toWireMessages, type WireMessage, type WireTemplates } from "./wire.js";
+import { assembleStream } from "./stream.js";
 
 /**
  * The model client for vLLM's OpenAI-compatible API (any OpenAI-compatible server works).
@@ -28,12 +29,20 @@ import { chatCompletionSchema, fromWireCompletion, toWireMessages, type WireMess
 
 /** vLLM's extra parameters pass through the SDK unchanged (REFERENCE A§4); our messages carry
  * `reasoning`, which the SDK's message types do not know. */
-type CreateParams = Omit<ChatCompletionCreateParamsNonStreaming, "messages"> & {
+type CreateParams = Omit<ChatCompletionCreateParamsStreaming, "messages"> & {
   messages: WireMessage[];
   top_k?: number;
   chat_template_kwargs?: Record<string, unknown>;
   cache_salt?: string;
 };
+
+/** A streamed answer that ended without its finish (a dropped connection, our idle abort). */
+class StreamEndedEarly extends Error {
+  constructor(readonly how: "aborted" | "cut") {
+    super(`stream ended early (${how})`);
+    this.name = "StreamEndedEarly";
+  }
+}
 
 export interface VllmClientDeps {
   /** Injected for tests of the backoff; defaults to Math.random. */
@@ -147,7 +156,9 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
       top_p: options.sampling.top_p,
       top_k: options.sampling.top_k,
       max_tokens: callOptions.maxTokens ?? options.sampling.max_tokens,
-      stream: false,
+      // Streamed (stream.ts says why); the usage arrives in a last chunk.
+      stream: true,
+      stream_options: { include_usage: true },
     };
     if (options.protocol === "native" && tools.length > 0) {
       params.tools = tools.map((t) => ({
@@ -181,21 +192,37 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
       let outcome: ModelCallOutcome = "rejected";
       let tokens: { promptTokens?: number; completionTokens?: number } = {};
       const started = performance.now();
-      // Our own per-call timer rather than the SDK's: we must tell a timeout from a cancel and
-      // from a refused connection, and the SDK's abort error loses its name across realms
-      // (it arrives as a plain connection error under jest's VM modules).
+      // Our own idle timer rather than the SDK's total one: a slow but live generation (a long
+      // thinking turn) must finish, and a server that stops sending is cut after `timeoutMs`
+      // without a chunk. We must also tell a timeout from a cancel and from a refused
+      // connection, and the SDK's abort error loses its name across realms (it arrives as a
+      // plain connection error under jest's VM modules).
       const attempt = new AbortController();
       let timedOut = false;
-      const timer = setTimeout(() => {
+      const onIdle = () => {
         timedOut = true;
         attempt.abort();
-      }, options.timeoutMs);
+      };
+      let timer = setTimeout(onIdle, options.timeoutMs);
+      // Set once the server answered 200 and chunks flow: an error from here on is a broken
+      // stream (retryable), not an unreadable answer.
+      let receiving = false;
       const forward = () => attempt.abort();
       signal?.addEventListener("abort", forward, { once: true });
       try {
-        const raw: unknown = await sdks[index].chat.completions.create(params as unknown as ChatCompletionCreateParamsNonStreaming, {
+        const stream = await sdks[index].chat.completions.create(params as unknown as ChatCompletionCreateParamsStreaming, {
           signal: attempt.signal,
         });
+        receiving = true;
+        const streamed = await assembleStream(stream, (progress) => {
+          clearTimeout(timer);
+          timer = setTimeout(onIdle, options.timeoutMs);
+          callOptions.onProgress?.(progress);
+        });
+        // An abort or a dropped connection can end the stream quietly: what came is not an answer.
+        if (timedOut || signal?.aborted) throw new StreamEndedEarly("aborted");
+        if (!streamed.finished && streamed.body.choices && (streamed.body.choices as unknown[]).length > 0) throw new StreamEndedEarly("cut");
+        const raw = streamed.body;
         const httpMs = performance.now() - started;
         const parsed = chatCompletionSchema.safeParse(raw);
         if (!parsed.success) {
@@ -223,8 +250,10 @@ export function createVllmClient(input: ModelClientInput, deps: VllmClientDeps =
         }
         if (err instanceof ModelRequestError) throw err;
         const failure: Failure | Error = timedOut
-          ? { kind: "timeout", detail: `no answer from ${baseUrl} within ${options.timeoutMs} ms`, cause: err }
-          : classify(err, baseUrl);
+          ? { kind: "timeout", detail: `nothing from ${baseUrl} for ${options.timeoutMs} ms`, cause: err }
+          : err instanceof StreamEndedEarly || (receiving && !(err instanceof APIError && typeof err.status === "number"))
+            ? { kind: "connection", detail: `the answer from ${baseUrl} stopped before it ended (the connection was closed mid-stream)`, cause: err }
+            : classify(err, baseUrl);
         if (failure instanceof Error) throw failure;
         outcome = failure.kind;
         // The attempt is over: give the slot back before any backoff sleep.

@@ -46,6 +46,13 @@ export interface FakeReply {
   toolProtocol?: FakeToolProtocol;
   /** Wait this long before answering (model latency). */
   delayMs?: number;
+  /**
+   * Streamed replies only: wait this long between chunks, and send the text in small pieces
+   * (a slow but live generation, as a busy Thinking model writes).
+   */
+  streamDelayMs?: number;
+  /** Streamed replies only: stop after this many chunks and keep the connection open (a stall). */
+  stallAfterChunks?: number;
 }
 
 export type FakeFault =
@@ -221,24 +228,39 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     return step;
   }
 
-  function streamReply(res: ServerResponse, id: string, created: number, message: Json, finishReason: string, usage: Json, includeUsage: boolean) {
+  async function streamReply(res: ServerResponse, id: string, created: number, message: Json, finishReason: string, usage: Json, includeUsage: boolean, pace: { delayMs?: number; stallAfter?: number }) {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const lines: string[] = [];
     const chunk = (delta: Json, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-    const halves = (s: string) => [s.slice(0, Math.ceil(s.length / 2)), s.slice(Math.ceil(s.length / 2))].filter(Boolean);
+      lines.push(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    // Halves by default; with a pace, pieces of 4 characters (about a token each).
+    const pieces = (s: string) => {
+      if (!pace.delayMs) return [s.slice(0, Math.ceil(s.length / 2)), s.slice(Math.ceil(s.length / 2))].filter(Boolean);
+      const out: string[] = [];
+      for (let i = 0; i < s.length; i += 4) out.push(s.slice(i, i + 4));
+      return out;
+    };
     chunk({ role: "assistant", content: "" });
     for (const field of ["reasoning", "reasoning_content"]) {
-      for (const part of halves(message[field] ?? "")) chunk({ [field]: part });
+      for (const part of pieces(message[field] ?? "")) chunk({ [field]: part });
     }
-    for (const part of halves(message.content ?? "")) chunk({ content: part });
+    for (const part of pieces(message.content ?? "")) chunk({ content: part });
     (message.tool_calls ?? []).forEach((c: Json, index: number) => {
       const [a, b] = [c.function.arguments.slice(0, 5), c.function.arguments.slice(5)];
       chunk({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.function.name, arguments: a } }] });
       if (b) chunk({ tool_calls: [{ index, function: { arguments: b } }] });
     });
     chunk({}, finishReason);
-    if (includeUsage) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
-    res.end("data: [DONE]\n\n");
+    if (includeUsage) lines.push(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
+    lines.push("data: [DONE]\n\n");
+    for (let i = 0; i < lines.length; i++) {
+      if (res.destroyed) return;
+      if (pace.stallAfter !== undefined && i >= pace.stallAfter) return; // stalled: the connection stays open
+      if (pace.delayMs && i > 0) await new Promise((r) => setTimeout(r, pace.delayMs));
+      if (res.destroyed) return;
+      res.write(lines[i]);
+    }
+    res.end();
   }
 
   async function handleChat(request: RecordedRequest, res: ServerResponse) {
@@ -333,7 +355,10 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     const created = Math.floor(Date.now() / 1000);
     request.answer = 200;
     if (body.stream) {
-      return streamReply(res, id, created, message, finishReason, usage, body.stream_options?.include_usage === true);
+      return streamReply(res, id, created, message, finishReason, usage, body.stream_options?.include_usage === true, {
+        ...(step.streamDelayMs ? { delayMs: step.streamDelayMs } : {}),
+        ...(step.stallAfterChunks !== undefined ? { stallAfter: step.stallAfterChunks } : {}),
+      });
     }
     sendJson(res, 200, {
       id,
