@@ -248,7 +248,12 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentResult> {
       let completion: Completion;
       try {
         const room = window ? window - estimateTokens() - 64 : undefined;
-        const maxTokens = room !== undefined && room < model.maxTokens ? Math.max(256, room) : undefined;
+        // The run's token budget holds mid-call too: the answer may use what is left after this
+        // prompt (the server stops there, finish_reason "length": a truncated turn), so a long
+        // thinking turn cannot overshoot the budget by a whole max_tokens.
+        const budgetRoom = Number.isFinite(budgets.maxTotalTokens) ? budgets.maxTotalTokens - usage.totalTokens - estimateTokens() : undefined;
+        const caps = [room, budgetRoom].filter((v): v is number => v !== undefined && v < model.maxTokens);
+        const maxTokens = caps.length ? Math.max(256, Math.min(...caps)) : undefined;
         const onModelProgress = options.onModelProgress;
         completion = await model.complete(history, specs, {
           signal,

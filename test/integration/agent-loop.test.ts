@@ -234,6 +234,21 @@ describe("budgets stop the run exactly at their limit", () => {
     expect(result.usage).toEqual({ promptTokens: 270, completionTokens: 30, totalTokens: 300 });
   });
 
+  test("tokens, mid-call: an answer may use only what the budget has left after its prompt (max_tokens is cut to it)", async () => {
+    const h = await harness({ script: () => bash("true"), client: { sampling: { max_tokens: 16_384 } } });
+    await h.run({ budgets: { maxTotalTokens: 6000, maxSteps: 2 } });
+    const [first, second] = h.vllm.requests;
+    // Far under the 16K per-call default: what the 6,000-token budget leaves after the prompt…
+    expect(first!.body.max_tokens).toBeLessThan(6000);
+    expect(first!.body.max_tokens).toBeGreaterThanOrEqual(256);
+    // …and on the next call too (the estimate is then calibrated by the server's own count).
+    expect(second!.body.max_tokens).toBeLessThan(6000);
+    // Without a token budget, the per-call default stands.
+    const free = await harness({ script: () => bash("true"), client: { sampling: { max_tokens: 16_384 } } });
+    await free.run({ budgets: { maxSteps: 1 } });
+    expect(free.vllm.requests[0]!.body.max_tokens).toBe(16_384);
+  });
+
   test("time: a long command is killed when the wall clock runs out", async () => {
     const h = await harness({ script: [bash(`sleep 30 & echo $! > sleeper.pid; wait`)] });
     const started = Date.now();
