@@ -47,9 +47,10 @@ export function createProgress(options: { stderr: Output; tty: boolean; events?:
       emit({ type: "step", step: event.step, maxSteps: event.maxSteps, kind: event.kind, tool: event.tool ?? null, summary: event.summary, isError: event.isError, elapsedMs: event.elapsedMs, totalTokens: event.totalTokens });
     },
     answering(p) {
-      // At most one update a second: a streamed answer arrives in hundreds of chunks.
+      // Only for an answer that takes a while (a quick one says nothing), and at most once a
+      // second: a streamed answer arrives in hundreds of chunks.
       const now = Date.now();
-      if (now - lastAnswering < 1000) return;
+      if (p.elapsedMs < 1000 || now - lastAnswering < 1000) return;
       lastAnswering = now;
       if (options.tty) {
         options.stderr.write(options.redact(`\r\x1b[K[step ${p.step}] the model is answering: ${p.chars.toLocaleString("en-US")} characters so far (${(p.elapsedMs / 1000).toFixed(0)} s)`));

@@ -106,7 +106,7 @@ export async function runAgentPhase(ctx: JobContext, services: JobServices, opti
       onModelProgress: (p) => {
         // A long thinking turn: say it is alive (about 4 characters a token), every 5 s at most.
         const now = Date.now();
-        if (now - lastAnswering < 5000) return;
+        if (p.elapsedMs < 5000 || now - lastAnswering < 5000) return;
         lastAnswering = now;
         const detail = `step ${p.step} of ${options.budget.maxSteps} · the model is answering (~${Math.round(p.chars / 4).toLocaleString("en-US")} tokens so far)`;
         void card.update((s) => setPhase(s, options.phase, "running", detail), { progress: true }).catch(() => {});
