@@ -50,6 +50,11 @@ function scriptFor(task: string): ScriptStep[] {
     if (retry) return [goodFix(), submit("Second try: add() adds.")];
     return [replace("src/add.js", "  return a - b;", "  return a * b;"), submit("First try: multiplied.")];
   }
+  if (task.includes("TRYALL")) {
+    // The first fix is small; the second, asked for a smaller one, writes a bigger one.
+    if (task.includes("passed verification")) return [replace("src/add.js", "  return a - b;", "  // Sum the two numbers.\n  // (a and b are numbers)\n  return a + b;"), submit("A commented fix.")];
+    return [goodFix(), submit("The small fix.")];
+  }
   if (task.includes("HOPELESS")) return [replace("src/add.js", "  return a - b;", "  return a * b; // attempt"), submit("Multiplied.")];
   return [submit("nothing to do")];
 }
@@ -138,4 +143,17 @@ describe("verified fixes", () => {
     expect(issue.title).toMatch(/^\[unverified\] Fix #1/);
     expect(issue.body).toMatch(/\*\*Unverified\*\*: tests still fail/);
   }, 400_000);
+
+  test("fix.tryAll: both attempts pass, the smaller (the first) is put back and published, the second told to look for a smaller one", async () => {
+    const repo = await newRepo("TRYALL add() is wrong", "fix:\n  tryAll: true\n");
+    const card = await fix(repo);
+    expect(card.body).toMatch(/Opened draft PR .*\(attempt 1 of 2\)/);
+    const pr = stack.sim.pullsOf(repo)[0]!;
+    const body = stack.sim.issue(repo, pr.number)!.body;
+    expect(body).toMatch(/\| 1 \| `thinking` \| .* \| 1 file\(s\), 2 line\(s\) \| passed \(published\) \|/);
+    expect(body).toMatch(/\| 2 \| `thinking` \| .* \| 1 file\(s\), 4 line\(s\) \| passed \|/);
+    // The workspace held attempt 2's change last: attempt 1's was put back before the publish.
+    expect(await stack.sim.readFile(repo, "iquest/fix-1", "src/add.js")).toBe("export function add(a, b) {\n  return a + b;\n}\n");
+    expect(stack.vllm.requests.some((r) => r.rawBody.includes("Attempt 1 passed verification with a change of 1 file(s), 2 line(s)"))).toBe(true);
+  }, 240_000);
 });

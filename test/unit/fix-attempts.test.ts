@@ -5,6 +5,7 @@ import {
   chooseAttempt,
   diffSize,
   failureBrief,
+  passedBrief,
   verifyAttempt,
   type AttemptRecord,
 } from "../../src/jobs/fix/attempts.js";
@@ -97,6 +98,15 @@ describe("choosing and planning attempts", () => {
     expect(brief).toContain("Fixed.");
     expect(brief).toContain("- step 3: `execute_bash` npm test");
     expect(brief).toContain("Expected 3, got -1");
+  });
+});
+
+describe("tryAll", () => {
+  test("after a passing attempt the next is asked for a smaller change, not told it failed", () => {
+    const r = { n: 1, profile: "p", model: "m", steps: 1, tokens: 1, minutes: 0, end: submitted, verdict: { passed: true as const, note: "ok" }, patch: PATCH, size: { files: 1, lines: 2 }, tried: "" };
+    expect(passedBrief(r)).toBe(
+      "Attempt 1 passed verification with a change of 1 file(s), 2 line(s); it was set aside and you start from the original code. Look for a smaller or simpler fix that passes too; the smallest passing change is published.",
+    );
   });
 });
 

@@ -8,6 +8,7 @@ import {
   diffSize,
   failureBrief,
   fallbackAttempt,
+  passedBrief,
   reproductionBrief,
   verifyAttempt,
   type AttemptEnd,
@@ -97,7 +98,9 @@ export async function runAttempts(o: AttemptLoopOptions): Promise<AttemptLoopRes
     }
     await o.onStart?.(n, budget);
     const repro = o.recorder?.current();
-    const brief = previous ? [repro ? reproductionBrief(repro) : "", failureBrief(previous, repro)].filter(Boolean).join("\n\n") : undefined;
+    const brief = previous
+      ? [repro ? reproductionBrief(repro) : "", previous.verdict.passed ? passedBrief(previous) : failureBrief(previous, repro)].filter(Boolean).join("\n\n")
+      : undefined;
     const agent = await o.runAgent(n, { ...(brief ? { brief } : {}), budget, reproduceTool: Boolean(o.recorder && !repro) });
     spent.tokens += agent.tokens;
     spent.ms += agent.ms;

@@ -165,6 +165,11 @@ export function failureBrief(r: AttemptRecord, reproduction?: Reproduction): str
   return parts.join("\n");
 }
 
+/** With `fix.tryAll`, after an attempt that passed: the next one looks for a smaller change. */
+export function passedBrief(r: AttemptRecord): string {
+  return `Attempt ${r.n} passed verification with a change of ${r.size.files} file(s), ${r.size.lines} line(s); it was set aside and you start from the original code. Look for a smaller or simpler fix that passes too; the smallest passing change is published.`;
+}
+
 /** The task's note about a reproduction already in place (attempts after the one that wrote it). */
 export function reproductionBrief(repro: Reproduction): string {
   return [
