@@ -137,8 +137,8 @@ export async function runAttempts(o: AttemptLoopOptions): Promise<AttemptLoopRes
     await o.onJudged?.(record);
   }
 
-  const winner = chooseAttempt(records) as AttemptRecordWithTests | undefined;
-  const fallback = winner ? undefined : (fallbackAttempt(records) as AttemptRecordWithTests | undefined);
+  const winner = chooseAttempt(records);
+  const fallback = winner ? undefined : fallbackAttempt(records);
   const keep = winner ?? fallback;
   const last = records.at(-1);
   // The workspace holds the last attempt's change; publish reads the workspace.

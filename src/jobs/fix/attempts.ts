@@ -89,8 +89,8 @@ export function diffSize(patch: string): DiffSize {
 }
 
 /** The winner: the smallest passing diff (the earliest on a tie); undefined when none passed. */
-export function chooseAttempt(records: readonly AttemptRecord[]): AttemptRecord | undefined {
-  let best: AttemptRecord | undefined;
+export function chooseAttempt<R extends AttemptRecord>(records: readonly R[]): R | undefined {
+  let best: R | undefined;
   for (const r of records) {
     if (!r.verdict.passed) continue;
     if (!best || r.size.lines < best.size.lines) best = r;
@@ -99,7 +99,7 @@ export function chooseAttempt(records: readonly AttemptRecord[]): AttemptRecord 
 }
 
 /** The attempt published when none passed and `fix.openOnFailure` allows it: the last with a change. */
-export function fallbackAttempt(records: readonly AttemptRecord[]): AttemptRecord | undefined {
+export function fallbackAttempt<R extends AttemptRecord>(records: readonly R[]): R | undefined {
   return [...records].reverse().find((r) => r.patch.trim() !== "");
 }
 
