@@ -6,6 +6,7 @@ import { runBaseline, toolchainVersions, type TestRun } from "../workspace/test-
 import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags, type ModelFlags } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import type { CliContext } from "./fix-command.js";
+import { sandboxNetworkOf } from "./cli-context.js";
 import { modelOptionsFrom } from "./model-config.js";
 import { probeModel, type ModelReport, type Problem } from "./model-probe.js";
 import { openSandboxedCopy } from "./sandboxed-copy.js";
@@ -94,8 +95,7 @@ export async function runCheckCommand(argv: readonly string[], ctx: CliContext):
     const opened = await openSandboxedCopy({
       repo,
       setup: args.tests,
-      ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
-      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
+      ...sandboxNetworkOf(ctx),
       npmRegistry: ctx.npmRegistry ?? "https://registry.npmjs.org/",
       setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

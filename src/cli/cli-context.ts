@@ -1,3 +1,4 @@
+import type { ProxySettings } from "../shared/proxy.js";
 import type { Redact } from "../shared/redact.js";
 import type { CliModelEnv } from "./model-config.js";
 import type { Output } from "./progress.js";
@@ -35,4 +36,15 @@ export interface CliContext {
   stderrIsTTY?: boolean;
   /** GOPROXY, GOPRIVATE, GONOPROXY, GOSUMDB, PIP_INDEX_URL: where the user's own tools get packages (upgrade's lookups, and setup in the sandbox). */
   registryEnv?: Readonly<Record<string, string | undefined>>;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY: the sandbox's egress proxy chains to it (fetch already uses it). */
+  upstreamProxy?: ProxySettings;
+}
+
+/** What a sandboxed copy's network needs from the context: the same for every command. */
+export function sandboxNetworkOf(ctx: CliContext): { egressAllow?: string; registryEnv?: Readonly<Record<string, string | undefined>>; upstreamProxy?: ProxySettings } {
+  return {
+    ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+    ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
+    ...(ctx.upstreamProxy ? { upstreamProxy: ctx.upstreamProxy } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { loadPrompts } from "../agent/prompts.js";
 import { MODEL_FLAG_OPTIONS, modelFlags, parseFlags, UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { AttemptStopped, runCliAttempts } from "./fix-attempts.js";
-import type { CliContext } from "./cli-context.js";
+import { sandboxNetworkOf, type CliContext } from "./cli-context.js";
 import { progressLine } from "./fix-outcome.js";
 import { openFixWorkspace } from "./fix-workspace.js";
 import { formatReport, loadTasks, summarize, type CheckResult, type EvalTask, type TaskResult } from "./eval-tasks.js";
@@ -159,8 +159,7 @@ async function runTask(
       sandbox: "bwrap",
       setup: task.spec.setup,
       commandEnv: ctx.commandEnv,
-      ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
-      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
+      ...sandboxNetworkOf(ctx),
       npmRegistry: ctx.npmRegistry ?? "https://registry.npmjs.org/",
       setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

@@ -9,7 +9,7 @@ import { openTrajectoryFile, type TrajectorySink } from "../agent/trajectory.js"
 import { parseFixArgs, UsageError, USAGE, type FixArgs } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { openFixWorkspace, type FixWorkspace } from "./fix-workspace.js";
-import type { CliContext } from "./cli-context.js";
+import { sandboxNetworkOf, type CliContext } from "./cli-context.js";
 import { exitCodeFor, progressLine } from "./fix-outcome.js";
 export { exitCodeFor, progressLine } from "./fix-outcome.js";
 import { verifiedFix } from "./fix-attempts.js";
@@ -70,8 +70,7 @@ export async function runFixCommand(argv: readonly string[], ctx: CliContext): P
       ...(args.branch ? { branch: args.branch } : {}),
       setup: args.setup,
       commandEnv: ctx.commandEnv,
-      ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
-      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
+      ...sandboxNetworkOf(ctx),
       npmRegistry: ctx.npmRegistry ?? DEFAULT_NPM_REGISTRY,
       setupTimeoutMs: ctx.setupTimeoutMs ?? DEFAULT_SETUP_TIMEOUT_MS,
       ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

@@ -1,3 +1,4 @@
+import type { ProxySettings } from "../shared/proxy.js";
 import type { Environment } from "../agent/environment.js";
 import { createLocalEnvironment } from "../agent/local-environment.js";
 import type { AgentOutcome } from "../agent/loop.js";
@@ -30,6 +31,8 @@ export interface FixWorkspaceOptions {
   commandEnv: Readonly<Record<string, string>>;
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
+  /** The user's HTTPS_PROXY / HTTP_PROXY / NO_PROXY: the egress proxy chains to it. */
+  upstreamProxy?: ProxySettings;
   /** The user's GOPROXY, PIP_INDEX_URL, … (CliContext.registryEnv). */
   registryEnv?: Readonly<Record<string, string | undefined>>;
   npmRegistry: string;

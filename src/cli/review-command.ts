@@ -17,6 +17,7 @@ import { createReviewTools } from "../jobs/review/tools.js";
 import { MODEL_FLAG_OPTIONS, UsageError, modelFlags, parseFlags, type ModelFlags } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { exitCodeFor, progressLine, type CliContext } from "./fix-command.js";
+import { sandboxNetworkOf } from "./cli-context.js";
 import { checkoutFacts, cliGit } from "./local-copy.js";
 import { defaultBaseRef, localRange, type LocalRange } from "./local-diff.js";
 import { modelOptionsFrom } from "./model-config.js";
@@ -162,8 +163,7 @@ export async function runReviewCommand(argv: readonly string[], ctx: CliContext)
       opened = await openSandboxedCopy({
         repo: top,
         setup: cfg.runTests && args.setup,
-        ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
-      ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
+        ...sandboxNetworkOf(ctx),
         npmRegistry: ctx.npmRegistry ?? "https://registry.npmjs.org/",
         setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
         ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

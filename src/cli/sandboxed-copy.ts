@@ -1,3 +1,4 @@
+import type { ProxySettings } from "../shared/proxy.js";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CONFIG_PATH, parseRepoConfig, type LoadedRepoConfig } from "../config/repo-config.js";
@@ -25,6 +26,8 @@ export interface SandboxedCopyOptions {
   network?: boolean;
   /** EGRESS_ALLOW and NPM_REGISTRY, as the worker reads them. */
   egressAllow?: string;
+  /** The user's HTTPS_PROXY / HTTP_PROXY / NO_PROXY: the egress proxy chains to it. */
+  upstreamProxy?: ProxySettings;
   npmRegistry: string;
   /** GOPROXY, GOSUMDB, GOPRIVATE, GONOPROXY, GONOSUMDB, PIP_INDEX_URL, COREPACK_INTEGRITY_KEYS: passed to the sandbox; GOPROXY's and PIP_INDEX_URL's hosts allowed. */
   registryEnv?: Readonly<Record<string, string | undefined>>;
@@ -97,7 +100,7 @@ export async function openSandboxedCopy(options: SandboxedCopyOptions): Promise<
       worktree: copy.worktree,
       home: copy.home,
       allowNetwork: network,
-      egress: { rules },
+      egress: { rules, ...(options.upstreamProxy ? { upstream: options.upstreamProxy } : {}) },
       baseEnv: { ...sandboxRegistryEnv({ NPM_REGISTRY: options.npmRegistry }), ...registryEnv },
       ...(options.bwrapPath ? { bwrapPath: options.bwrapPath } : {}),
     }).catch((err: unknown) => {

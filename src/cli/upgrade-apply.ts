@@ -19,6 +19,7 @@ import { compareWithBaseline, runBaseline, runSetup, runTests, type BaselineVerd
 import { UsageError } from "./args.js";
 import { EXIT_CODES, type ExitCode } from "./exit-codes.js";
 import { progressLine, type CliContext } from "./fix-command.js";
+import { sandboxNetworkOf } from "./cli-context.js";
 import { cliEcosystems } from "./cli-ecosystems.js";
 import { cliGit } from "./local-copy.js";
 import type { Progress } from "./progress.js";
@@ -62,8 +63,7 @@ export async function applyUpgrades(options: ApplyOptions): Promise<{ code: Exit
   const say = (line: string) => progress.line(line);
   const copyOptions = {
     repo: options.repo,
-    ...(ctx.registryEnv ? { registryEnv: ctx.registryEnv } : {}),
-    ...(ctx.egressAllow ? { egressAllow: ctx.egressAllow } : {}),
+    ...sandboxNetworkOf(ctx),
     npmRegistry: options.registry,
     setupTimeoutMs: ctx.setupTimeoutMs ?? 20 * 60_000,
     ...(ctx.bwrapPath ? { bwrapPath: ctx.bwrapPath } : {}),

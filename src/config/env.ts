@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
 import { parseLimit } from "../rules/limits.js";
 import { StartupError } from "../shared/errors.js";
 
@@ -186,6 +187,10 @@ export interface Env extends RawEnv {
   /** Base for git over HTTP(S): https://github.com, or the GHE host. */
   githubGitUrl: string;
   workspaceDir: string;
+  /** HTTP(S)_PROXY / NO_PROXY as curl reads them (src/shared/proxy.ts): for every outbound call and git. */
+  proxy: ProxySettings;
+  /** NODE_EXTRA_CA_CERTS, read: trusted beside the system's roots by fetch, git and the sandbox's tools. */
+  extraCa: { file: string; pem: string } | undefined;
 }
 
 export function loadEnv(source: Record<string, string | undefined>): Env {
@@ -229,16 +234,42 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   const host = raw.GHE_HOST;
   const githubApiUrl = host ? `${raw.GHE_PROTOCOL}://${host}/api/v3` : "https://api.github.com";
   const githubGitUrl = host ? `${raw.GHE_PROTOCOL}://${host}` : "https://github.com";
+  let proxy: ProxySettings;
+  try {
+    proxy = proxySettingsFrom(source);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
   return {
     ...raw,
     privateKey,
+    proxy,
+    extraCa: readExtraCa(source.NODE_EXTRA_CA_CERTS),
     githubApiUrl,
     githubGitUrl,
     workspaceDir: raw.WORKSPACE_DIR ?? `${raw.DATA_DIR}/workspaces`,
   };
 }
 
+/**
+ * The CA file Node was told to trust. Node itself only warns on a bad file and goes on without
+ * it; here it is a startup error, since every call to an internal host would then fail later
+ * with a certificate error far from its cause.
+ */
+export function readExtraCa(file: string | undefined): Env["extraCa"] {
+  if (!file?.trim()) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new StartupError(`NODE_EXTRA_CA_CERTS=${file} cannot be read: ${(err as Error).message}`);
+  }
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) throw new StartupError(`NODE_EXTRA_CA_CERTS=${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  return { file, pem };
+}
+
 /** The exact secret values this process holds, for the redactor. */
 export function secretsOf(env: Env): string[] {
-  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN].filter((s): s is string => !!s);
+  const proxyPasswords = [env.proxy.http, env.proxy.https].map((u) => (u?.password ? decodeURIComponent(u.password) : undefined));
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN, ...proxyPasswords].filter((s): s is string => !!s);
 }

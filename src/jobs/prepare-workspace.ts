@@ -4,6 +4,7 @@ import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
+import { DEFAULT_EGRESS_ALLOW, parseEgressAllow } from "../workspace/egress-rules.js";
 import { setupFailureLine } from "../workspace/setup-failure.js";
 import { describeVersionPin } from "../workspace/version-pins.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
@@ -67,7 +68,14 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
       uid: checkout.uid,
       gid: checkout.gid,
       allowNetwork: setupNetwork,
-      ...(services.sandbox.egressRules ? { egress: { rules: services.sandbox.egressRules } } : {}),
+      ...(services.sandbox.egressRules || services.sandbox.egressUpstream
+        ? {
+            egress: {
+              rules: services.sandbox.egressRules ?? parseEgressAllow(DEFAULT_EGRESS_ALLOW),
+              ...(services.sandbox.egressUpstream ? { upstream: services.sandbox.egressUpstream } : {}),
+            },
+          }
+        : {}),
       toolchainPaths: services.sandbox.toolchainPaths ?? [],
       extraPath: services.sandbox.extraPath ?? [],
       ...(services.sandbox.baseEnv ? { baseEnv: services.sandbox.baseEnv } : {}),

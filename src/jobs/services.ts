@@ -1,6 +1,7 @@
 import type { BotIdentity } from "../github/bot-identity.js";
 import type { GitHub } from "../github/types.js";
 import type { WorkspaceManager } from "../workspace/checkout.js";
+import type { ProxySettings } from "../shared/proxy.js";
 import type { EgressRule } from "../workspace/egress-rules.js";
 import type { ReviewMemory } from "./review/memory.js";
 import type { UpgradeSettings } from "./upgrade/settings.js";
@@ -22,6 +23,8 @@ export interface JobServices {
      * undefined: the public registries; empty: no network for setup at all.
      */
     egressRules?: readonly EgressRule[];
+    /** The worker's HTTPS_PROXY / HTTP_PROXY / NO_PROXY: the egress proxy chains to it. */
+    egressUpstream?: ProxySettings;
     /** SANDBOX_TOOLCHAINS and SANDBOX_PATH: operator toolchains outside /usr. */
     toolchainPaths?: readonly string[];
     extraPath?: readonly string[];

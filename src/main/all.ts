@@ -11,7 +11,7 @@ import { startWorker } from "./start-worker.js";
  * GitHub App from app.yml and writes the credentials to .env; restart afterwards.
  */
 runMain(async () => {
-  const { env, log, redact, models } = loadRuntime("iquest-bot");
+  const { env, log, redact, models, network } = loadRuntime("iquest-bot");
   if (!env.APP_ID) {
     if (env.NODE_ENV === "production") {
       throw new StartupError("APP_ID is not set. In production, register the app first and set APP_ID, PRIVATE_KEY(_PATH) and WEBHOOK_SECRET.");
@@ -26,7 +26,7 @@ runMain(async () => {
   let local: LocalRedis | undefined;
   const redisUrl = env.REDIS_URL ?? (local = await startLocalRedis(env.DATA_DIR, log)).url;
   try {
-    const worker = await startWorker({ env, log, redact, models, redisUrl });
+    const worker = await startWorker({ env, log, redact, models, network, redisUrl });
     const web = await startWeb({ env, log, models, redact, redisUrl });
     onShutdown(log, async () => {
       await web.close(); // stop intake first

@@ -1,5 +1,8 @@
 import { isCargoRegistryEnv } from "../cli/sandboxed-copy.js";
 import { runCli } from "../cli/run-cli.js";
+import { readExtraCa } from "../config/env.js";
+import { installOutbound } from "../shared/outbound.js";
+import { proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
 import { createRedactor } from "../shared/redact.js";
 
 /**
@@ -34,6 +37,18 @@ for (const key of COMMAND_KEYS) {
 commandEnv.TERM = "dumb";
 commandEnv.CI = "true"; // tools stay non-interactive
 
+// Outbound calls (the model, registries) honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY and
+// NODE_EXTRA_CA_CERTS as the worker does; a bad value stops here with the reason (exit 2).
+let upstreamProxy: ProxySettings;
+try {
+  upstreamProxy = proxySettingsFrom(env);
+  const extraCa = readExtraCa(env.NODE_EXTRA_CA_CERTS);
+  installOutbound({ proxy: upstreamProxy, ...(extraCa ? { ca: [extraCa.pem] } : {}) });
+} catch (err) {
+  process.stderr.write(`iquest-bot: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+
 const controller = new AbortController();
 let interrupted = false;
 process.on("SIGINT", () => {
@@ -52,7 +67,8 @@ const code = await runCli(process.argv.slice(2), {
   cwd: process.cwd(),
   modelEnv,
   commandEnv,
-  redact: createRedactor([env.MODEL_API_KEY]),
+  redact: createRedactor([env.MODEL_API_KEY, ...[upstreamProxy.http, upstreamProxy.https].map((u) => (u?.password ? decodeURIComponent(u.password) : undefined))]),
+  ...(upstreamProxy.http || upstreamProxy.https ? { upstreamProxy } : {}),
   ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
   ...(env.EGRESS_ALLOW ? { egressAllow: env.EGRESS_ALLOW } : {}),
   registryEnv: {

@@ -5,6 +5,8 @@ import type { ModelSetup } from "../jobs/model-for-job.js";
 import { StartupError } from "../shared/errors.js";
 import { createLogger, type Logger } from "../shared/log.js";
 import { createRedactor, type Redact } from "../shared/redact.js";
+import { redactProxy } from "../shared/proxy.js";
+import { setUpNetwork, type NetworkSetup } from "./network.js";
 
 /** What every process role shares: the validated env, the redactor and the logger. */
 export interface Runtime {
@@ -12,6 +14,8 @@ export interface Runtime {
   redact: Redact;
   log: Logger;
   models: ModelSetup;
+  /** Proxy and CA settings, already applied to this process's fetch (network.ts). */
+  network: NetworkSetup;
 }
 
 /**
@@ -24,7 +28,11 @@ export function loadRuntime(name: string): Runtime {
   const models = loadModels(env, process.env);
   const redact = createRedactor([...secretsOf(env), ...models.apiKeys.values()]);
   const log = createLogger({ level: env.LOG_LEVEL, redact, name });
-  return { env, redact, log, models };
+  const network = setUpNetwork(env);
+  if (network.proxy.http || network.proxy.https) {
+    log.info({ httpProxy: network.proxy.http && redactProxy(network.proxy.http), httpsProxy: network.proxy.https && redactProxy(network.proxy.https), noProxy: network.proxy.noProxy }, "outbound calls go through the proxy");
+  }
+  return { env, redact, log, models, network };
 }
 
 /** Model profiles from MODEL_* and MODEL_PROFILES_FILE, with each profile's key from its env variable. */

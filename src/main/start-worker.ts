@@ -22,6 +22,7 @@ import { runLinks } from "../runs/run-links.js";
 import { CancelledError, StartupError } from "../shared/errors.js";
 import { recordGitHubRateLimit, recordGitHubRequest, recordJobDuration } from "../shared/recorders.js";
 import { createWorkspaceManager } from "../workspace/checkout.js";
+import type { NetworkSetup } from "./network.js";
 import type { AnswerPayload, RebasePayload, WorkKind } from "../queue/payloads.js";
 import { runRebase } from "../jobs/rebase/run-rebase.js";
 import { runAnswer } from "../jobs/answer/run-answer.js";
@@ -69,6 +70,8 @@ export interface StartWorkerOptions {
   env: Env;
   log: Logger;
   redact: Redact;
+  /** Proxy and CA settings for git and the sandbox's egress (loadRuntime's); none: direct. */
+  network?: NetworkSetup;
   redisUrl: string;
   Octokit?: typeof ProbotOctokit;
   /** Override job handlers (tests); the defaults are the built job kinds. */
@@ -82,13 +85,14 @@ export interface StartWorkerOptions {
 }
 
 /** The worker's shared job services: workspace, sandbox settings, bot identity. */
-export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, log: Logger): JobServices {
+export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, log: Logger, network?: NetworkSetup): JobServices {
   let identity: Promise<BotIdentity> | undefined;
   return {
     workspace: createWorkspaceManager({
       root: resolve(env.workspaceDir),
       gitBaseUrl: env.githubGitUrl,
       mirrorCapBytes: env.MIRROR_CACHE_MB * 1024 * 1024,
+      ...(network ? { gitNetworkEnv: network.gitEnv } : {}),
       log,
     }),
     sandbox: {
@@ -96,6 +100,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       testTimeoutMs: env.TEST_TIMEOUT_MS,
       setupTimeoutMs: env.SETUP_TIMEOUT_MS,
       egressRules: egressRulesOf(env),
+      ...(network && (network.proxy.http || network.proxy.https) ? { egressUpstream: network.proxy } : {}),
       toolchainPaths: absoluteDirs("SANDBOX_TOOLCHAINS", env.SANDBOX_TOOLCHAINS, true),
       extraPath: absoluteDirs("SANDBOX_PATH", env.SANDBOX_PATH, false),
       baseEnv: sandboxRegistryEnv(env),
@@ -184,7 +189,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     }
   });
   const services: JobServices = {
-    ...createJobServices(env, app, models, log),
+    ...createJobServices(env, app, models, log, options.network),
     reviewMemory: createRedisReviewMemory(connection, { prefix: env.QUEUE_PREFIX }),
   };
   // Upgrade runs apply the repository's own `upgrade.schedule` when they read its config.

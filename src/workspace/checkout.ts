@@ -63,6 +63,8 @@ export interface WorkspaceOptions {
   /** Leftovers younger than this are never swept (a job that is just starting). */
   sweepGraceMs?: number;
   git?: Git;
+  /** Proxy and CA settings for host-side git (git.ts `networkEnv`). */
+  gitNetworkEnv?: Readonly<Record<string, string>>;
   log?: Logger;
   flockBinary?: string;
 }
@@ -158,7 +160,7 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     installCache: join(root, "install-cache"),
   };
   const protocols = protocolsFor(options.gitBaseUrl);
-  const git = options.git ?? createGit({ homeDir: dirs.gitHome, protocols });
+  const git = options.git ?? createGit({ homeDir: dirs.gitHome, protocols, ...(options.gitNetworkEnv ? { networkEnv: options.gitNetworkEnv } : {}) });
   const lockTimeoutMs = options.lockTimeoutMs ?? 15 * 60_000;
   const capBytes = options.mirrorCapBytes ?? 20 * GIB;
   const graceMs = options.sweepGraceMs ?? 5 * 60_000;

@@ -3,7 +3,9 @@ import { chmod } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { decideEgress, matchRule, type EgressRule } from "./egress-rules.js";
+import { proxyFor, type ProxySettings } from "../shared/proxy.js";
+import { decideEgress, matchRule, type EgressDecision, type EgressRule } from "./egress-rules.js";
+import { connectToProxy, proxyAuthorization, tunnelThrough } from "./upstream-tunnel.js";
 
 /**
  * The only way out of a sandbox during setup: an HTTP proxy the worker runs on a Unix socket,
@@ -18,6 +20,11 @@ import { decideEgress, matchRule, type EgressRule } from "./egress-rules.js";
  * 10.x, 127.x or the metadata address is refused unless an operator allowed that name as private).
  * Refusals are counted per host, so the job card can say which registry to allow. It knows
  * nothing of jobs.
+ *
+ * Behind a corporate proxy (`upstream`: the worker's HTTPS_PROXY / HTTP_PROXY / NO_PROXY), what
+ * the rules allow goes on through it (upstream-tunnel.ts) unless NO_PROXY sends that host direct.
+ * The rules are checked the same way first; a name the worker cannot resolve itself (common where
+ * only the proxy resolves outside names) is let through by name, to the proxy, which resolves it.
  */
 export interface EgressProxyOptions {
   rules: readonly EgressRule[];
@@ -29,6 +36,10 @@ export interface EgressProxyOptions {
   dial?: (address: string, port: number) => Socket;
   /** Connect and idle timeout per connection. */
   timeoutMs?: number;
+  /** The worker's own outbound proxy, which allowed connections go through (see above). */
+  upstream?: ProxySettings;
+  /** Extra CAs for an https:// upstream proxy. */
+  upstreamCa?: readonly string[];
 }
 
 export interface EgressReport {
@@ -55,7 +66,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const refused = new Map<string, { count: number; reason: string }>();
   const sockets = new Set<Duplex>();
 
-  const check = async (host: string, port: number) => {
+  const routeOf = (scheme: "http" | "https", host: string, port: number) =>
+    options.upstream ? proxyFor(`${scheme}://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`, options.upstream) : undefined;
+  const check = async (host: string, port: number, via: URL | undefined): Promise<EgressDecision> => {
     const target = `${host}:${port}`;
     // An unlisted name is refused without a lookup: resolving it would carry whatever a setup
     // script encodes in the name out to DNS.
@@ -67,7 +80,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         addresses = [];
       }
     }
-    const decision = decideEgress(options.rules, host, port, addresses);
+    let decision = decideEgress(options.rules, host, port, addresses);
+    if (!decision.ok && decision.reason === "unresolved" && via) decision = { ok: true, address: host };
     if (decision.ok) allowed++;
     else {
       const r = refused.get(target);
@@ -79,6 +93,24 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     if (res.headersSent) return res.destroy();
     res.writeHead(status, { "content-type": "text/plain", connection: "close" });
     res.end(`iquest-bot egress: ${text}\n`);
+  };
+
+  // A direct connection to the address the check looked at, resolved once connected.
+  const dialChecked = (address: string, port: number) =>
+    new Promise<Socket>((resolveDial, reject) => {
+      const socket = dial(address, port);
+      socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no connection within ${timeoutMs} ms`)));
+      socket.once("error", reject);
+      socket.once("connect", () => {
+        socket.removeListener("error", reject);
+        resolveDial(socket);
+      });
+    });
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on("close", () => sockets.delete(socket));
+    return socket;
   };
 
   const server: Server = createServer((req, res) => void forward(req, res));
@@ -95,25 +127,29 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     if (url.protocol !== "http:") return refuse(res, 400, `${url.protocol} is not proxied as a plain request; use CONNECT`);
     const port = Number(url.port || 80);
-    const decision = await check(url.hostname, port);
+    const via = routeOf("http", url.hostname, port);
+    const decision = await check(url.hostname, port, via);
     if (!decision.ok) return refuse(res, 403, decision.detail);
-    const lines = [`${req.method ?? "GET"} ${url.pathname}${url.search} HTTP/1.1`];
+    // Direct: origin-form to the checked address. Through an upstream proxy: the absolute URL.
+    const lines = [`${req.method ?? "GET"} ${via ? url.href : `${url.pathname}${url.search}`} HTTP/1.1`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!;
       if (/^(proxy-|connection$|keep-alive$)/i.test(name)) continue;
       lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
     }
+    const auth = via && proxyAuthorization(via);
+    if (auth) lines.push(`Proxy-Authorization: ${auth}`);
     lines.push("Connection: close", "", "");
     const client = req.socket;
-    const upstream = dial(decision.address, port);
-    sockets.add(upstream);
-    upstream.setTimeout(timeoutMs, () => upstream.destroy());
-    upstream.on("close", () => sockets.delete(upstream));
+    let upstream: Socket;
+    try {
+      upstream = track(await (via ? connectToProxy(via, timeoutMs, options.upstreamCa) : dialChecked(decision.address, port)));
+    } catch (err) {
+      return refuse(res, 502, `${url.host}: ${(err as Error).message}`);
+    }
     let answered = false;
-    upstream.once("connect", () => {
-      upstream.write(lines.join("\r\n"));
-      req.pipe(upstream, { end: false });
-    });
+    upstream.write(lines.join("\r\n"));
+    req.pipe(upstream, { end: false });
     upstream.on("data", (chunk: Buffer) => {
       answered = true;
       client.write(chunk);
@@ -131,22 +167,24 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     void (async () => {
       const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d{1,5})$/.exec(req.url ?? "");
       if (!m) return void client.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-      const decision = await check(m[1]!, Number(m[2]));
+      const host = m[1]!;
+      const port = Number(m[2]);
+      const via = routeOf("https", host.replace(/^\[|\]$/g, ""), port);
+      const decision = await check(host, port, via);
       if (!decision.ok) return void client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niquest-bot egress: ${decision.detail}\n`);
-      const upstream = dial(decision.address, Number(m[2]));
-      sockets.add(upstream);
-      upstream.setTimeout(timeoutMs, () => upstream.destroy());
-      upstream.on("close", () => sockets.delete(upstream));
-      upstream.once("connect", () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        if (head.length) upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on("error", () => {
-        if (client.writable) client.end("HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\n\r\n");
-        client.destroy();
-      });
+      let upstream: Socket;
+      try {
+        upstream = track(await (via ? tunnelThrough(via, host.replace(/^\[|\]$/g, ""), port, timeoutMs, options.upstreamCa) : dialChecked(decision.address, port)));
+      } catch (err) {
+        if (client.writable) client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niquest-bot egress: ${(err as Error).message}\n`);
+        return void client.destroy();
+      }
+      if (client.destroyed) return void upstream.destroy();
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+      upstream.on("error", () => client.destroy());
       client.on("close", () => upstream.destroy());
     })();
   });

@@ -31,6 +31,11 @@ export interface GitRunnerOptions {
   path?: string;
   redact?: Redact;
   defaultTimeoutMs?: number;
+  /**
+   * The network settings git's curl reads (proxy.ts's `proxyEnvFor`: http_proxy, https_proxy,
+   * no_proxy; GIT_SSL_CAINFO for a custom CA). Nothing else from the worker's env reaches git.
+   */
+  networkEnv?: Readonly<Record<string, string>>;
 }
 
 export interface GitCall {
@@ -96,6 +101,7 @@ export function createGit(options: GitRunnerOptions): Git {
     GIT_ALLOW_PROTOCOL: options.protocols.join(":"),
     GIT_PROTOCOL_FROM_USER: "0",
     GIT_NO_REPLACE_OBJECTS: "1",
+    ...options.networkEnv,
     LC_ALL: "C",
     LANG: "C",
   };

@@ -71,7 +71,14 @@ export interface SandboxOptions {
    * What the egress proxy lets through (egress-rules.ts; default: the public registries of
    * DEFAULT_EGRESS_ALLOW). `resolve` and `dial` are for tests.
    */
-  egress?: { rules: readonly EgressRule[]; resolve?: EgressProxyOptions["resolve"]; dial?: EgressProxyOptions["dial"] };
+  egress?: {
+    rules: readonly EgressRule[];
+    resolve?: EgressProxyOptions["resolve"];
+    dial?: EgressProxyOptions["dial"];
+    /** The worker's outbound proxy, which the egress proxy chains to (EgressProxyOptions.upstream). */
+    upstream?: EgressProxyOptions["upstream"];
+    upstreamCa?: EgressProxyOptions["upstreamCa"];
+  };
   /** Fixed extra variables for every command. Must hold no secrets. */
   baseEnv?: Record<string, string>;
   limits?: Partial<SandboxLimits>;

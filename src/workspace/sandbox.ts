@@ -115,6 +115,8 @@ export async function createSandbox(options: SandboxOptions): Promise<SandboxEnv
       socketPath: join(stateDir, "egress.sock"),
       ...(options.egress?.resolve ? { resolve: options.egress.resolve } : {}),
       ...(options.egress?.dial ? { dial: options.egress.dial } : {}),
+      ...(options.egress?.upstream ? { upstream: options.egress.upstream } : {}),
+      ...(options.egress?.upstreamCa ? { upstreamCa: options.egress.upstreamCa } : {}),
     });
   }
   const runtime: SandboxRuntime = {
