@@ -4,7 +4,7 @@ import { cancelledFromSignal } from "../shared/errors.js";
 import type { JobCheckout } from "../workspace/checkout.js";
 import { createSandbox, type SandboxEnvironment } from "../workspace/sandbox.js";
 import type { EgressReport } from "../workspace/egress-proxy.js";
-import { DEFAULT_EGRESS_ALLOW, parseEgressAllow } from "../workspace/egress-rules.js";
+import { jobSandboxOptions } from "./sandbox-options.js";
 import { setupFailureLine } from "../workspace/setup-failure.js";
 import { describeVersionPin } from "../workspace/version-pins.js";
 import { detectTestPlan, readerFor, runBaseline, runSetup, toolchainVersions, type SetupResult, type TestPlan, type TestRun } from "../workspace/test-runner.js";
@@ -61,26 +61,7 @@ export async function prepareWorkspace(ctx: JobContext, services: JobServices, o
   const setupNetwork = options.setupNetwork && services.sandbox.egressRules?.length !== 0;
   let env: SandboxEnvironment | undefined;
   try {
-    env = await createSandbox({
-      mode: services.sandbox.mode,
-      worktree: checkout.worktree,
-      home: checkout.home,
-      uid: checkout.uid,
-      gid: checkout.gid,
-      allowNetwork: setupNetwork,
-      ...(services.sandbox.egressRules || services.sandbox.egressUpstream
-        ? {
-            egress: {
-              rules: services.sandbox.egressRules ?? parseEgressAllow(DEFAULT_EGRESS_ALLOW),
-              ...(services.sandbox.egressUpstream ? { upstream: services.sandbox.egressUpstream } : {}),
-            },
-          }
-        : {}),
-      toolchainPaths: services.sandbox.toolchainPaths ?? [],
-      extraPath: services.sandbox.extraPath ?? [],
-      ...(services.sandbox.baseEnv ? { baseEnv: services.sandbox.baseEnv } : {}),
-      redact: ctx.redact,
-    });
+    env = await createSandbox(jobSandboxOptions(services, checkout, setupNetwork, ctx.redact));
     if (env.warning) await card.update((s) => addWarning(s, env!.warning!));
     await card.update((s) => setPhase(s, options.phases.checkout, "done", `\`${options.commit.slice(0, 12)}\``));
     if (signal.aborted) throw cancelledFromSignal(signal);

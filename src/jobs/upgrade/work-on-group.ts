@@ -16,6 +16,7 @@ import { publishCheckout, type PublishResult } from "../../workspace/publish.js"
 import { createSandbox, type SandboxEnvironment } from "../../workspace/sandbox.js";
 import { compareWithBaseline, runSetup, runTests, type TestPlan, type TestRun } from "../../workspace/test-runner.js";
 import { runAgentPhase } from "../agent-phase.js";
+import { jobSandboxOptions } from "../sandbox-options.js";
 import { addWarning } from "../job-card.js";
 import type { JobContext } from "../run-job.js";
 import type { JobServices } from "../services.js";
@@ -152,20 +153,7 @@ async function openWorkspace(run: GroupRunContext): Promise<Workspace> {
   });
   try {
     // The install steps reach the registries through the egress proxy (never the host's network).
-    const egress = services.sandbox.egressRules;
-    const env = await createSandbox({
-      mode: services.sandbox.mode,
-      worktree: checkout.worktree,
-      home: checkout.home,
-      uid: checkout.uid,
-      gid: checkout.gid,
-      allowNetwork: egress?.length !== 0,
-      ...(egress ? { egress: { rules: egress } } : {}),
-      toolchainPaths: services.sandbox.toolchainPaths ?? [],
-      extraPath: services.sandbox.extraPath ?? [],
-      ...(services.sandbox.baseEnv ? { baseEnv: services.sandbox.baseEnv } : {}),
-      redact: ctx.redact,
-    });
+    const env = await createSandbox(jobSandboxOptions(services, checkout, services.sandbox.egressRules?.length !== 0, ctx.redact));
     return {
       checkout,
       env,
