@@ -118,8 +118,8 @@ async function main(): Promise<void> {
   const redact = createRedactor([env.privateKey, env.WEBHOOK_SECRET]);
   const log = createLogger({ level: "silent", redact });
   const models = loadModels(env, { MODEL_BASE_URL: vllm.url });
-  const web = await startWeb({ env, log, redisUrl: redis.url, Octokit: NoWaitOctokit, models });
-  const worker = await startWorker({ env, log, redact, redisUrl: redis.url, ...(THROTTLED ? {} : { Octokit: NoWaitOctokit }), models });
+  const web = await startWeb({ env, log, redis: redis.url, Octokit: NoWaitOctokit, models });
+  const worker = await startWorker({ env, log, redact, redis: redis.url, ...(THROTTLED ? {} : { Octokit: NoWaitOctokit }), models });
   sim.webhooks.url = `http://127.0.0.1:${web.port}/api/github/webhooks`;
   const repo = await sim.createRepo({ owner: "bench", name: "app", files: { "README.md": "# bench\n", "package.json": '{"name":"app","version":"1.0.0"}\n' } });
   sim.installApp({ installationId: 91, repos: ["bench/app"] });

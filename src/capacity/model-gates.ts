@@ -47,7 +47,10 @@ export function defaultGateConfig(overrides: Partial<GateConfig> = {}): GateConf
     waitingMax: 0,
     cooldownTicks: 1,
     intervalMs: 2000,
-    leaseMs: 60_000,
+    // A held slot is renewed every leaseMs/3; a worker killed mid-call gives its slots back
+    // when the lease runs out, so a short lease lets the others go on sooner (tested with two
+    // workers and MODEL_CONCURRENCY=1: the survivor waited this long after the kill).
+    leaseMs: 20_000,
     pollMs: 250,
     ...overrides,
   };

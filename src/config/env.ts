@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
+import type { RedisTarget } from "../shared/redis-target.js";
 import { parseLimit } from "../rules/limits.js";
 import { StartupError } from "../shared/errors.js";
 
@@ -42,10 +43,21 @@ export const envSchema = z.object({
   NODE_ENV: optionalString,
   // --- Queue ---
   REDIS_URL: optionalString,
+  /** Redis Cluster seed nodes, `host:port,...`: every queue and key on the cluster instead of REDIS_URL. */
+  REDIS_CLUSTER_NODES: optionalString,
+  /** For the cluster's nodes (one node takes them from REDIS_URL). */
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  REDIS_TLS: z.enum(["true", "false"]).default("false"),
+  /**
+   * Every Redis key starts with it. `{name}` (a hash tag) keeps all of them in one Redis Cluster
+   * slot, as BullMQ's and our multi-key scripts need there; the default is `{iquest}` on a cluster
+   * and `iquest` on one node.
+   */
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+$/, "letters, digits, '-' and '_' only")
-    .default("iquest"),
+    .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, "letters, digits, '-' and '_' only, optionally in braces as a Redis Cluster hash tag: {iquest}")
+    .optional(),
   WORKER_CONCURRENCY: intFrom(2, 1),
   /**
    * Niceness of a worker process run on its own (`start:worker`; 0–19). Jobs are batch work: on
@@ -189,6 +201,10 @@ export interface Env extends RawEnv {
   workspaceDir: string;
   /** HTTP(S)_PROXY / NO_PROXY as curl reads them (src/shared/proxy.ts): for every outbound call and git. */
   proxy: ProxySettings;
+  /** Every key's prefix (QUEUE_PREFIX, or its default for the deployment). */
+  QUEUE_PREFIX: string;
+  /** Where Redis is: REDIS_URL, REDIS_CLUSTER_NODES (with REDIS_USERNAME/PASSWORD/TLS), or undefined (npm start runs its own). */
+  redis: RedisTarget | undefined;
   /** NODE_EXTRA_CA_CERTS, read: trusted beside the system's roots by fetch, git and the sandbox's tools. */
   extraCa: { file: string; pem: string } | undefined;
 }
@@ -234,6 +250,12 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   const host = raw.GHE_HOST;
   const githubApiUrl = host ? `${raw.GHE_PROTOCOL}://${host}/api/v3` : "https://api.github.com";
   const githubGitUrl = host ? `${raw.GHE_PROTOCOL}://${host}` : "https://github.com";
+  const redis = redisTargetOf(raw);
+  const clustered = !!redis && typeof redis !== "string";
+  const queuePrefix = raw.QUEUE_PREFIX ?? (clustered ? "{iquest}" : "iquest");
+  if (clustered && !queuePrefix.startsWith("{")) {
+    throw new StartupError(`QUEUE_PREFIX="${queuePrefix}" on Redis Cluster must be a hash tag, e.g. {${queuePrefix}}: a queue's keys must share one slot for BullMQ's scripts`);
+  }
   let proxy: ProxySettings;
   try {
     proxy = proxySettingsFrom(source);
@@ -242,12 +264,34 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   }
   return {
     ...raw,
+    QUEUE_PREFIX: queuePrefix,
+    redis,
     privateKey,
     proxy,
     extraCa: readExtraCa(source.NODE_EXTRA_CA_CERTS),
     githubApiUrl,
     githubGitUrl,
     workspaceDir: raw.WORKSPACE_DIR ?? `${raw.DATA_DIR}/workspaces`,
+  };
+}
+
+/** REDIS_CLUSTER_NODES (with its credentials) or REDIS_URL; both set is a mistake worth stopping for. */
+function redisTargetOf(raw: RawEnv): RedisTarget | undefined {
+  if (!raw.REDIS_CLUSTER_NODES) return raw.REDIS_URL;
+  if (raw.REDIS_URL) throw new StartupError("REDIS_URL and REDIS_CLUSTER_NODES are both set: choose one Redis (one node, or the cluster's seed nodes)");
+  const nodes = raw.REDIS_CLUSTER_NODES.split(",").map((n) => n.trim()).filter(Boolean).map((n) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(n);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new StartupError(`REDIS_CLUSTER_NODES has "${n}", which is not host:port`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  });
+  if (nodes.length === 0) throw new StartupError("REDIS_CLUSTER_NODES is empty: list at least one node as host:port");
+  return {
+    cluster: {
+      nodes,
+      ...(raw.REDIS_USERNAME ? { username: raw.REDIS_USERNAME } : {}),
+      ...(raw.REDIS_PASSWORD ? { password: raw.REDIS_PASSWORD } : {}),
+      tls: raw.REDIS_TLS === "true",
+    },
   };
 }
 
@@ -271,5 +315,5 @@ export function readExtraCa(file: string | undefined): Env["extraCa"] {
 /** The exact secret values this process holds, for the redactor. */
 export function secretsOf(env: Env): string[] {
   const proxyPasswords = [env.proxy.http, env.proxy.https].map((u) => (u?.password ? decodeURIComponent(u.password) : undefined));
-  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN, ...proxyPasswords].filter((s): s is string => !!s);
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN, env.REDIS_PASSWORD, ...proxyPasswords].filter((s): s is string => !!s);
 }

@@ -115,6 +115,8 @@ export async function processJob(deps: WorkerDeps, job: JobLike, signal: AbortSi
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const repo = splitFullName(payload.repo);
+  // Which process runs which job, for operators with several workers (and after a takeover).
+  log.info({ attempt }, "job started");
   if (payload.kind === "notify" || payload.kind === "answer" || payload.kind === "rebase") {
     return processQuiet(deps, payload, jobId, log, attempt, maxAttempts, signal);
   }

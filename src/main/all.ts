@@ -24,10 +24,10 @@ runMain(async () => {
     return;
   }
   let local: LocalRedis | undefined;
-  const redisUrl = env.REDIS_URL ?? (local = await startLocalRedis(env.DATA_DIR, log)).url;
+  const redis = env.redis ?? (local = await startLocalRedis(env.DATA_DIR, log)).url;
   try {
-    const worker = await startWorker({ env, log, redact, models, network, redisUrl });
-    const web = await startWeb({ env, log, models, redact, redisUrl });
+    const worker = await startWorker({ env, log, redact, models, network, redis });
+    const web = await startWeb({ env, log, models, redact, redis });
     onShutdown(log, async () => {
       await web.close(); // stop intake first
       await worker.close();

@@ -10,6 +10,7 @@ import { clientAddress } from "../http/client-address.js";
 import { createWebServer, serveMetrics, type HealthReport, type Route } from "../http/server.js";
 import { createSummaryLog } from "../http/summary-log.js";
 import { REJECTION_HINTS, createWebhookIntake } from "../http/webhook-intake.js";
+import type { RedisTarget } from "../shared/redis-target.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { QueueEnqueuer, closeQueues, createQueues, type JobEnqueuer } from "../queue/enqueue.js";
 import { checkProfiles, type ModelSetup } from "../jobs/model-for-job.js";
@@ -39,7 +40,8 @@ export interface WebHandle {
 export interface StartWebOptions {
   env: Env;
   log: Logger;
-  redisUrl: string;
+  /** REDIS_URL, or a Redis Cluster's nodes. */
+  redis: RedisTarget;
   /** Tests pass an Octokit with retry/throttle off. */
   Octokit?: typeof ProbotOctokit;
   routes?: Route[];
@@ -55,9 +57,9 @@ export async function startWeb(options: StartWebOptions): Promise<WebHandle> {
   if (!env.APP_ID || !env.privateKey || !env.WEBHOOK_SECRET) {
     throw new Error("startWeb needs APP_ID, a private key and WEBHOOK_SECRET (setup mode is handled by all.ts)");
   }
-  const redis = createRedis(options.redisUrl, "producer");
+  const redis = createRedis(options.redis, "producer");
   // Pub/sub needs a connection of its own: cache invalidations from the other web processes.
-  const subscriber = createRedis(options.redisUrl, "plain");
+  const subscriber = createRedis(options.redis, "plain");
   try {
     await waitReady(redis);
     await assertNoEviction(redis);

@@ -15,6 +15,7 @@ import { JobFailed, processJob, type JobHandler, type JobNotes } from "../jobs/r
 import type { NotifyServices } from "../jobs/notify/run-notify.js";
 import type { JobServices } from "../jobs/services.js";
 import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
+import type { RedisTarget } from "../shared/redis-target.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { QueueEnqueuer, closeQueues, createQueues, notesKey } from "../queue/enqueue.js";
 import { startReconciler } from "../reconciler/loop.js";
@@ -72,7 +73,8 @@ export interface StartWorkerOptions {
   redact: Redact;
   /** Proxy and CA settings for git and the sandbox's egress (loadRuntime's); none: direct. */
   network?: NetworkSetup;
-  redisUrl: string;
+  /** REDIS_URL, or a Redis Cluster's nodes. */
+  redis: RedisTarget;
   Octokit?: typeof ProbotOctokit;
   /** Override job handlers (tests); the defaults are the built job kinds. */
   handlers?: Partial<Record<WorkKind, JobHandler>>;
@@ -129,8 +131,8 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   const { env, log } = options;
   if (!env.APP_ID || !env.privateKey) throw new Error("startWorker needs APP_ID and a private key");
-  const connection = createRedis(options.redisUrl, "worker");
-  const subscriber = createRedis(options.redisUrl, "worker");
+  const connection = createRedis(options.redis, "worker");
+  const subscriber = createRedis(options.redis, "worker");
   try {
     await waitReady(connection);
     await assertNoEviction(connection);
@@ -153,8 +155,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   });
   const baseModels = options.models ?? loadModels(env, {});
   // One gate pool per model server, shared with every other worker through Redis.
-  const gateRedis = createRedis(options.redisUrl, "plain");
-  const gateSubscriber = createRedis(options.redisUrl, "worker");
+  const gateRedis = createRedis(options.redis, "plain");
+  const gateSubscriber = createRedis(options.redis, "worker");
   const gates = createModelGates({
     redis: gateRedis,
     subscriber: gateSubscriber,

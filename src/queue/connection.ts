@@ -1,6 +1,7 @@
 import { connect } from "node:net";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { StartupError } from "../shared/errors.js";
+import { isClusterTarget, type RedisClusterConfig, type RedisTarget } from "../shared/redis-target.js";
 
 /**
  * Redis connections. Two shapes, on purpose:
@@ -8,8 +9,15 @@ import { StartupError } from "../shared/errors.js";
  *   once and the webhook gets a 5xx GitHub can redeliver, instead of a 2xx for a lost job.
  * - "worker": maxRetriesPerRequest null, as BullMQ requires for blocking commands; it waits for
  *   Redis to come back rather than failing jobs.
+ *
+ * On Redis Cluster (`{ cluster }`) the same roles hold, for an ioredis Cluster client: it learns the
+ * slots from the seed nodes, follows MOVED/ASK, and after a master fails and a replica is promoted
+ * it refreshes the slots and goes on. It is typed as `Redis` for the rest of the code: every use
+ * is a command, a pipeline/MULTI or a script on keys of one hash-tagged prefix (one slot), or
+ * pub/sub, which a Cluster client serves the same way. What differs (INFO per node) is handled
+ * here (`assertNoEviction`).
  */
-export function createRedis(url: string, role: "producer" | "worker" | "plain"): Redis {
+export function createRedis(target: RedisTarget, role: "producer" | "worker" | "plain"): Redis {
   const common: RedisOptions = {
     connectionName: `iquest-${role}`,
     // Reconnect with a capped backoff; never give up (the process decides when to exit).
@@ -24,11 +32,46 @@ export function createRedis(url: string, role: "producer" | "worker" | "plain"):
       : role === "worker"
         ? { ...common, maxRetriesPerRequest: null }
         : { ...common, maxRetriesPerRequest: 1, connectTimeout: 2000 };
-  const redis = new Redis(url, { ...options, lazyConnect: false });
+  if (isClusterTarget(target)) return createCluster(target.cluster, options);
+  const redis = new Redis(target, { ...options, lazyConnect: false });
   // Errors are reported through health checks and failing commands; an unhandled 'error' event
   // would otherwise crash the process on every reconnect attempt.
   redis.on("error", () => {});
   return redis;
+}
+
+function createCluster(config: RedisClusterConfig, nodeOptions: RedisOptions): Redis {
+  const { enableOfflineQueue, ...perNode } = nodeOptions;
+  const options: ClusterOptions = {
+    redisOptions: {
+      ...perNode,
+      ...(config.username ? { username: config.username } : {}),
+      ...(config.password ? { password: config.password } : {}),
+      ...(config.tls ? { tls: {} } : {}),
+    },
+    // The producer fails fast while the cluster is not ready (a 503 GitHub redelivers); the others wait.
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+    // A failover: retry a command that met a dead master or CLUSTERDOWN until a replica is promoted.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 200,
+    // Learn a promotion quickly even without a MOVED reply (the old master's connection just died).
+    slotsRefreshInterval: 1000,
+    slotsRefreshTimeout: 2000,
+    // Blocking commands (BullMQ's) go to masters only; replicas never serve reads.
+    scaleReads: "master",
+    lazyConnect: false,
+  };
+  const cluster = new Cluster(config.nodes, options);
+  cluster.on("error", () => {});
+  // Same command surface (see createRedis); the few Redis-only members are not used on it.
+  return cluster as unknown as Redis;
+}
+
+/** True for a Redis Cluster client made by createRedis. */
+export function isClusterClient(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true;
 }
 
 /** Wait until the connection is ready, or fail with a clear message. */
@@ -57,6 +100,12 @@ export async function waitReady(redis: Redis, timeoutMs = 5000): Promise<void> {
  * CONFIG.
  */
 export async function assertNoEviction(redis: Redis): Promise<void> {
+  // On a cluster every master holds some of the keys: each must keep them.
+  const nodes = isClusterClient(redis) ? (redis as unknown as Cluster).nodes("master") : [redis];
+  for (const node of nodes) await assertNodeNoEviction(node);
+}
+
+async function assertNodeNoEviction(redis: Redis): Promise<void> {
   const info = await redis.info("memory");
   const match = /maxmemory_policy:(\S+)/.exec(info);
   const policy = match?.[1];

@@ -41,7 +41,7 @@ beforeAll(async () => {
     .reply(200, { number: 1, state: "open", head: { ref: "x", sha: "a".repeat(40), repo: null } })
     .post(/.*/)
     .reply(201, {});
-  web = await startWeb({ env, log: createLogger({ level: "silent", redact }), redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log: createLogger({ level: "silent", redact }), redis: redis.url, Octokit: TestOctokit });
   url = `http://127.0.0.1:${web.port}${env.WEBHOOK_PATH}`;
   inspect = new Redis(redis.url);
 });

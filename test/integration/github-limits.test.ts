@@ -111,7 +111,7 @@ describe("every GitHub call has a deadline", () => {
     behaviour.set("silent", "hang");
     const env = testEnv({ GHE_HOST: host, GHE_PROTOCOL: "http", GITHUB_TIMEOUT_MS: "300", GITHUB_WRITE_PACING: "off", WORKER_CONCURRENCY: "1" });
     ({ queues, enqueuer, events } = await queueSet(env.QUEUE_PREFIX));
-    workers.push(await startWorker({ env, log, redact: createRedactor([]), redisUrl: redis.url, handlers: { fix: notBuiltYet("fix") }, progressIntervalMs: 0 }));
+    workers.push(await startWorker({ env, log, redact: createRedactor([]), redis: redis.url, handlers: { fix: notBuiltYet("fix") }, progressIntervalMs: 0 }));
     const started = Date.now();
     const { jobId } = await enqueuer.enqueue(fixJob(1, "silent", 5));
     const job = (await queues.fix.getJob(jobId))!;
@@ -133,7 +133,7 @@ describe("GitHub's primary rate limit", () => {
     resetAt = Date.now() + 120_000;
     const env = testEnv({ GHE_HOST: host, GHE_PROTOCOL: "http", GITHUB_WRITE_PACING: "off", JOB_ATTEMPTS: "3" });
     ({ queues, enqueuer, events } = await queueSet(env.QUEUE_PREFIX));
-    workers.push(await startWorker({ env, log, redact: createRedactor([]), redisUrl: redis.url, handlers: { fix: notBuiltYet("fix") }, progressIntervalMs: 0 }));
+    workers.push(await startWorker({ env, log, redact: createRedactor([]), redis: redis.url, handlers: { fix: notBuiltYet("fix") }, progressIntervalMs: 0 }));
 
     const first = await enqueuer.enqueue(fixJob(11, "spent", 1));
     await until(async () => (await queues.fix.getJob(first.jobId))!.getState(), "delayed");

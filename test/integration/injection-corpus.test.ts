@@ -225,7 +225,7 @@ beforeAll(async () => {
     },
   });
   const models = loadModels(e, { MODEL_BASE_URL: vllm.url, MODEL_API_KEY });
-  worker = await startWorker({ env: e, log: createLogger({ level: "info", redact, destination }), redact, redisUrl: redis.url, Octokit: TestOctokit, progressIntervalMs: 0, models });
+  worker = await startWorker({ env: e, log: createLogger({ level: "info", redact, destination }), redact, redis: redis.url, Octokit: TestOctokit, progressIntervalMs: 0, models });
   producer = new Redis(redis.url, { maxRetriesPerRequest: null });
   queues = createQueues(producer, "inj");
   enqueuer = new QueueEnqueuer(queues, producer, "inj", { attempts: 1, backoffMs: 50, enqueueTimeoutMs: 2000 });

@@ -49,7 +49,7 @@ beforeAll(async () => {
       return [200, { permission: permissions.get(user) ?? "write" }];
     });
   const env = testEnv({ INTAKE_SENDER_LIMIT: "6/10m", INTAKE_INSTALLATION_LIMIT: "40/10m", PERMISSION_CACHE_TTL_MS: String(TTL_MS) });
-  web = await startWeb({ env, log: createLogger({ level: "silent", redact }), redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log: createLogger({ level: "silent", redact }), redis: redis.url, Octokit: TestOctokit });
   url = `http://127.0.0.1:${web.port}${env.WEBHOOK_PATH}`;
   inspect = new Redis(redis.url, { maxRetriesPerRequest: null });
   for (const kind of ["fix", "review", "notify"]) queues[kind] = new Queue(kind, { connection: inspect, prefix: env.QUEUE_PREFIX });

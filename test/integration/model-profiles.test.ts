@@ -153,7 +153,7 @@ describe("health", () => {
       profiles: loadModelProfiles({ MODEL_BASE_URL: thinking.url }, { path: "p.yaml", text: "profiles:\n  instruct:\n    baseUrls: [http://127.0.0.1:9/v1]\n" }),
       apiKeys: new Map(),
     };
-    web = await startWeb({ env: testEnv(), log: createLogger({ level: "silent", redact }), redisUrl: redis.url, Octokit: TestOctokit, models });
+    web = await startWeb({ env: testEnv(), log: createLogger({ level: "silent", redact }), redis: redis.url, Octokit: TestOctokit, models });
     const shallow = await fetch(`http://127.0.0.1:${web.port}/healthz`);
     expect(shallow.status).toBe(200);
     const deep = await fetch(`http://127.0.0.1:${web.port}/healthz?deep=1`);

@@ -33,10 +33,10 @@ const links = runLinks(env, redact);
 
 beforeAll(async () => {
   redis = await startTestRedis();
-  web = await startWeb({ env, log, redact, redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log, redact, redis: redis.url, Octokit: TestOctokit });
   base = `http://127.0.0.1:${web.port}`;
   const plain = testEnv({ RUNS_DIR: runsDir, QUEUE_PREFIX: env.QUEUE_PREFIX });
-  webNoAdmin = await startWeb({ env: plain, log, redisUrl: redis.url, Octokit: TestOctokit });
+  webNoAdmin = await startWeb({ env: plain, log, redis: redis.url, Octokit: TestOctokit });
   baseNoAdmin = `http://127.0.0.1:${webNoAdmin.port}`;
   await recordScriptedRun({ links, jobId: "fix-public", redact, private: false });
   await recordScriptedRun({ links, jobId: "fix-private", redact, private: true });

@@ -46,7 +46,7 @@ let base: string;
 beforeAll(async () => {
   if (!browser) return;
   redis = await startTestRedis();
-  web = await startWeb({ env, log, redact, redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log, redact, redis: redis.url, Octokit: TestOctokit });
   base = `http://127.0.0.1:${web.port}`;
 }, 30_000);
 

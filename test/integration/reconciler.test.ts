@@ -35,7 +35,7 @@ beforeAll(async () => {
   web = await startWeb({
     env: { ...env, githubApiUrl: sim.apiUrl, GHE_HOST: sim.host, GHE_PROTOCOL: "http" },
     log,
-    redisUrl: redis.url,
+    redis: redis.url,
     Octokit: TestOctokit,
   });
   inspect = new Redis(redis.url);

@@ -50,7 +50,7 @@ beforeAll(async () => {
     .get(/\/collaborators\/alice\/permission$/)
     .reply(200, { permission: "write" });
   const log = createLogger({ level: "info", redact, destination: sink });
-  web = await startWeb({ env, log, redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log, redis: redis.url, Octokit: TestOctokit });
   url = `http://127.0.0.1:${web.port}${env.WEBHOOK_PATH}`;
   inspect = new Redis(redis.url, { maxRetriesPerRequest: null });
   fixQueue = new Queue("fix", { connection: inspect, prefix: env.QUEUE_PREFIX });
@@ -209,7 +209,7 @@ describe("/metrics access", () => {
     other = await startWeb({
       env: testEnv({ METRICS_TOKEN: token, METRICS_PORT: "0" }),
       log: createLogger({ level: "silent", redact }),
-      redisUrl: redis.url,
+      redis: redis.url,
       Octokit: TestOctokit,
     });
     expect(other.metricsPort).toBeDefined();
@@ -266,7 +266,7 @@ describe("the operator pages' login under a guessing attack", () => {
           },
         }),
       }),
-      redisUrl: redis.url,
+      redis: redis.url,
       Octokit: TestOctokit,
     });
     const statuses = new Map<number, number>();

@@ -43,7 +43,7 @@ beforeAll(async () => {
     .reply(404, {})
     .get(/\/collaborators\/alice\/permission$/)
     .reply(200, { permission: "write" });
-  web = await startWeb({ env, log, redisUrl: redis.url, Octokit: TestOctokit });
+  web = await startWeb({ env, log, redis: redis.url, Octokit: TestOctokit });
   url = `http://127.0.0.1:${web.port}${env.WEBHOOK_PATH}`;
   inspect = new Redis(redis.url, { maxRetriesPerRequest: null });
   fixQueue = new Queue("fix", { connection: inspect, prefix: env.QUEUE_PREFIX });
@@ -249,8 +249,8 @@ describe("start-up checks", () => {
   test("a Redis with allkeys-lru → the app refuses to start and says why", async () => {
     const lru = await startTestRedis({ maxmemoryPolicy: "allkeys-lru" });
     try {
-      await expect(startWeb({ env: testEnv(), log, redisUrl: lru.url, Octokit: TestOctokit })).rejects.toThrow(StartupError);
-      await expect(startWeb({ env: testEnv(), log, redisUrl: lru.url, Octokit: TestOctokit })).rejects.toThrow(/noeviction/);
+      await expect(startWeb({ env: testEnv(), log, redis: lru.url, Octokit: TestOctokit })).rejects.toThrow(StartupError);
+      await expect(startWeb({ env: testEnv(), log, redis: lru.url, Octokit: TestOctokit })).rejects.toThrow(/noeviction/);
     } finally {
       await lru.destroy();
     }

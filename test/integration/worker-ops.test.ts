@@ -100,7 +100,7 @@ test("model calls go through the shared gate; /metrics, /healthz and /drain on t
     return { tone: "success", text: `The model said: ${completion.content}` };
   };
   const models = loadModels(env, { MODEL_BASE_URL: vllm.url });
-  worker = await startWorker({ env, log, redact, models, redisUrl: redis.url, Octokit: TestOctokit, handlers: { fix }, progressIntervalMs: 0 });
+  worker = await startWorker({ env, log, redact, models, redis: redis.url, Octokit: TestOctokit, handlers: { fix }, progressIntervalMs: 0 });
   expect(worker.httpPort).toBeGreaterThan(0);
   const base = `http://127.0.0.1:${worker.httpPort}`;
 

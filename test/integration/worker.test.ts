@@ -60,7 +60,7 @@ afterAll(async () => {
 });
 
 async function worker(handlers?: Record<string, JobHandler>, extra: { lockDurationMs?: number } = {}) {
-  const w = await startWorker({ env, log, redact, redisUrl: redis.url, Octokit: TestOctokit, handlers, progressIntervalMs: 0, ...extra });
+  const w = await startWorker({ env, log, redact, redis: redis.url, Octokit: TestOctokit, handlers, progressIntervalMs: 0, ...extra });
   workers.push(w);
   return w;
 }

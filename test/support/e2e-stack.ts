@@ -5,6 +5,7 @@ import { startFakeVllm, type FakeVllm, type FakeVllmOptions } from "./fake-vllm/
 import { startGitHubSim, type GitHubSim } from "./github-sim/index.js";
 import { testPrivateKey } from "./keys.js";
 import { spawnRole, type RoleProcess } from "./processes.js";
+import { startTestRedisCluster, type TestRedisCluster } from "./redis-cluster.js";
 import { freePort, startTestRedis, type TestRedis } from "./redis-server.js";
 
 /**
@@ -24,22 +25,40 @@ export interface Stack {
   env: Record<string, string>;
   /** Start another worker process (after a kill), with the same environment. */
   startWorker(extra?: Record<string, string>): Promise<RoleProcess>;
+  /** Start another web process on its own port (several web processes behind one load balancer). */
+  startWeb(extra?: Record<string, string>): Promise<{ process: RoleProcess; webhookUrl: string }>;
   stop(): Promise<void>;
 }
 
-export const APP_ID = 4242;
-export const WEBHOOK_SECRET = "e2e-webhook-secret";
-export const ADMIN_PASSWORD = "e2e-admin-password-1234";
+/** The same system on a real Redis Cluster (three masters, a replica each) instead of one Redis. */
+export type ClusterStack = Omit<Stack, "redis"> & { cluster: TestRedisCluster };
 
-export async function startStack(options: {
+type StackOptions = {
   vllm: FakeVllmOptions;
   env?: Record<string, string>;
   /** Overrides for the web process only (bench/load points its GitHub calls elsewhere). */
   webEnv?: Record<string, string>;
   sim?: GitHubSim;
-}): Promise<Stack> {
-  const sim = options.sim ?? (await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: WEBHOOK_SECRET } }));
+};
+
+export const APP_ID = 4242;
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+export const ADMIN_PASSWORD = "e2e-admin-password-1234";
+
+export async function startStack(options: StackOptions): Promise<Stack> {
   const redis = await startTestRedis({ appendonly: true });
+  const stack = await launchStack(options, { REDIS_URL: redis.url, QUEUE_PREFIX: "e2e" }, () => redis.destroy());
+  return { ...stack, redis };
+}
+
+export async function startClusterStack(options: StackOptions): Promise<ClusterStack> {
+  const cluster = await startTestRedisCluster();
+  const stack = await launchStack(options, { REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.destroy());
+  return { ...stack, cluster };
+}
+
+async function launchStack(options: StackOptions, redisEnv: Record<string, string>, stopRedis: () => Promise<void>): Promise<Omit<Stack, "redis">> {
+  const sim = options.sim ?? (await startGitHubSim({ app: { id: APP_ID, privateKey: testPrivateKey(), webhookSecret: WEBHOOK_SECRET } }));
   const vllm = await startFakeVllm(options.vllm);
   const dataDir = mkdtempSync(join(tmpdir(), "iquest-e2e-"));
   // The sandbox runs as other uids; they must be able to traverse down to the job directories.
@@ -49,10 +68,9 @@ export async function startStack(options: {
     APP_ID: String(APP_ID),
     PRIVATE_KEY: testPrivateKey(),
     WEBHOOK_SECRET,
-    REDIS_URL: redis.url,
+    ...redisEnv,
     GHE_HOST: sim.host,
     GHE_PROTOCOL: "http",
-    QUEUE_PREFIX: "e2e",
     HOST: "127.0.0.1",
     PORT: String(port),
     MODEL_BASE_URL: vllm.url,
@@ -73,15 +91,18 @@ export async function startStack(options: {
     await w.waitFor(/worker: waiting for jobs/, 30_000);
     return w;
   };
-  const web = spawnRole("web", { ...env, ...options.webEnv });
-  processes.push(web);
-  await web.waitFor(/web: listening for webhooks/, 30_000);
+  const startWeb = async (extra: Record<string, string> = {}, webPort?: number) => {
+    const p = webPort ?? (await freePort());
+    const w = spawnRole("web", { ...env, ...options.webEnv, PORT: String(p), ...extra });
+    processes.push(w);
+    await w.waitFor(/web: listening for webhooks/, 30_000);
+    return { process: w, webhookUrl: `http://127.0.0.1:${p}/api/github/webhooks` };
+  };
+  const { process: web, webhookUrl } = await startWeb({}, port);
   const worker = await startWorker();
-  const webhookUrl = `http://127.0.0.1:${port}/api/github/webhooks`;
   sim.webhooks.url = webhookUrl;
   return {
     sim,
-    redis,
     vllm,
     web,
     worker,
@@ -89,10 +110,11 @@ export async function startStack(options: {
     dataDir,
     env,
     startWorker,
+    startWeb: (extra) => startWeb(extra),
     async stop() {
       await Promise.all(processes.map((p) => p.stop("SIGKILL")));
       await vllm.close();
-      await redis.destroy();
+      await stopRedis();
       if (!options.sim) await sim.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

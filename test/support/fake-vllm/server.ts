@@ -119,6 +119,8 @@ export interface FakeVllm {
   requests: RecordedRequest[];
   /** Every request, whatever its path. */
   allRequests: RecordedRequest[];
+  /** The most chat completions it was serving at once (a shared concurrency limit holds if ≤ it). */
+  peakInFlight(): number;
   /** Append steps to the script. */
   push(...steps: ScriptStep[]): void;
   /** Script steps not played yet (array scripts only). */
@@ -207,6 +209,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
   let metricsAvailable = true;
   const capacity = options.capacity ? createCapacityModel(options.capacity) : undefined;
   let inFlight = 0;
+  let peak = 0;
   let callCounter = 0;
   let prefixQueries = 0;
   let prefixHits = 0;
@@ -418,6 +421,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         recorded.index = requests.length;
         requests.push(recorded);
         inFlight++;
+        peak = Math.max(peak, inFlight);
         let done = false;
         const finish = () => {
           if (!done) {
@@ -476,6 +480,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     origin,
     requests,
     allRequests,
+    peakInFlight: () => peak,
     push: (...steps) => {
       queue.push(...steps);
     },
