@@ -54,6 +54,9 @@ export const envSchema = z.object({
    * slot, as BullMQ's and our multi-key scripts need there; the default is `{iquest}` on a cluster
    * and `iquest` on one node.
    */
+  /** Parked checkouts per repository for warm checkouts (0: a new directory for every job), and in all. */
+  WORKTREE_POOL_SIZE: intFrom(2, 0),
+  WORKTREE_POOL_TOTAL: intFrom(16, 0),
   QUEUE_PREFIX: z
     .string()
     .regex(/^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/, "letters, digits, '-' and '_' only, optionally in braces as a Redis Cluster hash tag: {iquest}")

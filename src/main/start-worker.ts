@@ -94,6 +94,7 @@ export function createJobServices(env: Env, app: GitHubApp, models: ModelSetup, 
       root: resolve(env.workspaceDir),
       gitBaseUrl: env.githubGitUrl,
       mirrorCapBytes: env.MIRROR_CACHE_MB * 1024 * 1024,
+      pool: { perRepo: env.WORKTREE_POOL_SIZE, total: env.WORKTREE_POOL_TOTAL },
       ...(network ? { gitNetworkEnv: network.gitEnv } : {}),
       log,
     }),
@@ -303,6 +304,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       reconciler?.stop();
       clearInterval(pruneTimer);
       await set.close(graceMs);
+      // Parked checkouts are this process's (their locks die with it): delete them now rather than leave them to the next sweep.
+      await services.workspace.drainPool().catch(() => {});
       await http?.close();
       await gates.close();
       await closeRedis(gateRedis);

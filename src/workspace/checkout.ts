@@ -8,6 +8,7 @@ import { CommitNotFoundError } from "./errors.js";
 import { chownTree, dirSize, removeTree, touch } from "./fs-utils.js";
 import { OBJECT_ID, createGit, type Git } from "./git.js";
 import { acquireLock, tryLock, type Lock } from "./lock.js";
+import { WorktreePool, chownForeign, resetSlotDirs, resetSlotFiles, type ParkedSlot, type PoolLimits } from "./worktree-pool.js";
 
 /**
  * Checkouts: one partial mirror per repository, and a standalone repository per job.
@@ -63,6 +64,11 @@ export interface WorkspaceOptions {
   /** Leftovers younger than this are never swept (a job that is just starting). */
   sweepGraceMs?: number;
   git?: Git;
+  /**
+   * Warm checkouts (worktree-pool.ts): a finished job's directory is parked, and the next job on
+   * the repository moves it to its commit. Default: off (every job a new directory).
+   */
+  pool?: PoolLimits;
   /** Proxy and CA settings for host-side git (git.ts `networkEnv`). */
   gitNetworkEnv?: Readonly<Record<string, string>>;
   log?: Logger;
@@ -123,6 +129,8 @@ export interface WorkspaceManager {
   sweep(): Promise<string[]>;
   /** Evict least recently used mirrors until under the cap. Returns the evicted keys. */
   evict(keep?: RepoRef): Promise<string[]>;
+  /** Delete every parked checkout (shutdown). */
+  drainPool(): Promise<void>;
 }
 
 const GIB = 1024 ** 3;
@@ -297,18 +305,11 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     if (field("packs") > 40 || field("count") > 5000) await git(["--git-dir", mirror, "gc", "--quiet"]);
   }
 
-  async function materialize(
-    req: CheckoutRequest,
-    mirror: string,
-    paths: { worktree: string; checkoutIndex: string },
-    auth: Record<string, string>,
-    secrets: string[],
-  ) {
-    const format = (await git(["--git-dir", mirror, "rev-parse", "--show-object-format"])).stdout.trim() || "sha1";
-    const branch = req.localBranch ?? "iquest/work";
-    if (!SAFE_BRANCH.test(branch) || branch.includes("..") || branch.endsWith(".lock")) throw new Error(`invalid local branch ${branch}`);
-    // 1. The commit's objects, and the blobs the partial mirror lacks: fetched in one batch (the
-    //    same request git makes for a lazy fetch), so nothing below goes to the network.
+  /**
+   * The commit's objects, with the blobs the partial mirror lacks fetched in one batch (the same
+   * request git makes for a lazy fetch), so nothing after this goes to the network.
+   */
+  async function commitObjects(req: CheckoutRequest, mirror: string, auth: Record<string, string>, secrets: string[]): Promise<string[]> {
     const listing = await git(["--git-dir", mirror, "rev-list", "--objects", "--no-object-names", "--no-walk", "--missing=print", req.commit]);
     const objects = listing.stdout.split("\n").filter(Boolean);
     const missing = objects.filter((o) => o.startsWith("?")).map((o) => o.slice(1));
@@ -318,29 +319,62 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
         { input: `${missing.join("\n")}\n`, env: auth, secrets, signal: req.signal },
       );
     }
-    await git(["init", "--quiet", "--template=", `--object-format=${format}`, "-b", branch, paths.worktree]);
-    const gitDir = join(paths.worktree, ".git");
-    // 2. In parallel: the files (a private index; read-tree -u), and the sandbox's own repository,
-    //    which gets exactly this commit, its trees and its blobs as one pack written by
-    //    pack-objects with its index (no history, no later commits, nothing to fetch).
+    return objects.map((o) => o.replace(/^\?/, ""));
+  }
+
+  /**
+   * The sandbox's own repository: `git init`, then exactly this commit, its trees and its blobs as
+   * one pack written by pack-objects with its index (no history, no later commits, nothing to
+   * fetch). The caller copies the checkout index in once the files are written.
+   */
+  async function makeJobRepo(req: CheckoutRequest, mirror: string, worktree: string, objects: readonly string[], auth: Record<string, string>, secrets: string[]) {
+    const format = (await git(["--git-dir", mirror, "rev-parse", "--show-object-format"])).stdout.trim() || "sha1";
+    const branch = req.localBranch ?? "iquest/work";
+    if (!SAFE_BRANCH.test(branch) || branch.includes("..") || branch.endsWith(".lock")) throw new Error(`invalid local branch ${branch}`);
+    await git(["init", "--quiet", "--template=", `--object-format=${format}`, "-b", branch, worktree]);
+    const gitDir = join(worktree, ".git");
+    await git(["--git-dir", mirror, "pack-objects", "--quiet", "--window=0", join(gitDir, "objects", "pack", "pack")], {
+      input: `${objects.join("\n")}\n`,
+      env: auth,
+      secrets,
+      signal: req.signal,
+    });
+    await writeFile(join(gitDir, "shallow"), `${req.commit}\n`);
+    await git(["--git-dir", gitDir, "update-ref", `refs/heads/${branch}`, req.commit]);
+    // ctime changes when the tree is handed to the sandbox uid; content and mtime do not.
+    await git(["--git-dir", gitDir, "config", "core.trustctime", "false"]);
+  }
+
+  async function materialize(
+    req: CheckoutRequest,
+    mirror: string,
+    paths: { worktree: string; checkoutIndex: string },
+    auth: Record<string, string>,
+    secrets: string[],
+  ) {
+    const objects = await commitObjects(req, mirror, auth, secrets);
+    // In parallel: the files (a private index; read-tree -u), and the sandbox's own repository.
     await Promise.all([
       git(["--git-dir", mirror, "--work-tree", paths.worktree, "-c", "checkout.workers=0", "read-tree", "-u", "--reset", req.commit], {
         env: { ...auth, GIT_INDEX_FILE: paths.checkoutIndex },
         secrets,
         signal: req.signal,
       }),
-      git(["--git-dir", mirror, "pack-objects", "--quiet", "--window=0", join(gitDir, "objects", "pack", "pack")], {
-        input: `${objects.map((o) => o.replace(/^\?/, "")).join("\n")}\n`,
-        env: auth,
-        secrets,
-        signal: req.signal,
-      }),
+      makeJobRepo(req, mirror, paths.worktree, objects, auth, secrets),
     ]);
-    await writeFile(join(gitDir, "shallow"), `${req.commit}\n`);
-    await git(["--git-dir", gitDir, "update-ref", `refs/heads/${branch}`, req.commit]);
-    // ctime changes when the tree is handed to the sandbox uid; content and mtime do not.
-    await git(["--git-dir", gitDir, "config", "core.trustctime", "false"]);
-    await copyFile(paths.checkoutIndex, join(gitDir, "index"));
+    await copyFile(paths.checkoutIndex, join(paths.worktree, ".git", "index"));
+  }
+
+  /** A parked slot moved to this job's commit (worktree-pool.ts); the caller holds the repo lock. */
+  async function recycle(req: CheckoutRequest, mirror: string, slot: ParkedSlot, auth: Record<string, string>, secrets: string[]) {
+    const objects = await commitObjects(req, mirror, auth, secrets);
+    await removeTree(join(slot.paths.worktree, ".git"), dirs.trash);
+    await Promise.all([
+      resetSlotFiles(git, { mirror, paths: slot.paths, commit: req.commit, auth, secrets, ...(req.signal ? { signal: req.signal } : {}) }),
+      makeJobRepo(req, mirror, slot.paths.worktree, objects, auth, secrets),
+      resetSlotDirs(slot.paths, dirs.trash),
+    ]);
+    await copyFile(slot.paths.checkoutIndex, join(slot.paths.worktree, ".git", "index"));
   }
 
   async function allocateUid(): Promise<{ uid: number; lock: Lock } | null> {
@@ -416,6 +450,7 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
         if (!repoLock) continue;
         await removeTree(join(dirs.mirrors, `${m.key}.git`), dirs.trash);
         await unlink(join(dirs.mirrors, `${m.key}.used`)).catch(() => {});
+        for (const slot of pool.drain(m.key)) await destroySlot(slot).catch(() => {});
         total -= m.size;
         evicted.push(m.key);
       } finally {
@@ -427,81 +462,149 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
     return evicted;
   }
 
-  async function checkout(req: CheckoutRequest): Promise<JobCheckout> {
+  const pool = new WorktreePool(options.pool ?? { perRepo: 0, total: 0 });
+
+  /** Delete a slot's directory and free its locks (a job's end without the pool, or a slot the pool let go). */
+  async function destroySlot(slot: Pick<ParkedSlot, "dir" | "jobLock" | "uid">) {
+    try {
+      await removeTree(slot.dir, dirs.trash);
+      await unlink(`${slot.dir}.lock`).catch(() => {});
+    } finally {
+      await slot.uid?.lock.release().catch(() => {});
+      await slot.jobLock.release().catch(() => {});
+    }
+  }
+
+  /**
+   * The end of a job's use of its directory: parked for the next job on the repository when the
+   * pool has room (its private index refreshed now, off the next job's path: the hand-over to the
+   * sandbox uid changed every file's ctime), else deleted.
+   */
+  async function release(slot: ParkedSlot, inUse: Lock) {
+    await inUse.release().catch(() => {});
+    if (pool.limits.perRepo > 0) {
+      const mirror = join(dirs.mirrors, `${slot.key}.git`);
+      const refreshed = await git(["--git-dir", mirror, "--work-tree", slot.paths.worktree, "update-index", "-q", "--refresh", "--ignore-submodules"], {
+        cwd: slot.paths.worktree,
+        env: { GIT_INDEX_FILE: slot.paths.checkoutIndex },
+        okExitCodes: [1],
+      }).then(() => true, () => false);
+      if (refreshed) {
+        for (const out of pool.park({ ...slot, parkedAt: Date.now() })) await destroySlot(out);
+        return;
+      }
+    }
+    await destroySlot(slot);
+  }
+
+  function jobCheckout(req: CheckoutRequest, slot: ParkedSlot, inUse: Lock, remoteUrl: string, mirror: string): JobCheckout {
+    let released = false;
+    return {
+      jobId: req.jobId,
+      repo: req.repo,
+      commit: req.commit,
+      remoteUrl,
+      dir: slot.dir,
+      worktree: slot.paths.worktree,
+      home: slot.paths.home,
+      hostDir: slot.paths.hostDir,
+      checkoutIndex: slot.paths.checkoutIndex,
+      mirrorDir: mirror,
+      uid: slot.uid?.uid ?? null,
+      gid: slot.uid?.uid ?? null,
+      remove: async () => {
+        if (released) return;
+        released = true;
+        await release({ ...slot, commit: req.commit }, inUse);
+      },
+    };
+  }
+
+  function checkRequest(req: CheckoutRequest) {
     if (!OBJECT_ID.test(req.commit)) throw new Error(`commit must be a full object id, got "${req.commit}"`);
     for (const ref of req.fetchRefs ?? []) {
       if (!SAFE_REF.test(ref) || ref.includes("..")) throw new Error(`refusing to fetch ref "${ref}"`);
     }
+  }
+
+  async function checkout(req: CheckoutRequest): Promise<JobCheckout> {
+    checkRequest(req);
     const key = keyOf(req.repo);
     await ensureLayout();
     await sweep().catch((err) => log?.warn({ err }, "sweep failed; continuing"));
+    const token = await resolveToken(req.token);
+    const remoteUrl = remoteUrlOf(req.repo);
+    const auth = gitAuthEnv(remoteUrl, token);
+    const secrets = tokenForms(token);
+
+    // Warm: a parked directory of this repository, moved to the commit. Any failure discards it.
+    for (let parked = pool.take(key); parked; parked = pool.take(key)) {
+      const slot = parked;
+      const inUse = await acquireLock(join(dirs.mirrors, `${key}.inuse`), lockOpts(lockTimeoutMs, true));
+      try {
+        const mirror = await withRepoLock(req.repo, async () => {
+          const { mirror, fresh } = await ensureMirror(req.repo, auth, secrets, req.signal);
+          await ensureCommit(req, mirror, fresh, auth, secrets);
+          await recycle(req, mirror, slot, auth, secrets);
+          await maybeRepack(mirror);
+          return mirror;
+        });
+        if (slot.uid) {
+          await chownForeign(slot.paths.worktree, slot.uid.uid, slot.uid.uid);
+          await chownTree([slot.paths.home], slot.uid.uid, slot.uid.uid);
+        }
+        await touch(join(dirs.mirrors, `${key}.used`));
+        return jobCheckout(req, slot, inUse, remoteUrl, mirror);
+      } catch (err) {
+        await inUse.release().catch(() => {});
+        await destroySlot(slot).catch(() => {});
+        if (req.signal?.aborted || err instanceof CommitNotFoundError) throw err;
+        log?.warn({ err: (err as Error).message, dir: slot.dir }, "a parked checkout could not be reused; making a new one");
+      }
+    }
 
     const name = `${req.jobId.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 80)}-${randomBytes(4).toString("hex")}`;
-    const held: Lock[] = [];
     const jobLock = await acquireLock(join(dirs.jobs, `${name}.lock`), lockOpts(0));
-    held.push(jobLock);
     const dir = join(dirs.jobs, name);
-    const paths = {
-      worktree: join(dir, "work"),
-      home: join(dir, "home"),
-      hostDir: join(dir, "host"),
-      checkoutIndex: join(dir, "host", "checkout-index"),
+    const slot: ParkedSlot = {
+      key,
+      dir,
+      paths: { worktree: join(dir, "work"), home: join(dir, "home"), hostDir: join(dir, "host"), checkoutIndex: join(dir, "host", "checkout-index") },
+      commit: req.commit,
+      jobLock,
+      uid: null,
+      parkedAt: 0,
     };
-    let removed = false;
-    const remove = async () => {
-      if (removed) return;
-      removed = true;
-      try {
-        await removeTree(dir, dirs.trash);
-        await unlink(`${dir}.lock`).catch(() => {});
-      } finally {
-        for (const l of held.reverse()) await l.release().catch(() => {});
-      }
-    };
+    let inUse: Lock | undefined;
     try {
       await mkdir(dir, { mode: 0o711 });
-      await mkdir(paths.worktree, { mode: 0o755 });
-      await mkdir(paths.home, { mode: 0o700 });
-      await mkdir(paths.hostDir, { mode: 0o700 });
-      const uid = await allocateUid();
-      if (uid) held.push(uid.lock);
-      held.push(await acquireLock(join(dirs.mirrors, `${key}.inuse`), lockOpts(lockTimeoutMs, true)));
-
-      const token = await resolveToken(req.token);
-      const remoteUrl = remoteUrlOf(req.repo);
-      const auth = gitAuthEnv(remoteUrl, token);
-      const secrets = tokenForms(token);
+      await mkdir(slot.paths.worktree, { mode: 0o755 });
+      await mkdir(slot.paths.home, { mode: 0o700 });
+      await mkdir(slot.paths.hostDir, { mode: 0o700 });
+      slot.uid = await allocateUid();
+      inUse = await acquireLock(join(dirs.mirrors, `${key}.inuse`), lockOpts(lockTimeoutMs, true));
       const mirror = await withRepoLock(req.repo, async () => {
         const { mirror, fresh } = await ensureMirror(req.repo, auth, secrets, req.signal);
         await ensureCommit(req, mirror, fresh, auth, secrets);
-        await materialize(req, mirror, paths, auth, secrets);
+        await materialize(req, mirror, slot.paths, auth, secrets);
         await maybeRepack(mirror);
         return mirror;
       });
-      if (uid) await chownTree([paths.worktree, paths.home], uid.uid, uid.uid);
+      if (slot.uid) await chownTree([slot.paths.worktree, slot.paths.home], slot.uid.uid, slot.uid.uid);
       await touch(join(dirs.mirrors, `${key}.used`));
       await evict(req.repo).catch((err) => log?.warn({ err }, "mirror eviction failed; continuing"));
-      return {
-        jobId: req.jobId,
-        repo: req.repo,
-        commit: req.commit,
-        remoteUrl,
-        dir,
-        worktree: paths.worktree,
-        home: paths.home,
-        hostDir: paths.hostDir,
-        checkoutIndex: paths.checkoutIndex,
-        mirrorDir: mirror,
-        uid: uid?.uid ?? null,
-        gid: uid?.uid ?? null,
-        remove,
-      };
+      return jobCheckout(req, slot, inUse, remoteUrl, mirror);
     } catch (err) {
-      await remove().catch(() => {});
+      await inUse?.release().catch(() => {});
+      await destroySlot(slot).catch(() => {});
       throw err;
     }
   }
 
+  async function drainPool() {
+    for (const slot of pool.drain()) await destroySlot(slot).catch(() => {});
+  }
+
   const installCacheDirOf = (repo: RepoRef) => join(dirs.installCache, keyOf(repo));
-  return { root, git, protocols, checkout, withRepoLock, mirrorDirOf, remoteUrlOf, installCacheDirOf, sweep, evict };
+  return { root, git, protocols, checkout, withRepoLock, mirrorDirOf, remoteUrlOf, installCacheDirOf, sweep, evict, drainPool };
 }

@@ -1,0 +1,138 @@
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { removeTree } from "./fs-utils.js";
+import type { Git } from "./git.js";
+import type { Lock } from "./lock.js";
+import { SYSTEM_PATH, runProcess } from "./run-process.js";
+
+/**
+ * Warm checkouts: a finished job's directory is parked instead of deleted, and the next job on the
+ * same repository moves it to its own commit, writing only what differs, instead of writing the
+ * whole tree again (checkout.ts `WorkspaceOptions.pool`).
+ *
+ * Isolation stays total. What one job may have written (tracked files changed, even with their
+ * size and mtime put back; untracked and ignored files; nested repositories; the sandbox's own
+ * `.git` with its config, hooks and objects; HOME with its dotfiles and caches) is gone before the
+ * next job sees the directory:
+ * - `work/.git` and `home/` are deleted and made again, exactly as for a new checkout;
+ * - the files are compared by host git with the host-private index of the commit the slot holds
+ *   (`update-index --refresh`: a file whose stat differs is hashed again, and ctime, which no
+ *   process can set back, is checked), then `clean -ffdx` removes everything not tracked,
+ *   and `read-tree -u --reset` writes the new commit over what differs. Host git never reads
+ *   the sandbox's `.git` (it is already gone) and runs with the mirror as its git dir;
+ * - ownership is handed to the slot's sandbox uid for the entries host git wrote.
+ * Anything that fails on the way discards the slot, and the job gets a new checkout.
+ *
+ * The pool itself is this process's bookkeeping: the slots' directories hold their job and uid
+ * locks (flock), so a worker that dies leaves them to the sweep, like any dead job's.
+ */
+export interface PooledPaths {
+  worktree: string;
+  home: string;
+  hostDir: string;
+  checkoutIndex: string;
+}
+
+export interface ParkedSlot {
+  /** The repository's key (mirror name). */
+  key: string;
+  dir: string;
+  paths: PooledPaths;
+  /** The commit the files and the private index are at. */
+  commit: string;
+  /** The directory's job lock and the sandbox uid it keeps. */
+  jobLock: Lock;
+  uid: { uid: number; lock: Lock } | null;
+  parkedAt: number;
+}
+
+export interface PoolLimits {
+  /** Parked slots kept per repository (0: no pool). */
+  perRepo: number;
+  /** Parked slots kept in all. */
+  total: number;
+}
+
+/** Which slots are parked; the caller deletes what `park` pushes out. Synchronous: no two jobs take one slot. */
+export class WorktreePool {
+  private readonly slots: ParkedSlot[] = [];
+
+  constructor(readonly limits: PoolLimits) {}
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The most recently parked slot of this repository (its files are the likeliest to be close). */
+  take(key: string): ParkedSlot | undefined {
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      if (this.slots[i]!.key === key) return this.slots.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  /** Park a slot; returns the slots that no longer fit (oldest first), for the caller to delete. */
+  park(slot: ParkedSlot): ParkedSlot[] {
+    if (this.limits.perRepo <= 0 || this.limits.total <= 0) return [slot];
+    this.slots.push(slot);
+    const out: ParkedSlot[] = [];
+    const sameRepo = this.slots.filter((s) => s.key === slot.key);
+    while (sameRepo.length > this.limits.perRepo) out.push(this.remove(sameRepo.shift()!));
+    while (this.slots.length > this.limits.total) out.push(this.remove(this.slots[0]!));
+    return out;
+  }
+
+  /** Every parked slot (shutdown, or a repository's mirror going away). */
+  drain(key?: string): ParkedSlot[] {
+    const out = this.slots.filter((s) => key === undefined || s.key === key);
+    for (const s of out) this.remove(s);
+    return out;
+  }
+
+  private remove(slot: ParkedSlot): ParkedSlot {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    return slot;
+  }
+}
+
+/**
+ * Move a parked slot's files to `commit` (see the top of this file). The caller holds the
+ * repository lock, has the commit's blobs in the mirror, and rebuilds `work/.git` itself (in
+ * parallel: it is the same step as for a new checkout).
+ */
+export async function resetSlotFiles(git: Git, o: { mirror: string; paths: PooledPaths; commit: string; auth: Record<string, string>; secrets: readonly string[]; signal?: AbortSignal }): Promise<void> {
+  const { worktree, checkoutIndex } = o.paths;
+  const hostGit = (args: string[], okExitCodes: number[] = []) =>
+    git(["--git-dir", o.mirror, "--work-tree", worktree, "-c", "checkout.workers=0", ...args], {
+      cwd: worktree,
+      env: { ...o.auth, GIT_INDEX_FILE: checkoutIndex },
+      secrets: o.secrets,
+      okExitCodes,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  // Exit 1: some files differ from the index; they are what read-tree writes again below.
+  await hostGit(["update-index", "-q", "--refresh", "--ignore-submodules"], [1]);
+  await hostGit(["clean", "-ffdxq"]);
+  await hostGit(["read-tree", "-u", "--reset", o.commit]);
+}
+
+/** HOME and the host-private directory as a new checkout has them: empty (the index kept). */
+export async function resetSlotDirs(paths: PooledPaths, trash: string): Promise<void> {
+  await removeTree(paths.home, trash);
+  await mkdir(paths.home, { mode: 0o700 });
+  for (const name of await readdir(paths.hostDir)) {
+    if (join(paths.hostDir, name) !== paths.checkoutIndex) await removeTree(join(paths.hostDir, name), trash);
+  }
+}
+
+/**
+ * Give what host git wrote (owned by the worker) to the sandbox uid, leaving the rest alone: a
+ * `chown -R` would change every file's ctime, and the next reuse would hash every file again.
+ */
+export async function chownForeign(root: string, uid: number, gid: number): Promise<void> {
+  const r = await runProcess("find", [root, "-xdev", "(", "!", "-uid", String(uid), "-o", "!", "-gid", String(gid), ")", "-exec", "chown", "-h", `${uid}:${gid}`, "--", "{}", "+"], {
+    env: { PATH: SYSTEM_PATH },
+  });
+  if (r.code !== 0) throw new Error(`chown of the recycled checkout failed: ${r.stderr.toString().trim()}`);
+}
