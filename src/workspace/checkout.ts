@@ -22,6 +22,8 @@ import { WorktreePool, chownForeign, resetSlotDirs, resetSlotFiles, type ParkedS
  *   jobs/<job>-<rand>/work              the job's files + its own `.git`: the sandbox's /workspace
  *   jobs/<job>-<rand>/home              the sandbox's HOME (venvs, npm cache), persists per job
  *   jobs/<job>-<rand>/host              host-private: the checkout index publish starts from
+ *                                       (a finished job's directory may be parked and reused by
+ *                                        the next job on the repository: worktree-pool.ts)
  *   uids/<uid>.lock                     the sandbox uid pool (root workers only)
  *   install-cache/<key>/<hash>          dependency installs by lock-file hash (install-cache.ts)
  *
