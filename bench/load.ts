@@ -5,7 +5,7 @@
  * bwrap sandbox and the repositories' real tests; the model is the fake vLLM answering at once.
  *
  *   npx tsx bench/load.ts [--seconds 60] [--rate 3] [--repos 20] [--concurrency 20] [--pacing on|off]
- *                         [--web-github fast|sim] [--outside-niceness 10]
+ *                         [--web-github fast|sim] [--outside-niceness 10] [--worker-cpu nice|idle]
  *
  * 1. `--concurrency` issues are labelled `iquest:fix` first, and the bench waits until the worker
  *    runs that many fix jobs at once.
@@ -61,6 +61,8 @@ const CONCURRENCY = Number(arg("concurrency", "20"));
 const PACING = arg("pacing", "on") as "on" | "off";
 const WEB_GITHUB = arg("web-github", "fast") as "fast" | "sim";
 const OUTSIDE_NICENESS = Number(arg("outside-niceness", "10"));
+// WORKER_CPU_POLICY for the worker process: "nice" (WORKER_NICENESS only, the default) or "idle" (SCHED_IDLE).
+const WORKER_CPU = arg("worker-cpu", "nice") as "nice" | "idle";
 const DRAIN_TIMEOUT_MS = 20 * 60_000;
 
 interface Captured {
@@ -120,7 +122,7 @@ async function main() {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
       script: scriptByTask(fixScript),
     },
-    env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info" },
+    env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info", WORKER_CPU_POLICY: WORKER_CPU },
   });
   const { sim } = stack;
   const inspect = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
@@ -266,7 +268,7 @@ async function main() {
     const lost = sent.length - ok2xx + (stream.length - jobsCompleted) + (issues.length - opened) + (issues.length - prs);
     console.log(
       [
-        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}, the web's GitHub: ${WEB_GITHUB === "fast" ? "a fast fake (bench/load-github.ts)" : "the simulator"}, the simulated outside world at niceness ${OUTSIDE_NICENESS}`,
+        `Date: ${report.date} · Machine: ${report.machine} · ${SECONDS} s at ${RATE} deliveries/s, ${REPOS} repos, worker concurrency ${CONCURRENCY}, write pacing ${PACING}, the web's GitHub: ${WEB_GITHUB === "fast" ? "a fast fake (bench/load-github.ts)" : "the simulator"}, the simulated outside world at niceness ${OUTSIDE_NICENESS}, WORKER_CPU_POLICY=${WORKER_CPU}`,
         "",
         "| measure | value |",
         "| --- | --: |",

@@ -69,6 +69,13 @@ export const envSchema = z.object({
    * process holds both roles there).
    */
   WORKER_NICENESS: z.coerce.number().int().min(0).max(19).default(5),
+  /**
+   * `idle`: the worker (start:worker) and everything it starts run under Linux's SCHED_IDLE
+   * policy, so they get a CPU only when the web process, Redis and the rest of the host do not
+   * want it, and a waking web process preempts them at once. For one host that runs both roles
+   * on few cores. `nice` (default): WORKER_NICENESS only.
+   */
+  WORKER_CPU_POLICY: z.enum(["nice", "idle"]).default("nice"),
   SHUTDOWN_GRACE_MS: intFrom(25_000, 0),
   JOB_ATTEMPTS: intFrom(3, 1),
   /**

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { setPriority } from "node:os";
 import { StartupError } from "../shared/errors.js";
 import { loadRuntime, onShutdown, runMain } from "./runtime.js";
@@ -13,6 +14,12 @@ runMain(async () => {
     setPriority(env.WORKER_NICENESS);
   } catch (err) {
     log.warn({ err, niceness: env.WORKER_NICENESS }, "could not lower the worker's priority; jobs compete with the web process as equals");
+  }
+  if (env.WORKER_CPU_POLICY === "idle") {
+    // Every thread of this process; what it spawns later inherits the policy.
+    const r = spawnSync("chrt", ["--idle", "--all-tasks", "--pid", "0", String(process.pid)], { encoding: "utf8" });
+    if (r.status !== 0) log.warn({ stderr: r.stderr?.trim() ?? String(r.error) }, "WORKER_CPU_POLICY=idle could not be applied (chrt); staying at WORKER_NICENESS");
+    else log.info("worker runs under SCHED_IDLE: jobs use only the CPU nothing else wants");
   }
   const worker = await startWorker({ env, log, redact, models, network, redis: env.redis });
   onShutdown(log, () => worker.close());

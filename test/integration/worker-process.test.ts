@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { Redis } from "ioredis";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { QueueEnqueuer, createQueues, closeQueues, type QueueSet } from "../../src/queue/enqueue.js";
@@ -128,5 +128,16 @@ describe("worker process", () => {
       expect(line).not.toMatch(/ghs_|BEGIN RSA PRIVATE KEY/);
     }
   });
-});
 
+  test("WORKER_CPU_POLICY=idle: the worker and what it starts run under SCHED_IDLE", async () => {
+    const w = spawnRole("worker", { ...workerEnv(), WORKER_CPU_POLICY: "idle" });
+    procs.push(w);
+    await w.waitFor(/worker: waiting for jobs/);
+    expect(w.lines.join("\n")).toMatch(/worker runs under SCHED_IDLE/);
+    // /proc/<pid>/stat field 41 is the scheduling policy: 5 is SCHED_IDLE (0 is the normal one).
+    const policyOf = (pid: number | string) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[38]);
+    expect(policyOf(w.child.pid!)).toBe(5);
+    for (const tid of readdirSync(`/proc/${w.child.pid}/task`)) expect(policyOf(`${w.child.pid}/task/${tid}`)).toBe(5);
+    await w.stop("SIGTERM");
+  });
+});
