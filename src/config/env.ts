@@ -54,6 +54,15 @@ export const envSchema = z.object({
    * slot, as BullMQ's and our multi-key scripts need there; the default is `{iquest}` on a cluster
    * and `iquest` on one node.
    */
+  /**
+   * The outbound proxy and an extra CA (read by src/shared/proxy.ts and readExtraCa from the same
+   * environment, with the lower-case and ALL_PROXY variants; listed here so that they are known
+   * settings of the app).
+   */
+  HTTPS_PROXY: optionalString,
+  HTTP_PROXY: optionalString,
+  NO_PROXY: optionalString,
+  NODE_EXTRA_CA_CERTS: optionalString,
   /** Parked checkouts per repository for warm checkouts (0: a new directory for every job), and in all. */
   WORKTREE_POOL_SIZE: intFrom(2, 0),
   WORKTREE_POOL_TOTAL: intFrom(16, 0),
