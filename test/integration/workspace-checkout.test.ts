@@ -208,7 +208,8 @@ describe("a killed job", () => {
       await new Promise((r) => setTimeout(r, delay));
       child.kill("SIGKILL");
       await exited;
-      leftovers += readdirSync(join(root, "jobs")).length;
+      // (Killed within 5 ms, on a busy machine, the process may not have made jobs/ yet.)
+      leftovers += existsSync(join(root, "jobs")) ? readdirSync(join(root, "jobs")).length : 0;
       const job = await manager.checkout({ repo: REPO, commit: shas[1]!, jobId: `after-${delay}`, token: "ghs_x" });
       expect(readFileSync(join(job.worktree, "VERSION"), "utf8")).toBe("2\n");
       await job.remove();
