@@ -15,10 +15,10 @@ import { SYSTEM_PATH, runProcess } from "./run-process.js";
  * `.git` with its config, hooks and objects; HOME with its dotfiles and caches) is gone before the
  * next job sees the directory:
  * - `work/.git` and `home/` are deleted and made again, exactly as for a new checkout;
- * - the files are compared by host git with the host-private index of the commit the slot holds
- *   (`update-index --refresh`: a file whose stat differs is hashed again, and ctime, which no
- *   process can set back, is checked), then `clean -ffdx` removes everything not tracked,
- *   and `read-tree -u --reset` writes the new commit over what differs. Host git never reads
+ * - `clean -ffdx` (host git, the host-private index of the commit the slot holds) removes
+ *   everything not tracked, then `read-tree -u --reset` compares every tracked file with that
+ *   index (its stat, ctime included, which no process can set back, and its content where the
+ *   stat cannot be trusted) and writes the new commit over whatever differs. Host git never reads
  *   the sandbox's `.git` (it is already gone) and runs with the mirror as its git dir;
  * - ownership is handed to the slot's sandbox uid for the entries host git wrote.
  * Anything that fails on the way discards the slot, and the job gets a new checkout.
@@ -111,9 +111,11 @@ export async function resetSlotFiles(git: Git, o: { mirror: string; paths: Poole
       okExitCodes,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-  // Exit 1: some files differ from the index; they are what read-tree writes again below.
-  await hostGit(["update-index", "-q", "--refresh", "--ignore-submodules"], [1]);
   await hostGit(["clean", "-ffdxq"]);
+  // With --reset, read-tree checks every index entry against its file (lstat, then the content
+  // where the stat cannot be trusted: git's racy-timestamp rule) and writes again every one that
+  // differs, as well as what the new commit changes. The index's stat data was refreshed when
+  // the slot was parked, so an untouched file is one lstat.
   await hostGit(["read-tree", "-u", "--reset", o.commit]);
 }
 
