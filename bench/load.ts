@@ -63,7 +63,9 @@ const WEB_GITHUB = arg("web-github", "fast") as "fast" | "sim";
 const OUTSIDE_NICENESS = Number(arg("outside-niceness", "10"));
 // WORKER_CPU_POLICY for the worker process: "nice" (WORKER_NICENESS only, the default) or "idle" (SCHED_IDLE).
 const WORKER_CPU = arg("worker-cpu", "nice") as "nice" | "idle";
-const DRAIN_TIMEOUT_MS = 20 * 60_000;
+// WORKTREE_POOL_SIZE for the worker (warm checkouts; the app's default is 2).
+const POOL = arg("pool", "2");
+const DRAIN_TIMEOUT_MS = Number(arg("drain-timeout", "1200")) * 1000;
 
 interface Captured {
   headers: Record<string, string>;
@@ -122,7 +124,7 @@ async function main() {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
       script: scriptByTask(fixScript),
     },
-    env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info", WORKER_CPU_POLICY: WORKER_CPU },
+    env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info", WORKER_CPU_POLICY: WORKER_CPU, WORKTREE_POOL_SIZE: POOL },
   });
   const { sim } = stack;
   const inspect = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
@@ -212,7 +214,15 @@ async function main() {
       },
       "every issue's final card",
       DRAIN_TIMEOUT_MS,
-    );
+    ).catch(async (err: unknown) => {
+      // Say what is stuck before giving up: the queue, one stuck card, the worker's last words.
+      const stuck = issues.filter((i) => !finalCard(sim, i.repo, i.number));
+      console.error(`drain timed out: ${stuck.length} issues open; fix queue: ${JSON.stringify(await fixQueue.getJobCounts())}`);
+      const card = stuck[0] && sim.commentsOn(stuck[0].repo, stuck[0].number).find((c) => c.body.includes("iquest-card"));
+      console.error(`first stuck: ${stuck[0]?.repo}#${stuck[0]?.number}\n${card?.body ?? "(no card)"}`);
+      console.error(`worker's last lines:\n${stack.worker.lines.slice(-60).join("\n")}`);
+      throw err;
+    });
     const drainMs = Date.now() - drainStart;
     sampling = false;
     await sampler;
