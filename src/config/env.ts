@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
+import { proxyPasswords, proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
 import type { RedisTarget } from "../shared/redis-target.js";
 import { parseLimit } from "../rules/limits.js";
 import { StartupError } from "../shared/errors.js";
@@ -333,6 +333,5 @@ export function readExtraCa(file: string | undefined): Env["extraCa"] {
 
 /** The exact secret values this process holds, for the redactor. */
 export function secretsOf(env: Env): string[] {
-  const proxyPasswords = [env.proxy.http, env.proxy.https].map((u) => (u?.password ? decodeURIComponent(u.password) : undefined));
-  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN, env.REDIS_PASSWORD, ...proxyPasswords].filter((s): s is string => !!s);
+  return [env.privateKey, env.WEBHOOK_SECRET, env.MODEL_API_KEY, env.ADMIN_PASSWORD, env.METRICS_TOKEN, env.REDIS_PASSWORD, ...proxyPasswords(env.proxy)].filter((s): s is string => !!s);
 }

@@ -2,7 +2,7 @@ import { isCargoRegistryEnv } from "../cli/sandboxed-copy.js";
 import { runCli } from "../cli/run-cli.js";
 import { readExtraCa } from "../config/env.js";
 import { installOutbound } from "../shared/outbound.js";
-import { proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
+import { proxyPasswords, proxySettingsFrom, type ProxySettings } from "../shared/proxy.js";
 import { createRedactor } from "../shared/redact.js";
 
 /**
@@ -67,7 +67,7 @@ const code = await runCli(process.argv.slice(2), {
   cwd: process.cwd(),
   modelEnv,
   commandEnv,
-  redact: createRedactor([env.MODEL_API_KEY, ...[upstreamProxy.http, upstreamProxy.https].map((u) => (u?.password ? decodeURIComponent(u.password) : undefined))]),
+  redact: createRedactor([env.MODEL_API_KEY, ...proxyPasswords(upstreamProxy)]),
   ...(upstreamProxy.http || upstreamProxy.https ? { upstreamProxy } : {}),
   ...(env.NPM_REGISTRY ? { npmRegistry: env.NPM_REGISTRY } : {}),
   ...(env.EGRESS_ALLOW ? { egressAllow: env.EGRESS_ALLOW } : {}),

@@ -15,7 +15,7 @@ import { JobFailed, processJob, type JobHandler, type JobNotes } from "../jobs/r
 import type { NotifyServices } from "../jobs/notify/run-notify.js";
 import type { JobServices } from "../jobs/services.js";
 import { startWorkerHttp, type WorkerHttp } from "../ops/worker-http.js";
-import type { RedisTarget } from "../shared/redis-target.js";
+import { describeRedisTarget, type RedisTarget } from "../shared/redis-target.js";
 import { assertNoEviction, closeRedis, createRedis, pingRedis, waitReady } from "../queue/connection.js";
 import { QueueEnqueuer, closeQueues, createQueues, notesKey } from "../queue/enqueue.js";
 import { startReconciler } from "../reconciler/loop.js";
@@ -295,7 +295,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
           log,
         })
       : undefined;
-  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX, modelGate: env.MODEL_GATE }, "worker: waiting for jobs");
+  log.info({ concurrency: env.WORKER_CONCURRENCY, prefix: env.QUEUE_PREFIX, redis: describeRedisTarget(options.redis), modelGate: env.MODEL_GATE }, "worker: waiting for jobs");
   return {
     metrics,
     gates,

@@ -62,6 +62,11 @@ function proxyUrl(name: string, value: string): URL {
   return url;
 }
 
+/** The proxies' passwords (decoded), for the redactor. */
+export function proxyPasswords(settings: ProxySettings): string[] {
+  return [settings.http, settings.https].flatMap((u) => (u?.password ? [decodeURIComponent(u.password)] : []));
+}
+
 /** A proxy URL for logs and errors: its password never appears. */
 export function redactProxy(value: string | URL): string {
   return String(value).replace(/\/\/([^:/@\s]*):[^@/\s]*@/, "//$1:***@");
