@@ -124,7 +124,20 @@ async function main() {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
       script: scriptByTask(fixScript),
     },
-    env: { WORKER_CONCURRENCY: String(CONCURRENCY), GITHUB_WRITE_PACING: PACING, LOG_LEVEL: "info", WORKER_CPU_POLICY: WORKER_CPU, WORKTREE_POOL_SIZE: POOL },
+    // One sender ("alice") asks for every fix here, ten per installation in the full run: past the
+    // app's default per-person limit (INTAKE_SENDER_LIMIT, 6 per 10 min per installation) the
+    // seventh on would get the polite "ask again later" reply and no job, and the drain would wait
+    // for cards that never come (what stalled the 2026-12-07 full run at 120 of 200). The bench
+    // measures the app under work, not the limiter, so the per-person limit is off; the
+    // per-installation one (300 per 10 min) stays.
+    env: {
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      GITHUB_WRITE_PACING: PACING,
+      LOG_LEVEL: "info",
+      WORKER_CPU_POLICY: WORKER_CPU,
+      WORKTREE_POOL_SIZE: POOL,
+      INTAKE_SENDER_LIMIT: "off",
+    },
   });
   const { sim } = stack;
   const inspect = new Redis(stack.redis.url, { maxRetriesPerRequest: null });
@@ -218,9 +231,19 @@ async function main() {
       // Say what is stuck before giving up: the queue, one stuck card, the worker's last words.
       const stuck = issues.filter((i) => !finalCard(sim, i.repo, i.number));
       console.error(`drain timed out: ${stuck.length} issues open; fix queue: ${JSON.stringify(await fixQueue.getJobCounts())}`);
-      const card = stuck[0] && sim.commentsOn(stuck[0].repo, stuck[0].number).find((c) => c.body.includes("iquest-card"));
-      console.error(`first stuck: ${stuck[0]?.repo}#${stuck[0]?.number}\n${card?.body ?? "(no card)"}`);
+      // Every comment on it, not only a card: a reply from intake (a limit, a refusal) is the answer too.
+      const said = stuck[0] ? sim.commentsOn(stuck[0].repo, stuck[0].number).map((c) => `${c.user}: ${c.body}`) : [];
+      console.error(`first stuck: ${stuck[0]?.repo}#${stuck[0]?.number}\n${said.join("\n---\n") || "(no comment)"}`);
       console.error(`worker's last lines:\n${stack.worker.lines.slice(-60).join("\n")}`);
+      // Each stuck job's state and its own log lines, and the whole worker log, for the post-mortem.
+      for (const i of stuck.slice(0, 5)) {
+        const job = i.guid ? await fixQueue.getJob(`fix-${i.guid}`) : undefined;
+        console.error(`stuck ${i.repo}#${i.number}: job ${job?.id ?? "(none)"} is ${job ? await job.getState() : "missing"}`);
+        console.error(stack.worker.lines.filter((l) => job?.id && l.includes(job.id)).slice(-15).join("\n"));
+      }
+      const logFile = join(tmpdir(), `load-worker-${Date.now()}.log`);
+      writeFileSync(logFile, stack.worker.lines.join("\n"));
+      console.error(`the worker's whole log: ${logFile}`);
       throw err;
     });
     const drainMs = Date.now() - drainStart;

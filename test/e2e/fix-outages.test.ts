@@ -216,15 +216,19 @@ describe("answers lost after the call took effect", () => {
     const card = await eventually(
       () => stack.sim.commentsOn(t.repo, pr.number).find((c) => c.body.includes("iquest-card") && !c.body.includes("_Working on it.")),
       "the round's final card",
-      150_000,
-    );
+      240_000,
+    ).catch((err: Error) => {
+      // Say where the round stopped (CI once timed out here, never reproduced locally).
+      const mine = stack.worker.lines.filter((l) => l.includes(t.repo)).map((l) => l.slice(0, 400));
+      throw new Error(`${err.message}\nthe worker's lines for ${t.repo}:\n${mine.slice(-40).join("\n")}\nthe worker's last lines:\n${stack.worker.lines.slice(-15).map((l) => l.slice(0, 400)).join("\n")}`);
+    });
     expect(card.body).toMatch(/Pushed to draft PR/);
     expect(fault.hits).toBe(1);
     await stack.sim.idle();
     const summaries = stack.sim.commentsOn(t.repo, pr.number).filter((c) => c.user === botLogin() && /iquest-bot pushed/.test(c.body));
     expect(summaries).toHaveLength(1);
     expect(stack.sim.commentsOn(t.repo, pr.number).filter((c) => c.user === botLogin())).toHaveLength(2);
-  }, 300_000);
+  }, 400_000);
 
   test.each(cases)("%s answers 502 after it happened → still one of each", async (what, rule, says) => {
     const t = await newRepo(`lost-${what.replace(/\W+/g, "-").replace(/^-|-$/g, "")}`);
