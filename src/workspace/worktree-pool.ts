@@ -96,27 +96,40 @@ export class WorktreePool {
   }
 }
 
-/**
- * Move a parked slot's files to `commit` (see the top of this file). The caller holds the
- * repository lock, has the commit's blobs in the mirror, and rebuilds `work/.git` itself (in
- * parallel: it is the same step as for a new checkout).
- */
-export async function resetSlotFiles(git: Git, o: { mirror: string; paths: PooledPaths; commit: string; auth: Record<string, string>; secrets: readonly string[]; signal?: AbortSignal }): Promise<void> {
+type SlotGitOptions = { mirror: string; paths: PooledPaths; auth: Record<string, string>; secrets: readonly string[]; signal?: AbortSignal };
+
+/** Host git on a slot's files: the mirror as git dir, the slot's host-private index. */
+function slotGit(git: Git, o: SlotGitOptions) {
   const { worktree, checkoutIndex } = o.paths;
-  const hostGit = (args: string[], okExitCodes: number[] = []) =>
+  return (args: string[]) =>
     git(["--git-dir", o.mirror, "--work-tree", worktree, "-c", "checkout.workers=0", ...args], {
       cwd: worktree,
       env: { ...o.auth, GIT_INDEX_FILE: checkoutIndex },
       secrets: o.secrets,
-      okExitCodes,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-  await hostGit(["clean", "-ffdxq"]);
-  // With --reset, read-tree checks every index entry against its file (lstat, then the content
-  // where the stat cannot be trusted: git's racy-timestamp rule) and writes again every one that
-  // differs, as well as what the new commit changes. The index's stat data was refreshed when
-  // the slot was parked, so an untouched file is one lstat.
-  await hostGit(["read-tree", "-u", "--reset", o.commit]);
+}
+
+/**
+ * Moving a parked slot's files to a commit (see the top of this file) is two steps, so that the
+ * first can run while the commit's missing blobs are still being fetched: `clearSlotFiles`, then
+ * `resetSlotFiles`. The caller holds the repository lock and rebuilds `work/.git` itself.
+ */
+
+/** Step 1: everything the index of the slot's last commit does not track is removed (it needs no new object). */
+export async function clearSlotFiles(git: Git, o: SlotGitOptions): Promise<void> {
+  await slotGit(git, o)(["clean", "-ffdxq"]);
+}
+
+/**
+ * Step 2, once the commit's blobs are in the mirror: with --reset, read-tree checks every index
+ * entry against its file (lstat, then the content where the stat cannot be trusted: git's
+ * racy-timestamp rule) and writes again every one that differs, as well as what the new commit
+ * changes. The index's stat data was refreshed when the slot was parked, so an untouched file is
+ * one lstat.
+ */
+export async function resetSlotFiles(git: Git, o: SlotGitOptions & { commit: string }): Promise<void> {
+  await slotGit(git, o)(["read-tree", "-u", "--reset", o.commit]);
 }
 
 /** HOME and the host-private directory as a new checkout has them: empty (the index kept). */
@@ -133,7 +146,9 @@ export async function resetSlotDirs(paths: PooledPaths, trash: string): Promise<
  * `chown -R` would change every file's ctime, and the next reuse would hash every file again.
  */
 export async function chownForeign(root: string, uid: number, gid: number): Promise<void> {
-  const r = await runProcess("find", [root, "-xdev", "(", "!", "-uid", String(uid), "-o", "!", "-gid", String(gid), ")", "-exec", "chown", "-h", `${uid}:${gid}`, "--", "{}", "+"], {
+  // `.git` is left out: it is being written at the same time, and is handed over whole afterwards.
+  const foreign = ["(", "!", "-uid", String(uid), "-o", "!", "-gid", String(gid), ")", "-exec", "chown", "-h", `${uid}:${gid}`, "--", "{}", "+"];
+  const r = await runProcess("find", [root, "-xdev", "-path", join(root, ".git"), "-prune", "-o", ...foreign], {
     env: { PATH: SYSTEM_PATH },
   });
   if (r.code !== 0) throw new Error(`chown of the recycled checkout failed: ${r.stderr.toString().trim()}`);
