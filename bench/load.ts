@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/load.ts [--seconds 60] [--rate 3] [--repos 20] [--concurrency 20] [--pacing on|off]
  *                         [--web-github fast|sim] [--outside-niceness 10] [--worker-cpu nice|idle]
+ *                         [--pool 2] [--redis-fsync everysec|always] [--drain-timeout 1200]
  *
  * 1. `--concurrency` issues are labelled `iquest:fix` first, and the bench waits until the worker
  *    runs that many fix jobs at once.
@@ -66,6 +67,11 @@ const WORKER_CPU = arg("worker-cpu", "nice") as "nice" | "idle";
 // WORKTREE_POOL_SIZE for the worker (warm checkouts; the app's default is 2).
 const POOL = arg("pool", "2");
 const DRAIN_TIMEOUT_MS = Number(arg("drain-timeout", "1200")) * 1000;
+// Redis's AOF fsync: `everysec` as deploy/ runs it (compose and the Kubernetes configmap), or
+// `always` (every write waits for the disk: what the durability tests use, and what this bench
+// used before 2026-12-07; on this VM's disk, shared with 20 jobs' installs, a write then waits for
+// the jobs' I/O).
+const REDIS_FSYNC = arg("redis-fsync", "everysec") as "everysec" | "always";
 
 interface Captured {
   headers: Record<string, string>;
@@ -119,6 +125,7 @@ async function main() {
   const fixture = createBuggyRepo();
   const webGitHub = WEB_GITHUB === "fast" ? await startWebGitHub() : undefined;
   const stack = await startStack({
+    redisFsync: REDIS_FSYNC,
     ...(webGitHub ? { webEnv: { GHE_HOST: webGitHub.host } } : {}),
     vllm: {
       // The fake model answers at once, by turn: explore, reproduce, edit, re-test, submit.
@@ -276,7 +283,7 @@ async function main() {
     const report = {
       date: new Date().toISOString().slice(0, 10),
       machine: machine(),
-      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING, webGitHub: WEB_GITHUB, outsideNiceness: OUTSIDE_NICENESS },
+      settings: { seconds: SECONDS, rate: RATE, repos: REPOS, concurrency: CONCURRENCY, pacing: PACING, webGitHub: WEB_GITHUB, outsideNiceness: OUTSIDE_NICENESS, workerCpu: WORKER_CPU, pool: POOL, redisFsync: REDIS_FSYNC },
       deliveries: sent.length,
       answered2xx: ok2xx,
       statuses: Object.fromEntries([...new Set(sent.map((s) => s.status))].map((st) => [st, sent.filter((s) => s.status === st).length])),

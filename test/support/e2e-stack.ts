@@ -39,6 +39,8 @@ type StackOptions = {
   /** Overrides for the web process only (bench/load points its GitHub calls elsewhere). */
   webEnv?: Record<string, string>;
   sim?: GitHubSim;
+  /** The single Redis's AOF fsync policy (startStack only; default `always`). */
+  redisFsync?: "always" | "everysec";
 };
 
 export const APP_ID = 4242;
@@ -46,7 +48,7 @@ export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_PASSWORD = "e2e-admin-password-1234";
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const redis = await startTestRedis({ appendonly: true });
+  const redis = await startTestRedis({ appendonly: true, appendfsync: options.redisFsync ?? "always" });
   const stack = await launchStack(options, { REDIS_URL: redis.url, QUEUE_PREFIX: "e2e" }, () => redis.destroy());
   return { ...stack, redis };
 }

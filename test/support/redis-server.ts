@@ -24,6 +24,8 @@ export interface TestRedis {
 export interface TestRedisOptions {
   maxmemoryPolicy?: string;
   appendonly?: boolean;
+  /** `always` (default: the durability tests kill Redis right after a write) or `everysec` (as deploy/ runs it). */
+  appendfsync?: "always" | "everysec";
 }
 
 export async function freePort(): Promise<number> {
@@ -52,7 +54,7 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
         "--dir", dir,
         "--save", "",
         "--appendonly", options.appendonly ? "yes" : "no",
-        "--appendfsync", "always",
+        "--appendfsync", options.appendfsync ?? "always",
         "--maxmemory-policy", options.maxmemoryPolicy ?? "noeviction",
       ],
       { stdio: "ignore" },
