@@ -235,14 +235,13 @@ async function main() {
       "every issue's final card",
       DRAIN_TIMEOUT_MS,
     ).catch(async (err: unknown) => {
-      // Say what is stuck before giving up: the queue, one stuck card, the worker's last words.
+      // Say what is stuck before giving up: the queue, every comment on the first stuck issue, each
+      // stuck job's state and log lines, and the worker's whole log in a file.
       const stuck = issues.filter((i) => !finalCard(sim, i.repo, i.number));
       console.error(`drain timed out: ${stuck.length} issues open; fix queue: ${JSON.stringify(await fixQueue.getJobCounts())}`);
       // Every comment on it, not only a card: a reply from intake (a limit, a refusal) is the answer too.
       const said = stuck[0] ? sim.commentsOn(stuck[0].repo, stuck[0].number).map((c) => `${c.user}: ${c.body}`) : [];
       console.error(`first stuck: ${stuck[0]?.repo}#${stuck[0]?.number}\n${said.join("\n---\n") || "(no comment)"}`);
-      console.error(`worker's last lines:\n${stack.worker.lines.slice(-60).join("\n")}`);
-      // Each stuck job's state and its own log lines, and the whole worker log, for the post-mortem.
       for (const i of stuck.slice(0, 5)) {
         const job = i.guid ? await fixQueue.getJob(`fix-${i.guid}`) : undefined;
         console.error(`stuck ${i.repo}#${i.number}: job ${job?.id ?? "(none)"} is ${job ? await job.getState() : "missing"}`);

@@ -318,8 +318,9 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
   async function maybeRepack(mirror: string) {
     // Counting walks the loose-object directories: done after anything was added by this process
     // (a fetch, a publish) or once a minute (another process may have added), not on every checkout.
+    const touched = touchedMirrors.delete(mirror);
     const last = repackChecked.get(mirror);
-    if (!touchedMirrors.delete(mirror) && last !== undefined && Date.now() - last < 60_000) return;
+    if (!touched && last !== undefined && Date.now() - last < 60_000) return;
     repackChecked.set(mirror, Date.now());
     const counts = await git(["--git-dir", mirror, "count-objects", "-v"]);
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(counts.stdout)?.[1] ?? 0);
@@ -393,14 +394,15 @@ export function createWorkspaceManager(options: WorkspaceOptions): WorkspaceMana
   ) {
     const objects = await commitObjects(req, mirror, auth, secrets);
     // In parallel: the files (a private index; read-tree -u), and the sandbox's own repository.
-    await Promise.all([
+    // allSettled, as in recycle: a failure deletes the directory only once nothing writes in it.
+    await settledAll([
       git(["--git-dir", mirror, "--work-tree", paths.worktree, "-c", "checkout.workers=0", "read-tree", "-u", "--reset", req.commit], {
         env: { ...auth, GIT_INDEX_FILE: paths.checkoutIndex },
         secrets,
         signal: req.signal,
       }),
       makeJobRepo(req, mirror, paths.worktree, objects, auth, secrets),
-    ]);
+    ] as const);
     await copyFile(paths.checkoutIndex, join(paths.worktree, ".git", "index"));
   }
 

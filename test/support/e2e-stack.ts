@@ -48,7 +48,7 @@ export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ADMIN_PASSWORD = "e2e-admin-password-1234";
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const redis = await startTestRedis({ appendonly: true, appendfsync: options.redisFsync ?? "always" });
+  const redis = await startTestRedis({ appendonly: true, ...(options.redisFsync ? { appendfsync: options.redisFsync } : {}) });
   const stack = await launchStack(options, { REDIS_URL: redis.url, QUEUE_PREFIX: "e2e" }, () => redis.destroy());
   return { ...stack, redis };
 }
